@@ -1,0 +1,71 @@
+#include "tributary/node.hpp"
+
+#include <cstring>
+#include <stdexcept>
+
+#include "tributary/plugin.hpp"
+
+namespace tributary {
+
+Logger::~Logger() = default;
+Context::~Context() = default;
+Emitter::~Emitter() = default;
+Node::~Node() = default;
+PluginRegistrar::~PluginRegistrar() = default;
+
+Context& Node::context() const {
+  if (context_ == nullptr) throw std::logic_error("node used before the runtime bound a context to it");
+  return *context_;
+}
+
+ParamSpec& ParamBuilder::spec() { return spec_->params()[index_]; }
+ParamBuilder& ParamBuilder::range(double min, double max) {
+  spec().min = min;
+  spec().max = max;
+  return *this;
+}
+ParamBuilder& ParamBuilder::min(double min) {
+  spec().min = min;
+  return *this;
+}
+ParamBuilder& ParamBuilder::max(double max) {
+  spec().max = max;
+  return *this;
+}
+ParamBuilder& ParamBuilder::choices(std::vector<std::string> choices) {
+  spec().choices = std::move(choices);
+  return *this;
+}
+ParamBuilder& ParamBuilder::settable() {
+  spec().settable = true;
+  return *this;
+}
+
+ParamBuilder NodeSpec::add(ParamSpec spec) {
+  if (find_param(spec.name) != nullptr) throw std::logic_error("parameter '" + spec.name + "' declared twice");
+  params_.push_back(std::move(spec));
+  return ParamBuilder(*this, params_.size() - 1);
+}
+
+const InputPort* NodeSpec::find_input(std::string_view name) const noexcept {
+  for (const auto* p : inputs_) {
+    if (name == p->name) return p;
+  }
+  return nullptr;
+}
+
+const OutputPort* NodeSpec::find_output(std::string_view name) const noexcept {
+  for (const auto* p : outputs_) {
+    if (name == p->name) return p;
+  }
+  return nullptr;
+}
+
+const ParamSpec* NodeSpec::find_param(std::string_view name) const noexcept {
+  for (const auto& p : params_) {
+    if (p.name == name) return &p;
+  }
+  return nullptr;
+}
+
+}  // namespace tributary

@@ -1,0 +1,125 @@
+#include "tributary/testing.hpp"
+
+#include <iostream>
+#include <map>
+#include <stdexcept>
+
+namespace tributary {
+
+namespace {
+
+class RecordingLogger final : public Logger {
+ public:
+  RecordingLogger(const std::string& node, std::vector<LogRecord>& records) : node_(node), records_(records) {}
+  void write(LogLevel level, std::string_view message) override {
+    records_.push_back(LogRecord{wall_time_s(), node_, level, std::string(message)});
+    if (level >= LogLevel::warn) std::cerr << "[" << node_ << "] " << to_string(level) << ": " << message << '\n';
+  }
+  bool enabled(LogLevel) const override { return true; }
+
+ private:
+  const std::string& node_;
+  std::vector<LogRecord>& records_;
+};
+
+}  // namespace
+
+struct NodeHarness::State final : Context, Emitter {
+  NodeType type;
+  std::unique_ptr<Node> node;
+  Params params;
+  std::string name;
+  std::string run_id_value = "test";
+  std::string run_dir_value;
+  std::vector<LogRecord> logs;
+  std::vector<MetricPoint> metrics;
+  std::vector<ControlMessage> sent;
+  RecordingLogger logger{name, logs};
+  bool stop = false;
+  std::map<std::string, std::vector<PacketPtr>, std::less<>> outputs;
+
+  const std::string& node_name() const override { return name; }
+  const std::string& run_id() const override { return run_id_value; }
+  const std::string& run_dir() const override { return run_dir_value; }
+  Logger& log() override { return logger; }
+  void metric(std::string_view metric_name, double value, std::int64_t step, std::int64_t epoch) override {
+    metrics.push_back(MetricPoint{wall_time_s(), name, std::string(metric_name), step, epoch, value});
+  }
+  void request_stop(std::string_view) override { stop = true; }
+  bool stop_requested() const override { return stop; }
+  void send_control(ControlMessage message) override { sent.push_back(std::move(message)); }
+
+  void emit(const OutputPort& port, PacketPtr packet) override {
+    bool declared = false;
+    for (const auto* p : type.spec.outputs()) declared = declared || p == &port;
+    if (!declared) throw std::logic_error(name + " emitted on a port it did not declare: " + port.name);
+    outputs[port.name].push_back(std::move(packet));
+  }
+  void emit(PacketPtr packet) override {
+    if (type.spec.outputs().empty()) throw std::logic_error(name + " emitted but declares no output port");
+    emit(*type.spec.outputs().front(), std::move(packet));
+  }
+};
+
+NodeHarness::NodeHarness(NodeType type, const std::vector<TableEntry>& params, std::string run_dir)
+    : state_(std::make_unique<State>()) {
+  auto& s = *state_;
+  s.name = type.name;
+  s.run_dir_value = std::move(run_dir);
+  s.type = std::move(type);
+  std::vector<ParamIssue> issues;
+  s.params = Params::build(s.type.spec.params(), params, issues);
+  if (!issues.empty()) throw ParamError(issues.front().param, issues.front().message);
+  s.node = s.type.create();
+  s.node->bind(s);
+  s.node->configure(s.params);
+}
+
+NodeHarness::~NodeHarness() = default;
+NodeHarness::NodeHarness(NodeHarness&&) noexcept = default;
+NodeHarness& NodeHarness::operator=(NodeHarness&&) noexcept = default;
+
+Node& NodeHarness::node() { return *state_->node; }
+const NodeSpec& NodeHarness::spec() const { return state_->type.spec; }
+const Params& NodeHarness::params() const { return state_->params; }
+void NodeHarness::start() { state_->node->start(); }
+
+void NodeHarness::push(std::string_view input_port, PacketPtr packet) {
+  const InputPort* port = state_->type.spec.find_input(input_port);
+  if (port == nullptr) throw std::invalid_argument("node type has no input port '" + std::string(input_port) + "'");
+  state_->node->process(*port, packet, *state_);
+}
+
+bool NodeHarness::produce() { return state_->node->produce(*state_); }
+
+std::size_t NodeHarness::drain(std::size_t max_calls) {
+  std::size_t calls = 0;
+  while (calls < max_calls && !state_->stop) {
+    ++calls;
+    if (!produce()) break;
+  }
+  return calls;
+}
+
+void NodeHarness::control(ControlMessage message) { state_->node->on_control(message, *state_); }
+void NodeHarness::flush() { state_->node->flush(*state_); }
+void NodeHarness::stop() { state_->node->stop(); }
+
+const std::vector<PacketPtr>& NodeHarness::output(std::string_view port) const {
+  static const std::vector<PacketPtr> kNone;
+  std::string_view name = port;
+  if (name.empty()) {
+    if (state_->type.spec.outputs().empty()) return kNone;
+    name = state_->type.spec.outputs().front()->name;
+  }
+  auto it = state_->outputs.find(name);
+  return it == state_->outputs.end() ? kNone : it->second;
+}
+
+void NodeHarness::clear_output() { state_->outputs.clear(); }
+const std::vector<LogRecord>& NodeHarness::logs() const { return state_->logs; }
+const std::vector<MetricPoint>& NodeHarness::metrics() const { return state_->metrics; }
+bool NodeHarness::stop_requested() const { return state_->stop; }
+const std::vector<ControlMessage>& NodeHarness::sent_control() const { return state_->sent; }
+
+}  // namespace tributary
