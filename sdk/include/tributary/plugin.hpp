@@ -61,7 +61,7 @@ struct TributaryPluginInfo {
 };
 }
 
-#define TRIBUTARY_PLUGIN_SYMBOL tributary_plugin_info
+#define TRIBUTARY_PLUGIN_SYMBOL_NAME "tributary_plugin_info"
 
 #define TRIBUTARY_PLUGIN(family_name)                                                              \
   static void tributary_register_types_(::tributary::PluginRegistrar& registrar);                \

@@ -1,0 +1,360 @@
+// tributary: run, validate and inspect pipelines.
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "graph_export.hpp"
+#include "logging.hpp"
+#include "pipeline_file.hpp"
+#include "plan.hpp"
+#include "plugin_registry.hpp"
+#include "run_dir.hpp"
+#include "runtime.hpp"
+#include "tributary/version.hpp"
+
+namespace tc = tributary::core;
+using tributary::NodeType;
+
+namespace {
+
+constexpr int kExitFinished = 0;
+constexpr int kExitNodeFailed = 1;
+constexpr int kExitInvalid = 2;
+
+struct Options {
+  std::vector<std::string> log_levels;
+  bool log_json = false;
+  std::vector<std::string> plugin_paths;
+  std::string file;
+  std::vector<std::string> overrides;
+  std::string run_dir;
+  std::string type;
+  std::string format = "dot";
+  bool json = false;
+};
+
+tc::LogSettings log_settings(const Options& o) {
+  tc::LogSettings s;
+  s.json = o.log_json;
+  for (const auto& spec : o.log_levels) {
+    auto eq = spec.find('=');
+    std::string level = eq == std::string::npos ? spec : spec.substr(eq + 1);
+    auto parsed = tc::parse_log_level(level);
+    if (!parsed) throw CLI::ValidationError("--log-level", "unknown level '" + level + "' (trace, debug, info, warn, error)");
+    if (eq == std::string::npos) {
+      s.level = *parsed;
+    } else {
+      s.per_logger[spec.substr(0, eq)] = *parsed;
+    }
+  }
+  return s;
+}
+
+void load_plugins(tc::PluginRegistry& registry, const Options& o, const std::vector<std::string>& pipeline_paths) {
+  for (const auto& p : o.plugin_paths) registry.load_folder(p);
+  for (const auto& p : pipeline_paths) registry.load_folder(p);
+  if (const char* env = std::getenv("TRIBUTARY_PLUGIN_PATH")) {
+    for (const auto& p : tc::split_path_list(env)) registry.load_folder(p);
+  }
+  for (const auto& p : tc::default_plugin_folders()) registry.load_folder(p);
+  for (const auto& w : registry.warnings()) std::cerr << "warning: " << w << "\n";
+}
+
+void report_refused(const tc::PluginRegistry& registry) {
+  for (const auto& r : registry.refused()) std::cerr << "warning: plugin " << r.path << " " << r.reason << "\n";
+}
+
+// Loads the file, loads plugins (including the file's plugin_path) and validates.
+tc::Plan prepare(const Options& o, tc::PluginRegistry& registry, tc::Logging& logging, tc::RunInfo& run) {
+  tc::LoadOptions load;
+  load.overrides = o.overrides;
+  load.run_variables = [&](const std::string& name) {
+    run = tc::make_run_info(name, o.run_dir);
+    return std::map<std::string, std::string>{{"RUN_DIR", run.dir}, {"RUN_ID", run.id}};
+  };
+  tc::PipelineDecl decl = tc::load_pipeline(o.file, load);
+  load_plugins(registry, o, decl.plugin_path);
+  return tc::build_plan(std::move(decl), registry, run, logging);
+}
+
+std::string kinds_text(tributary::PayloadKinds k) { return tributary::to_string(k); }
+
+std::string param_constraints(const tributary::ParamSpec& p) {
+  std::ostringstream out;
+  if (p.min && p.max) out << "range " << *p.min << ".." << *p.max;
+  else if (p.min) out << ">= " << *p.min;
+  else if (p.max) out << "<= " << *p.max;
+  if (!p.choices.empty()) {
+    out << (out.tellp() > 0 ? "; " : "") << "one of";
+    for (std::size_t i = 0; i < p.choices.size(); ++i) out << (i ? ", " : " ") << p.choices[i];
+  }
+  return out.str();
+}
+
+nlohmann::json type_json(const NodeType& t) {
+  nlohmann::json j{{"name", t.name}, {"family", t.family}, {"summary", t.spec.summary()}, {"library", t.library}};
+  j["concurrency"] = t.spec.concurrency() == tributary::Concurrency::parallel ? "parallel" : "serial";
+  j["source"] = t.spec.is_source() ? (t.spec.source_mode() == tributary::SourceMode::live ? "live" : "pull") : "";
+  j["inputs"] = nlohmann::json::array();
+  for (const auto* p : t.spec.inputs()) {
+    j["inputs"].push_back({{"name", p->name},
+                           {"kinds", kinds_text(p->kinds)},
+                           {"doc", p->doc},
+                           {"feed", p->feed == tributary::Feed::links ? "links"
+                                    : p->feed == tributary::Feed::telemetry ? "telemetry"
+                                                                            : "logs"},
+                           {"optional", p->optional}});
+  }
+  j["outputs"] = nlohmann::json::array();
+  for (const auto* p : t.spec.outputs()) j["outputs"].push_back({{"name", p->name}, {"kinds", kinds_text(p->kinds)}, {"doc", p->doc}});
+  j["params"] = nlohmann::json::array();
+  for (const auto& p : t.spec.params()) {
+    nlohmann::json pj{{"name", p.name}, {"type", tributary::to_string(p.type)}, {"doc", p.doc}, {"required", p.required},
+                      {"settable", p.settable}};
+    if (!p.required) pj["default"] = p.default_value.to_string();
+    if (p.min) pj["min"] = *p.min;
+    if (p.max) pj["max"] = *p.max;
+    if (!p.choices.empty()) pj["choices"] = p.choices;
+    j["params"].push_back(pj);
+  }
+  if (!t.spec.example().empty()) j["example"] = t.spec.example();
+  return j;
+}
+
+int cmd_plugins(const Options& o) {
+  tc::PluginRegistry registry;
+  load_plugins(registry, o, {});
+  report_refused(registry);
+  if (o.json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto* t : registry.types()) out.push_back(type_json(*t));
+    std::cout << out.dump(2) << "\n";
+    return kExitFinished;
+  }
+  std::size_t width = 4;
+  for (const auto* t : registry.types()) width = std::max(width, t->name.size());
+  for (const auto* t : registry.types()) {
+    std::printf("%-*s  %-9s %s\n", static_cast<int>(width), t->name.c_str(), t->family.c_str(), t->spec.summary().c_str());
+  }
+  if (registry.types().empty()) {
+    std::cerr << "no plugins found; looked in:";
+    for (const auto& f : registry.folders()) std::cerr << " " << f;
+    std::cerr << "\n";
+  }
+  return kExitFinished;
+}
+
+int cmd_describe(const Options& o) {
+  tc::PluginRegistry registry;
+  load_plugins(registry, o, {});
+  const NodeType* t = registry.find(o.type);
+  if (t == nullptr) {
+    report_refused(registry);
+    std::string near = tributary::closest_match(o.type, registry.type_names());
+    std::cerr << "error: no node type '" << o.type << "'" << (near.empty() ? "" : "; did you mean '" + near + "'?")
+              << " (`tributary plugins` lists them)\n";
+    return kExitInvalid;
+  }
+  if (o.json) {
+    std::cout << type_json(*t).dump(2) << "\n";
+    return kExitFinished;
+  }
+  std::cout << t->name << " — " << t->spec.summary() << "\n";
+  std::cout << "  family " << t->family << ", " << t->library << "\n";
+  std::cout << "  " << (t->spec.concurrency() == tributary::Concurrency::parallel ? "parallel" : "serial");
+  if (t->spec.is_source()) std::cout << ", " << (t->spec.source_mode() == tributary::SourceMode::live ? "live" : "pull") << " source";
+  std::cout << "\n\ninputs:\n";
+  if (t->spec.inputs().empty()) std::cout << "  (none)\n";
+  for (const auto* p : t->spec.inputs()) {
+    std::cout << "  " << p->name << " [" << kinds_text(p->kinds) << "]"
+              << (p->feed == tributary::Feed::telemetry ? " from the telemetry bus"
+                  : p->feed == tributary::Feed::logs   ? " from the log bus"
+                                                       : "")
+              << (p->optional ? " (optional)" : "") << ": " << p->doc << "\n";
+  }
+  std::cout << "outputs:\n";
+  if (t->spec.outputs().empty()) std::cout << "  (none)\n";
+  for (const auto* p : t->spec.outputs()) std::cout << "  " << p->name << " [" << kinds_text(p->kinds) << "]: " << p->doc << "\n";
+  std::cout << "parameters:\n";
+  if (t->spec.params().empty()) std::cout << "  (none)\n";
+  for (const auto& p : t->spec.params()) {
+    std::cout << "  " << p.name << " (" << tributary::to_string(p.type) << ", "
+              << (p.required ? std::string("required") : "default " + p.default_value.to_string()) << ")";
+    std::string c = param_constraints(p);
+    if (!c.empty()) std::cout << " " << c;
+    if (p.settable) std::cout << " [settable while running]";
+    std::cout << "\n      " << p.doc << "\n";
+  }
+  if (!t->spec.example().empty()) std::cout << "\nexample:\n" << t->spec.example() << "\n";
+  return kExitFinished;
+}
+
+int cmd_validate(const Options& o) {
+  tc::Logging logging(log_settings(o));
+  tc::PluginRegistry registry;
+  tc::RunInfo run;
+  tc::Plan plan = prepare(o, registry, logging, run);
+  std::cout << o.file << ": valid pipeline '" << plan.decl.name << "' (" << plan.nodes.size() << " nodes, "
+            << plan.links.size() << " links)\n";
+  return kExitFinished;
+}
+
+int cmd_graph(const Options& o) {
+  tc::Logging logging(log_settings(o));
+  tc::PluginRegistry registry;
+  tc::RunInfo run;
+  tc::Plan plan = prepare(o, registry, logging, run);
+  std::cout << (o.format == "mermaid" ? tc::to_mermaid(plan) : tc::to_dot(plan));
+  return kExitFinished;
+}
+
+// Signals arrive on one thread of their own: the first asks the run to stop gracefully, the
+// second ends the process at once.
+class SignalWatcher {
+ public:
+  SignalWatcher() {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+  }
+  ~SignalWatcher() {
+    done_.store(true);
+    if (thread_.joinable()) thread_.join();
+  }
+  void watch(tc::Runtime& runtime) {
+    thread_ = std::thread([this, &runtime] {
+      int count = 0;
+      while (!done_.load()) {
+        timespec timeout{0, 100 * 1000 * 1000};
+        int sig = sigtimedwait(&set_, nullptr, &timeout);
+        if (sig < 0) continue;
+        if (++count == 1) {
+          std::fprintf(stderr, "\n%s: stopping gracefully (again to stop at once)\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+          runtime.request_stop(std::string(sig == SIGINT ? "SIGINT" : "SIGTERM") + " received");
+        } else {
+          std::fprintf(stderr, "\nsecond signal: stopping at once\n");
+          std::_Exit(130);
+        }
+      }
+    });
+  }
+
+ private:
+  sigset_t set_{};
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
+int cmd_run(const Options& o) {
+  SignalWatcher signals;  // before any thread starts, so every thread inherits the mask
+  tc::Logging logging(log_settings(o));
+  tc::PluginRegistry registry;
+  tc::RunInfo run;
+  tc::Plan plan = prepare(o, registry, logging, run);
+  try {
+    tc::create_run_dir(plan.run, plan.decl.expanded_toml);
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return kExitNodeFailed;
+  }
+  std::cout << "run directory: " << plan.run.dir << std::endl;
+  tc::Runtime runtime(plan, logging);
+  signals.watch(runtime);
+  tc::RunResult result = runtime.run();
+  logging.flush();
+
+  std::printf("%-16s %-14s %10s %10s %8s %9s\n", "node", "plugin", "in", "out", "drops", "busy_s");
+  for (const auto& s : result.nodes) {
+    std::printf("%-16s %-14s %10llu %10llu %8llu %9.3f\n", s.name.c_str(), s.plugin.c_str(),
+                static_cast<unsigned long long>(s.packets_in), static_cast<unsigned long long>(s.packets_out),
+                static_cast<unsigned long long>(s.drops), s.busy_s);
+  }
+  std::cout << "run directory: " << plan.run.dir << std::endl;
+  switch (result.status) {
+    case tc::RunResult::Status::finished:
+      std::cout << "finished in " << result.wall_s << " s" << std::endl;
+      return kExitFinished;
+    case tc::RunResult::Status::stopped:
+      std::cout << "stopped after " << result.wall_s << " s: " << result.stop_reason << std::endl;
+      return kExitFinished;
+    case tc::RunResult::Status::failed:
+      std::cerr << "error: node '" << result.failed_node << "' failed: " << result.error << std::endl;
+      return kExitNodeFailed;
+  }
+  return kExitFinished;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Tributary: live training pipelines declared in TOML"};
+  app.set_version_flag("--version", std::string("tributary ") + TRIBUTARY_VERSION_STRING + " (plugin ABI " +
+                                        std::to_string(TRIBUTARY_ABI_VERSION) + ")");
+  app.require_subcommand(1);
+  Options o;
+  auto common = [&](CLI::App* cmd) {
+    cmd->add_option("--log-level", o.log_levels, "LEVEL or NODE=LEVEL (trace, debug, info, warn, error)");
+    cmd->add_flag("--log-json", o.log_json, "log JSON lines on stderr");
+    cmd->add_option("--plugin-path", o.plugin_paths, "a further folder of plugins (searched first)");
+  };
+  auto pipeline = [&](CLI::App* cmd) {
+    cmd->add_option("file", o.file, "the pipeline file")->required();
+    cmd->add_option("--set", o.overrides, "override a parameter: node.key=value (also node.plugin=TYPE)");
+    common(cmd);
+  };
+  auto* run = app.add_subcommand("run", "run a pipeline");
+  pipeline(run);
+  run->add_option("--run-dir", o.run_dir, "the run directory (default runs/<pipeline>/<run id>)");
+  auto* validate = app.add_subcommand("validate", "check a pipeline without running it");
+  pipeline(validate);
+  auto* plugins = app.add_subcommand("plugins", "list the node types");
+  plugins->add_flag("--json", o.json, "as JSON");
+  common(plugins);
+  auto* describe = app.add_subcommand("describe", "show a node type's ports and parameters");
+  describe->add_option("type", o.type, "the node type")->required();
+  describe->add_flag("--json", o.json, "as JSON");
+  common(describe);
+  auto* graph = app.add_subcommand("graph", "print a pipeline's graph");
+  pipeline(graph);
+  graph->add_option("--format", o.format, "dot or mermaid")->check(CLI::IsMember({"dot", "mermaid"}));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitInvalid;
+  }
+
+  try {
+    if (*run) return cmd_run(o);
+    if (*validate) return cmd_validate(o);
+    if (*plugins) return cmd_plugins(o);
+    if (*describe) return cmd_describe(o);
+    if (*graph) return cmd_graph(o);
+  } catch (const tc::PipelineError& e) {
+    std::cerr << e.report();
+    return kExitInvalid;
+  } catch (const CLI::ValidationError& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return kExitInvalid;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return kExitNodeFailed;
+  }
+  return kExitInvalid;
+}

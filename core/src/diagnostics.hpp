@@ -1,0 +1,36 @@
+#pragma once
+// Located errors: everything wrong with a pipeline is reported as file:line:column + what + hint.
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace tributary::core {
+
+struct Location {
+  std::string file;  // a path, or "--set node.key=value" for a command-line override
+  std::uint32_t line = 0;
+  std::uint32_t column = 0;
+  std::string to_string() const;  // "file:line:column", or "file" without a line
+};
+
+struct Diagnostic {
+  Location where;
+  std::string message;
+  std::string hint;  // may be empty
+};
+
+// "file:3:7: error: unknown parameter 'n_mfc'\n  hint: did you mean 'n_mfcc'?"
+std::string format(const Diagnostic& diagnostic);
+
+class PipelineError : public std::runtime_error {
+ public:
+  explicit PipelineError(std::vector<Diagnostic> diagnostics);
+  const std::vector<Diagnostic>& diagnostics() const noexcept { return diagnostics_; }
+  std::string report() const;  // every diagnostic, one block each
+
+ private:
+  std::vector<Diagnostic> diagnostics_;
+};
+
+}  // namespace tributary::core

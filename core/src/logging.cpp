@@ -1,0 +1,148 @@
+#include "logging.hpp"
+
+#include <chrono>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/sinks/base_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+namespace tributary::core {
+
+std::optional<LogLevel> parse_log_level(std::string_view text) noexcept {
+  if (text == "trace") return LogLevel::trace;
+  if (text == "debug") return LogLevel::debug;
+  if (text == "info") return LogLevel::info;
+  if (text == "warn" || text == "warning") return LogLevel::warn;
+  if (text == "error") return LogLevel::error;
+  return std::nullopt;
+}
+
+namespace {
+
+spdlog::level::level_enum to_spdlog(LogLevel level) {
+  switch (level) {
+    case LogLevel::trace: return spdlog::level::trace;
+    case LogLevel::debug: return spdlog::level::debug;
+    case LogLevel::info: return spdlog::level::info;
+    case LogLevel::warn: return spdlog::level::warn;
+    case LogLevel::error: return spdlog::level::err;
+  }
+  return spdlog::level::info;
+}
+
+LogLevel from_spdlog(spdlog::level::level_enum level) {
+  switch (level) {
+    case spdlog::level::trace: return LogLevel::trace;
+    case spdlog::level::debug: return LogLevel::debug;
+    case spdlog::level::info: return LogLevel::info;
+    case spdlog::level::warn: return LogLevel::warn;
+    default: return LogLevel::error;
+  }
+}
+
+double seconds(spdlog::log_clock::time_point t) {
+  return std::chrono::duration<double>(t.time_since_epoch()).count();
+}
+
+// {"time": 1700000000.123, "level": "info", "node": "train", "message": "..."}
+class JsonLinesFormatter final : public spdlog::formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    nlohmann::json line{{"time", seconds(msg.time)},
+                        {"level", to_string(from_spdlog(msg.level))},
+                        {"node", std::string(msg.logger_name.begin(), msg.logger_name.end())},
+                        {"message", std::string(msg.payload.begin(), msg.payload.end())}};
+    std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    text += '\n';
+    dest.append(text.data(), text.data() + text.size());
+  }
+  std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<JsonLinesFormatter>(); }
+};
+
+// Set while a log line is being delivered through the bus, so that a node logging while it
+// handles a log line does not feed itself forever.
+thread_local bool t_in_bus = false;
+
+}  // namespace
+
+LogBusGuard::LogBusGuard() noexcept : previous_(t_in_bus) { t_in_bus = true; }
+LogBusGuard::~LogBusGuard() { t_in_bus = previous_; }
+
+namespace {
+
+class SdkLogger final : public Logger {
+ public:
+  explicit SdkLogger(std::shared_ptr<spdlog::logger> logger) : logger_(std::move(logger)) {}
+  void write(LogLevel level, std::string_view message) override { logger_->log(to_spdlog(level), message); }
+  bool enabled(LogLevel level) const override { return logger_->should_log(to_spdlog(level)); }
+
+ private:
+  std::shared_ptr<spdlog::logger> logger_;
+};
+
+}  // namespace
+
+class BusSink final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  void set(std::function<void(const LogRecord&)> bus) {
+    std::lock_guard<std::mutex> lock(bus_mutex_);
+    bus_ = std::move(bus);
+  }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    if (t_in_bus) return;
+    std::function<void(const LogRecord&)> bus;
+    {
+      std::lock_guard<std::mutex> lock(bus_mutex_);
+      bus = bus_;
+    }
+    if (!bus) return;
+    LogRecord record{seconds(msg.time), std::string(msg.logger_name.begin(), msg.logger_name.end()),
+                     from_spdlog(msg.level), std::string(msg.payload.begin(), msg.payload.end())};
+    t_in_bus = true;
+    bus(record);
+    t_in_bus = false;
+  }
+  void flush_() override {}
+
+ private:
+  std::mutex bus_mutex_;
+  std::function<void(const LogRecord&)> bus_;
+};
+
+struct Logging::Sinks {
+  std::shared_ptr<spdlog::sinks::stderr_sink_mt> console = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  std::shared_ptr<BusSink> bus = std::make_shared<BusSink>();
+  std::vector<std::shared_ptr<spdlog::logger>> loggers;
+};
+
+Logging::Logging(LogSettings settings) : settings_(std::move(settings)), sinks_(std::make_unique<Sinks>()) {
+  if (settings_.json) {
+    sinks_->console->set_formatter(std::make_unique<JsonLinesFormatter>());
+  } else {
+    sinks_->console->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ [%n] %v");
+  }
+}
+
+Logging::~Logging() { flush(); }
+
+std::unique_ptr<Logger> Logging::make(const std::string& name) {
+  auto logger = std::make_shared<spdlog::logger>(
+      name, spdlog::sinks_init_list{std::static_pointer_cast<spdlog::sinks::sink>(sinks_->console),
+                                    std::static_pointer_cast<spdlog::sinks::sink>(sinks_->bus)});
+  auto it = settings_.per_logger.find(name);
+  logger->set_level(to_spdlog(it != settings_.per_logger.end() ? it->second : settings_.level));
+  logger->flush_on(spdlog::level::warn);
+  sinks_->loggers.push_back(logger);
+  return std::make_unique<SdkLogger>(std::move(logger));
+}
+
+void Logging::set_bus(std::function<void(const LogRecord&)> bus) { sinks_->bus->set(std::move(bus)); }
+
+void Logging::flush() {
+  for (auto& l : sinks_->loggers) l->flush();
+}
+
+}  // namespace tributary::core

@@ -1,0 +1,57 @@
+#pragma once
+// Logging through spdlog: one logger per node, named after it, so one node's logs can be turned
+// up alone (--log-level NODE=debug); text or JSON lines on stderr; every line also reaches the
+// runtime's log bus, where sinks can subscribe to it.
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "tributary/node.hpp"
+
+namespace tributary::core {
+
+std::optional<LogLevel> parse_log_level(std::string_view text) noexcept;
+
+struct LogSettings {
+  LogLevel level = LogLevel::info;
+  std::map<std::string, LogLevel> per_logger;  // node name -> level
+  bool json = false;
+};
+
+// While one is alive on a thread, log lines from that thread stay off the log bus (they still reach
+// stderr): a node that logs while handling bus traffic must not feed itself.
+class LogBusGuard {
+ public:
+  LogBusGuard() noexcept;
+  ~LogBusGuard();
+  LogBusGuard(const LogBusGuard&) = delete;
+  LogBusGuard& operator=(const LogBusGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
+class Logging {
+ public:
+  explicit Logging(LogSettings settings);
+  ~Logging();
+  Logging(const Logging&) = delete;
+  Logging& operator=(const Logging&) = delete;
+
+  // A logger named `name` (a node name, or "tributary" for the runtime itself).
+  std::unique_ptr<Logger> make(const std::string& name);
+  // Where log lines go besides stderr; set while a run is going on, cleared after.
+  void set_bus(std::function<void(const LogRecord&)> bus);
+  void flush();
+
+ private:
+  friend class BusSink;
+  struct Sinks;
+  LogSettings settings_;
+  std::unique_ptr<Sinks> sinks_;
+};
+
+}  // namespace tributary::core

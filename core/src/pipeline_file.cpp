@@ -1,0 +1,454 @@
+#include "pipeline_file.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+#include "tributary/param.hpp"
+
+namespace tributary::core {
+
+const char* to_string(QueuePolicy policy) noexcept {
+  switch (policy) {
+    case QueuePolicy::block: return "block";
+    case QueuePolicy::drop_oldest: return "drop_oldest";
+    case QueuePolicy::drop_newest: return "drop_newest";
+  }
+  return "block";
+}
+
+std::optional<QueuePolicy> parse_queue_policy(std::string_view text) noexcept {
+  if (text == "block") return QueuePolicy::block;
+  if (text == "drop_oldest") return QueuePolicy::drop_oldest;
+  if (text == "drop_newest") return QueuePolicy::drop_newest;
+  return std::nullopt;
+}
+
+Location NodeDecl::locate(std::string_view param) const {
+  std::string key(param.substr(0, param.find('[')));
+  while (!key.empty()) {
+    for (const auto& [k, location] : locations) {
+      if (k == key) return location;
+    }
+    auto dot = key.rfind('.');
+    if (dot == std::string::npos) break;
+    key.resize(dot);
+  }
+  return where;
+}
+
+const NodeDecl* PipelineDecl::find_node(std::string_view node_name) const noexcept {
+  for (const auto& n : nodes) {
+    if (n.name == node_name) return &n;
+  }
+  return nullptr;
+}
+
+namespace {
+
+constexpr const char* kPipelineKeys[] = {"name", "links", "plugin_path", "queue_capacity", "threads",
+                                         "telemetry_interval_s"};
+
+bool valid_name(std::string_view s, bool allow_dot) {
+  if (s.empty()) return false;
+  return std::all_of(s.begin(), s.end(), [&](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || (allow_dot && c == '.');
+  });
+}
+
+class Loader {
+ public:
+  Loader(std::string path, const LoadOptions& options) : path_(std::move(path)), options_(options) {}
+
+  PipelineDecl load(std::string_view text) {
+    PipelineDecl decl;
+    decl.file = path_;
+    toml::table root;
+    try {
+      root = toml::parse(text, path_);
+    } catch (const toml::parse_error& e) {
+      fail({at(e.source()), "invalid TOML: " + std::string(e.description()), ""});
+      throw PipelineError(std::move(diagnostics_));
+    }
+
+    for (auto&& [key, node] : root) {
+      if (key.str() != "pipeline" && key.str() != "nodes") {
+        std::string near = closest_match(key.str(), {"pipeline", "nodes"});
+        fail({at(key.source()), "unknown table '" + std::string(key.str()) + "'",
+              near.empty() ? "a pipeline file has a [pipeline] table and one [nodes.NAME] table per node"
+                           : "did you mean '" + near + "'?"});
+      }
+    }
+
+    toml::table* pipeline = root["pipeline"].as_table();
+    decl.name = std::filesystem::path(path_).stem().string();
+    if (root.contains("pipeline") && pipeline == nullptr) {
+      fail({at(root.get("pipeline")->source()), "'pipeline' must be a table", "write [pipeline] on its own line"});
+    }
+    if (pipeline != nullptr) {
+      decl.where = at(pipeline->source());
+      if (auto* n = pipeline->get("name")) {
+        if (auto* s = n->as_string()) {
+          decl.name = expand(s->get(), at(n->source()));
+        } else {
+          fail({at(n->source()), "'name' must be a string", ""});
+        }
+      }
+    }
+    if (!valid_name(decl.name, true)) {
+      fail({pipeline ? at(pipeline->source()) : Location{path_, 0, 0},
+            "pipeline name \"" + decl.name + "\" cannot name a folder",
+            "use letters, digits, '.', '_' and '-' only"});
+    }
+
+    if (options_.run_variables) run_vars_ = options_.run_variables(decl.name);
+
+    toml::table* nodes = root["nodes"].as_table();
+    apply_overrides(nodes);
+    expand_all(root);
+
+    if (pipeline != nullptr) read_pipeline(*pipeline, decl);
+    if (nodes == nullptr) {
+      fail({Location{path_, 0, 0}, "the pipeline declares no nodes",
+            "add a table per node: [nodes.NAME] with plugin = \"TYPE\""});
+    } else {
+      for (auto&& [key, node] : *nodes) read_node(std::string(key.str()), node, decl);
+      if (nodes->empty()) fail({at(nodes->source()), "the pipeline declares no nodes", ""});
+    }
+
+    std::ostringstream out;
+    out << root << "\n";
+    decl.expanded_toml = out.str();
+    if (!diagnostics_.empty()) throw PipelineError(std::move(diagnostics_));
+    return decl;
+  }
+
+ private:
+  Location at(const toml::source_region& region) const {
+    return Location{path_, static_cast<std::uint32_t>(region.begin.line),
+                    static_cast<std::uint32_t>(region.begin.column)};
+  }
+  void fail(Diagnostic d) { diagnostics_.push_back(std::move(d)); }
+
+  // --set node.key=value, before expansion so overrides may use ${VAR} too.
+  void apply_overrides(toml::table* nodes) {
+    for (const auto& arg : options_.overrides) {
+      Location where{"--set " + arg, 0, 0};
+      auto eq = arg.find('=');
+      auto dot = arg.find('.');
+      if (eq == std::string::npos || dot == std::string::npos || dot > eq || dot == 0 || dot + 1 == eq) {
+        fail({where, "an override is written node.key=value", "for example --set train.lr=0.01"});
+        continue;
+      }
+      std::string node_name = arg.substr(0, dot);
+      std::string key = arg.substr(dot + 1, eq - dot - 1);
+      std::string text = arg.substr(eq + 1);
+      toml::table* node = nodes ? (*nodes)[node_name].as_table() : nullptr;
+      if (node == nullptr) {
+        std::vector<std::string> names;
+        if (nodes) {
+          for (auto&& [k, v] : *nodes) names.emplace_back(k.str());
+        }
+        std::string near = closest_match(node_name, names);
+        fail({where, "no node named '" + node_name + "' to override",
+              near.empty() ? "" : "did you mean '" + near + "'?"});
+        continue;
+      }
+      // The value is TOML when it parses as TOML (40, 0.5, true, [1, 2], { a = 1 }), else a string.
+      toml::table parsed;
+      bool is_toml = false;
+      try {
+        parsed = toml::parse("v = " + text);
+        is_toml = parsed.size() == 1 && parsed.contains("v");
+      } catch (const toml::parse_error&) {
+        is_toml = false;
+      }
+      toml::table* target = node;
+      std::string leaf = key;
+      for (auto d = leaf.find('.'); d != std::string::npos; d = leaf.find('.')) {
+        std::string part = leaf.substr(0, d);
+        leaf = leaf.substr(d + 1);
+        if (!target->contains(part)) target->insert(part, toml::table{});
+        target = (*target)[part].as_table();
+        if (target == nullptr) break;
+      }
+      if (target == nullptr || leaf.empty()) {
+        fail({where, "'" + key + "' does not name a value inside a table of node '" + node_name + "'", ""});
+        continue;
+      }
+      if (is_toml) {
+        target->insert_or_assign(leaf, std::move(*parsed.get("v")));
+      } else {
+        target->insert_or_assign(leaf, text);
+      }
+      overridden_[node_name].emplace_back(key, where);
+    }
+  }
+
+  std::string expand(const std::string& text, const Location& where) {
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      if (text[i] != '$' || i + 1 >= text.size() || text[i + 1] != '{') {
+        out += text[i];
+        continue;
+      }
+      auto close = text.find('}', i + 2);
+      if (close == std::string::npos) {
+        fail({where, "unterminated ${ in \"" + text + "\"", "write ${NAME}"});
+        return text;
+      }
+      std::string body = text.substr(i + 2, close - i - 2);
+      std::optional<std::string> fallback;
+      if (auto sep = body.find(":-"); sep != std::string::npos) {
+        fallback = body.substr(sep + 2);
+        body.resize(sep);
+      }
+      std::optional<std::string> value;
+      if (auto it = run_vars_.find(body); it != run_vars_.end()) {
+        value = it->second;
+      } else if (options_.environment) {
+        value = options_.environment(body);
+      } else if (const char* env = std::getenv(body.c_str())) {
+        value = std::string(env);
+      }
+      if (!value) value = fallback;
+      if (!value) {
+        fail({where, "environment variable '" + body + "' is not set",
+              "set it, or give a default: ${" + body + ":-VALUE}"});
+        value = std::string();
+      }
+      out += *value;
+      i = close;
+    }
+    return out;
+  }
+
+  void expand_all(toml::node& node) {
+    if (auto* s = node.as_string()) {
+      if (s->get().find("${") != std::string::npos) s->get() = expand(s->get(), at(s->source()));
+    } else if (auto* t = node.as_table()) {
+      for (auto&& [k, v] : *t) expand_all(v);
+    } else if (auto* a = node.as_array()) {
+      for (auto& v : *a) expand_all(v);
+    }
+  }
+
+  Value to_value(const toml::node& node, const std::string& key, const Location& where) {
+    if (auto* s = node.as_string()) return Value(s->get());
+    if (auto* i = node.as_integer()) return Value(i->get());
+    if (auto* f = node.as_floating_point()) return Value(f->get());
+    if (auto* b = node.as_boolean()) return Value(b->get());
+    if (auto* a = node.as_array()) {
+      std::vector<Value> items;
+      for (const auto& v : *a) items.push_back(to_value(v, key, where));
+      return Value(std::move(items));
+    }
+    if (auto* t = node.as_table()) {
+      std::vector<TableEntry> entries;
+      for (auto&& [k, v] : *t) entries.push_back({std::string(k.str()), to_value(v, key + "." + std::string(k.str()), where)});
+      return Value::table(std::move(entries));
+    }
+    fail({where, "'" + key + "': dates and times are not parameter values", "write it as a string"});
+    return Value();
+  }
+
+  void record_locations(NodeDecl& decl, const std::string& prefix, const toml::table& table) {
+    for (auto&& [k, v] : table) {
+      std::string key = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
+      decl.locations.emplace_back(key, v.source().begin ? at(v.source()) : decl.where);
+      if (auto* t = v.as_table()) record_locations(decl, key, *t);
+    }
+  }
+
+  void read_node(const std::string& name, toml::node& node, PipelineDecl& decl) {
+    NodeDecl n;
+    n.name = name;
+    n.where = at(node.source());
+    auto* table = node.as_table();
+    if (table == nullptr) {
+      fail({n.where, "node '" + name + "' must be a table", "write [nodes." + name + "] with plugin = \"TYPE\""});
+      return;
+    }
+    if (!valid_name(name, false)) {
+      fail({n.where, "node name '" + name + "' may hold only letters, digits, '_' and '-'", ""});
+    }
+    record_locations(n, "", *table);
+    for (const auto& [key, where] : overridden_[name]) {
+      auto it = std::find_if(n.locations.begin(), n.locations.end(), [&](const auto& e) { return e.first == key; });
+      if (it != n.locations.end()) {
+        it->second = where;
+      } else {
+        n.locations.emplace_back(key, where);
+      }
+    }
+    n.plugin_where = n.locate("plugin");
+    auto* plugin = table->get("plugin");
+    if (plugin == nullptr) {
+      fail({n.where, "node '" + name + "' has no plugin", "add plugin = \"TYPE\" (see `tributary plugins`)"});
+    } else if (auto* s = plugin->as_string()) {
+      n.plugin = s->get();
+    } else {
+      fail({n.plugin_where, "'plugin' must be a string naming a node type", ""});
+    }
+    for (auto&& [k, v] : *table) {
+      std::string key(k.str());
+      if (key == "plugin") continue;
+      n.params.push_back({key, to_value(v, key, n.locate(key))});
+    }
+    decl.nodes.push_back(std::move(n));
+  }
+
+  void read_link_endpoint(const std::string& text, std::string& node, std::string& port, const Location& where,
+                          const char* side) {
+    auto trim = [](std::string s) {
+      auto b = s.find_first_not_of(" \t");
+      auto e = s.find_last_not_of(" \t");
+      return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
+    };
+    std::string t = trim(text);
+    auto dot = t.find('.');
+    node = t.substr(0, dot);
+    port = dot == std::string::npos ? std::string() : t.substr(dot + 1);
+    if (!valid_name(node, false) || (dot != std::string::npos && !valid_name(port, false))) {
+      fail({where, std::string("the ") + side + " of link \"" + text + "\" is not node or node.port", ""});
+    }
+  }
+
+  void read_link(const toml::node& item, PipelineDecl& decl) {
+    LinkDecl link;
+    link.where = at(item.source());
+    std::string from, to;
+    if (auto* s = item.as_string()) {
+      link.text = s->get();
+      auto arrow = link.text.find("->");
+      if (arrow == std::string::npos || link.text.find("->", arrow + 2) != std::string::npos) {
+        fail({link.where, "link \"" + link.text + "\" must be written \"node[.port] -> node[.port]\"", ""});
+        return;
+      }
+      from = link.text.substr(0, arrow);
+      to = link.text.substr(arrow + 2);
+    } else if (auto* t = item.as_table()) {
+      for (auto&& [k, v] : *t) {
+        std::string key(k.str());
+        Location kw = at(v.source());
+        if (key == "from" && v.is_string()) {
+          from = v.as_string()->get();
+        } else if (key == "to" && v.is_string()) {
+          to = v.as_string()->get();
+        } else if (key == "capacity" && v.is_integer()) {
+          link.capacity = v.as_integer()->get();
+          if (*link.capacity < 1) fail({kw, "a link's capacity must be at least 1", ""});
+        } else if (key == "policy" && v.is_string()) {
+          link.policy = parse_queue_policy(v.as_string()->get());
+          if (!link.policy) {
+            std::string near = closest_match(v.as_string()->get(), {"block", "drop_oldest", "drop_newest"});
+            fail({kw, "unknown queue policy \"" + v.as_string()->get() + "\"",
+                  near.empty() ? "use block, drop_oldest or drop_newest" : "did you mean '" + near + "'?"});
+          }
+        } else {
+          std::string near = closest_match(key, {"from", "to", "capacity", "policy"});
+          fail({kw, "link key '" + key + "' is unknown or has the wrong type",
+                "a link table has from (string), to (string), capacity (integer), policy (string)" +
+                    (near.empty() || near == key ? std::string() : "; did you mean '" + near + "'?")});
+        }
+      }
+      if (from.empty() || to.empty()) {
+        fail({link.where, "a link table needs both from and to", "{ from = \"a.out\", to = \"b\" }"});
+        return;
+      }
+      link.text = from + " -> " + to;
+    } else {
+      fail({link.where, "a link is a string \"a -> b\" or a table { from = \"a\", to = \"b\" }", ""});
+      return;
+    }
+    read_link_endpoint(from, link.from_node, link.from_port, link.where, "source");
+    read_link_endpoint(to, link.to_node, link.to_port, link.where, "target");
+    decl.links.push_back(std::move(link));
+  }
+
+  void read_pipeline(toml::table& table, PipelineDecl& decl) {
+    std::vector<std::string> known(std::begin(kPipelineKeys), std::end(kPipelineKeys));
+    for (auto&& [k, v] : table) {
+      std::string key(k.str());
+      Location where = at(v.source());
+      if (key == "name") continue;
+      if (key == "links") {
+        if (auto* a = v.as_array()) {
+          for (const auto& item : *a) read_link(item, decl);
+        } else {
+          fail({where, "'links' must be a list", "links = [ \"a -> b\", \"b -> c\" ]"});
+        }
+      } else if (key == "plugin_path") {
+        auto base = std::filesystem::absolute(path_).parent_path();
+        auto add = [&](const toml::node& p) {
+          if (auto* s = p.as_string()) {
+            decl.plugin_path.push_back((base / s->get()).lexically_normal().string());
+          } else {
+            fail({at(p.source()), "'plugin_path' holds folder names (strings)", ""});
+          }
+        };
+        if (auto* a = v.as_array()) {
+          for (const auto& p : *a) add(p);
+        } else {
+          add(v);
+        }
+      } else if (key == "queue_capacity") {
+        if (!v.is_integer() || v.as_integer()->get() < 1) {
+          fail({where, "'queue_capacity' must be an integer of at least 1", ""});
+        } else {
+          decl.queue_capacity = v.as_integer()->get();
+        }
+      } else if (key == "threads") {
+        if (!v.is_integer() || v.as_integer()->get() < 0 || v.as_integer()->get() > 1024) {
+          fail({where, "'threads' must be an integer between 0 (one per core) and 1024", ""});
+        } else {
+          decl.threads = v.as_integer()->get();
+        }
+      } else if (key == "telemetry_interval_s") {
+        if (!v.is_number() || v.value<double>().value_or(0) <= 0) {
+          fail({where, "'telemetry_interval_s' must be a number above 0", ""});
+        } else {
+          decl.telemetry_interval_s = *v.value<double>();
+        }
+      } else {
+        std::string near = closest_match(key, known);
+        fail({at(k.source()), "unknown pipeline setting '" + key + "'",
+              near.empty() ? "known settings: name, links, plugin_path, queue_capacity, threads, telemetry_interval_s"
+                           : "did you mean '" + near + "'?"});
+      }
+    }
+  }
+
+  std::string path_;
+  const LoadOptions& options_;
+  std::map<std::string, std::string> run_vars_;
+  std::map<std::string, std::vector<std::pair<std::string, Location>>> overridden_;
+  std::vector<Diagnostic> diagnostics_;
+};
+
+}  // namespace
+
+PipelineDecl parse_pipeline(std::string_view text, const std::string& path, const LoadOptions& options) {
+  return Loader(path, options).load(text);
+}
+
+PipelineDecl load_pipeline(const std::string& path, const LoadOptions& options) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::error_code ec;
+    bool exists = std::filesystem::exists(path, ec);
+    throw PipelineError({Diagnostic{Location{path, 0, 0},
+                                    exists ? "cannot read the pipeline file" : "no such pipeline file",
+                                    exists ? "check its permissions" : ""}});
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_pipeline(text.str(), path, options);
+}
+
+}  // namespace tributary::core

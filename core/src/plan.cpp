@@ -1,0 +1,300 @@
+#include "plan.hpp"
+
+#include <algorithm>
+#include <functional>
+#include <set>
+
+#include "logging.hpp"
+
+namespace tributary::core {
+
+RuntimeHooks::~RuntimeHooks() = default;
+
+NodeContext::NodeContext(std::string name, RunInfo run, std::unique_ptr<Logger> logger)
+    : name_(std::move(name)), run_(std::move(run)), logger_(std::move(logger)) {}
+NodeContext::~NodeContext() = default;
+
+void NodeContext::metric(std::string_view name, double value, std::int64_t step, std::int64_t epoch) {
+  if (auto* h = hooks_.load()) h->publish_metric(MetricPoint{wall_time_s(), name_, std::string(name), step, epoch, value});
+}
+void NodeContext::request_stop(std::string_view reason) {
+  if (auto* h = hooks_.load()) h->request_stop("node '" + name_ + "' asked to stop: " + std::string(reason));
+}
+bool NodeContext::stop_requested() const {
+  auto* h = hooks_.load();
+  return h != nullptr && h->stop_requested();
+}
+void NodeContext::send_control(ControlMessage message) {
+  if (auto* h = hooks_.load()) h->send_control(std::move(message));
+}
+
+NodePlan::NodePlan() = default;
+NodePlan::~NodePlan() {
+  node.reset();  // before the context it refers to
+}
+NodePlan::NodePlan(NodePlan&&) noexcept = default;
+NodePlan& NodePlan::operator=(NodePlan&&) noexcept = default;
+Plan::Plan() = default;
+Plan::~Plan() = default;
+Plan::Plan(Plan&&) noexcept = default;
+Plan& Plan::operator=(Plan&&) noexcept = default;
+
+namespace {
+
+std::string join(const std::vector<std::string>& items, const std::string& sep) {
+  std::string out;
+  for (std::size_t i = 0; i < items.size(); ++i) out += (i ? sep : "") + items[i];
+  return out;
+}
+
+std::string unknown_plugin_hint(const std::string& plugin, const PluginRegistry& registry) {
+  std::string hint;
+  std::string near = closest_match(plugin, registry.type_names());
+  if (!near.empty()) hint = "did you mean '" + near + "'? ";
+  hint += "`tributary plugins` lists the " + std::to_string(registry.types().size()) +
+          " known types; looked in: " + (registry.folders().empty() ? "(no folders)" : join(registry.folders(), ", "));
+  for (const auto& r : registry.refused()) hint += "\n  refused: " + r.path + " " + r.reason;
+  return hint;
+}
+
+}  // namespace
+
+Plan build_plan(PipelineDecl decl, const PluginRegistry& registry, RunInfo run, Logging& logging) {
+  Plan plan;
+  plan.run = std::move(run);
+  std::vector<Diagnostic> diagnostics;
+  auto fail = [&](Location where, std::string message, std::string hint = {}) {
+    diagnostics.push_back({std::move(where), std::move(message), std::move(hint)});
+  };
+
+  std::set<std::string> names;
+  for (const auto& n : decl.nodes) {
+    NodePlan node;
+    node.name = n.name;
+    node.where = n.where;
+    if (!names.insert(n.name).second) fail(n.where, "node '" + n.name + "' is declared twice");
+    if (!n.plugin.empty()) {
+      node.type = registry.find(n.plugin);
+      if (node.type == nullptr) {
+        fail(n.plugin_where, "unknown plugin '" + n.plugin + "' for node '" + n.name + "'",
+             unknown_plugin_hint(n.plugin, registry));
+      }
+    }
+    if (node.type != nullptr) {
+      std::vector<ParamIssue> issues;
+      node.params = Params::build(node.type->spec.params(), n.params, issues);
+      for (const auto& issue : issues) {
+        fail(n.locate(issue.param), "node '" + n.name + "' (" + n.plugin + "): " + issue.message, issue.hint);
+      }
+      if (issues.empty()) {
+        node.context = std::make_unique<NodeContext>(n.name, plan.run, logging.make(n.name));
+        try {
+          node.node = node.type->create();
+          node.node->bind(*node.context);
+          node.node->configure(node.params);
+          node.is_source = node.type->spec.is_source();
+          node.mode = node.node->source_mode(node.type->spec.source_mode());
+          const auto& inputs = node.type->spec.inputs();
+          for (std::size_t i = 0; i < inputs.size(); ++i) {
+            if (inputs[i]->feed != Feed::links && node.node->wants(*inputs[i])) node.bus_inputs.push_back(i);
+          }
+        } catch (const ParamError& e) {
+          fail(n.locate(e.param()), "node '" + n.name + "' (" + n.plugin + "): " + e.what());
+          node.node.reset();
+        } catch (const std::exception& e) {
+          fail(n.where, "node '" + n.name + "' (" + n.plugin + ") cannot be configured: " + e.what());
+          node.node.reset();
+        }
+      }
+    }
+    plan.nodes.push_back(std::move(node));
+  }
+
+  auto node_index = [&](const std::string& name) -> std::ptrdiff_t {
+    for (std::size_t i = 0; i < plan.nodes.size(); ++i) {
+      if (plan.nodes[i].name == name) return static_cast<std::ptrdiff_t>(i);
+    }
+    return -1;
+  };
+  std::vector<std::string> node_names;
+  for (const auto& n : plan.nodes) node_names.push_back(n.name);
+  auto unknown_node = [&](const LinkDecl& l, const std::string& name) {
+    std::string near = closest_match(name, node_names);
+    fail(l.where, "link \"" + l.text + "\" names no node '" + name + "'",
+         near.empty() ? "nodes: " + join(node_names, ", ") : "did you mean '" + near + "'?");
+  };
+
+  std::vector<bool> link_ok;
+  for (const auto& l : decl.links) {
+    LinkPlan link;
+    link.where = l.where;
+    link.text = l.text;
+    link.capacity = l.capacity.value_or(decl.queue_capacity);
+    auto from = node_index(l.from_node);
+    auto to = node_index(l.to_node);
+    if (from < 0) unknown_node(l, l.from_node);
+    if (to < 0) unknown_node(l, l.to_node);
+    bool ok = from >= 0 && to >= 0;
+    if (ok) {
+      link.from = static_cast<std::size_t>(from);
+      link.to = static_cast<std::size_t>(to);
+      const NodeType* ft = plan.nodes[link.from].type;
+      const NodeType* tt = plan.nodes[link.to].type;
+      if (ft == nullptr || tt == nullptr) {
+        ok = false;  // the node's own error says why
+      } else {
+        const auto& outs = ft->spec.outputs();
+        std::vector<std::string> out_names;
+        for (const auto* p : outs) out_names.emplace_back(p->name);
+        if (outs.empty()) {
+          fail(l.where, "node '" + l.from_node + "' (" + ft->name + ") has no output ports to link from");
+          ok = false;
+        } else if (l.from_port.empty()) {
+          link.from_port = 0;
+        } else {
+          auto it = std::find(out_names.begin(), out_names.end(), l.from_port);
+          if (it == out_names.end()) {
+            std::string near = closest_match(l.from_port, out_names);
+            fail(l.where, "node '" + l.from_node + "' (" + ft->name + ") has no output port '" + l.from_port + "'",
+                 (near.empty() ? std::string() : "did you mean '" + near + "'? ") + "its outputs: " +
+                     join(out_names, ", "));
+            ok = false;
+          } else {
+            link.from_port = static_cast<std::size_t>(it - out_names.begin());
+          }
+        }
+        const auto& ins = tt->spec.inputs();
+        std::vector<std::string> in_names;
+        for (const auto* p : ins) {
+          if (p->feed == Feed::links) in_names.emplace_back(p->name);
+        }
+        if (in_names.empty()) {
+          fail(l.where, "node '" + l.to_node + "' (" + tt->name + ") has no input ports to link to");
+          ok = false;
+        } else {
+          std::string port = l.to_port.empty() ? in_names.front() : l.to_port;
+          auto it = std::find_if(ins.begin(), ins.end(), [&](const InputPort* p) { return port == p->name; });
+          if (it == ins.end()) {
+            std::string near = closest_match(port, in_names);
+            fail(l.where, "node '" + l.to_node + "' (" + tt->name + ") has no input port '" + port + "'",
+                 (near.empty() ? std::string() : "did you mean '" + near + "'? ") + "its inputs: " +
+                     join(in_names, ", "));
+            ok = false;
+          } else if ((*it)->feed != Feed::links) {
+            fail(l.where, "input '" + port + "' of node '" + l.to_node + "' is fed by the runtime's " +
+                              ((*it)->feed == Feed::telemetry ? "telemetry" : "log") + " bus, not by links",
+                 "remove the link; set the node's telemetry/logs parameter instead");
+            ok = false;
+          } else {
+            link.to_port = static_cast<std::size_t>(it - ins.begin());
+          }
+        }
+        if (ok) {
+          PayloadKinds produced = outs[link.from_port]->kinds;
+          PayloadKinds accepted = ins[link.to_port]->kinds;
+          if (!produced.overlaps(accepted)) {
+            fail(l.where, "link \"" + l.text + "\" joins incompatible ports: " + l.from_node + "." +
+                              outs[link.from_port]->name + " produces " + to_string(produced) + ", but " +
+                              l.to_node + "." + ins[link.to_port]->name + " accepts " + to_string(accepted));
+            ok = false;
+          }
+        }
+        if (ok && link.from == link.to) {
+          fail(l.where, "link \"" + l.text + "\" connects node '" + l.from_node + "' to itself");
+          ok = false;
+        }
+      }
+    }
+    link_ok.push_back(ok);
+    plan.links.push_back(link);
+  }
+
+  // Every input fed by links is fed by at least one.
+  for (std::size_t i = 0; i < plan.nodes.size(); ++i) {
+    const auto& node = plan.nodes[i];
+    if (node.type == nullptr) continue;
+    const auto& ins = node.type->spec.inputs();
+    for (std::size_t p = 0; p < ins.size(); ++p) {
+      if (ins[p]->feed != Feed::links || ins[p]->optional) continue;
+      bool fed = false;
+      for (std::size_t k = 0; k < plan.links.size(); ++k) {
+        fed = fed || (link_ok[k] && plan.links[k].to == i && plan.links[k].to_port == p);
+      }
+      if (!fed) {
+        fail(node.where, "input '" + std::string(ins[p]->name) + "' of node '" + node.name + "' (" + node.type->name +
+                             ") is not fed by any link",
+             "add a link such as \"SOURCE -> " + node.name + "." + ins[p]->name + "\" to [pipeline] links");
+      }
+    }
+  }
+
+  // No cycles: depth-first search, reporting the first cycle found as a path.
+  std::vector<std::vector<std::size_t>> out_links(plan.nodes.size());
+  for (std::size_t k = 0; k < plan.links.size(); ++k) {
+    if (link_ok[k]) out_links[plan.links[k].from].push_back(k);
+  }
+  std::vector<int> state(plan.nodes.size(), 0);  // 0 new, 1 on stack, 2 done
+  std::vector<std::size_t> stack;
+  bool cycle = false;
+  std::function<void(std::size_t)> visit = [&](std::size_t n) {
+    state[n] = 1;
+    stack.push_back(n);
+    for (auto k : out_links[n]) {
+      auto m = plan.links[k].to;
+      if (cycle) return;
+      if (state[m] == 1) {
+        std::string path;
+        auto start = std::find(stack.begin(), stack.end(), m);
+        for (auto it = start; it != stack.end(); ++it) path += plan.nodes[*it].name + " -> ";
+        path += plan.nodes[m].name;
+        fail(plan.links[k].where, "the links form a cycle: " + path, "a pipeline is a graph without cycles");
+        cycle = true;
+        return;
+      }
+      if (state[m] == 0) visit(m);
+    }
+    stack.pop_back();
+    state[n] = 2;
+    plan.order.push_back(n);
+  };
+  for (std::size_t n = 0; n < plan.nodes.size() && !cycle; ++n) {
+    if (state[n] == 0) visit(n);
+  }
+  std::reverse(plan.order.begin(), plan.order.end());
+
+  // Live sources never wait: links downstream of one drop by policy, never block.
+  std::vector<bool> live(plan.nodes.size(), false);
+  if (!cycle) {
+    for (auto n : plan.order) {
+      if (plan.nodes[n].node && plan.nodes[n].is_source && plan.nodes[n].mode == SourceMode::live) live[n] = true;
+      if (!live[n]) continue;
+      for (auto k : out_links[n]) live[plan.links[k].to] = true;
+    }
+  }
+  for (std::size_t k = 0; k < plan.links.size(); ++k) {
+    auto& link = plan.links[k];
+    const auto& l = decl.links[k];
+    if (!link_ok[k]) continue;
+    if (live[link.from]) {
+      link.policy = l.policy.value_or(QueuePolicy::drop_oldest);
+      if (link.policy == QueuePolicy::block) {
+        fail(l.where, "link \"" + l.text + "\" carries live data and cannot block",
+             "a live source never waits: use policy = \"drop_oldest\" or \"drop_newest\"");
+      }
+    } else {
+      link.policy = l.policy.value_or(QueuePolicy::block);
+    }
+  }
+
+  for (const auto& n : plan.nodes) {
+    if (n.type != nullptr && !n.type->spec.is_source() && n.type->spec.inputs().empty()) {
+      fail(n.where, "node '" + n.name + "' (" + n.type->name + ") is neither a source nor has inputs");
+    }
+  }
+
+  if (!diagnostics.empty()) throw PipelineError(std::move(diagnostics));
+  plan.decl = std::move(decl);
+  return plan;
+}
+
+}  // namespace tributary::core

@@ -1,0 +1,101 @@
+#pragma once
+// A validated pipeline: node instances configured from their parameters, links resolved to
+// ports, queue policies decided. Built before anything starts; the runtime runs it.
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pipeline_file.hpp"
+#include "plugin_registry.hpp"
+#include "tributary/node.hpp"
+
+namespace tributary::core {
+
+class Logging;
+
+struct RunInfo {
+  std::string id;
+  std::string dir;
+};
+
+// What the runtime lends a node's context while it runs.
+class RuntimeHooks {
+ public:
+  virtual ~RuntimeHooks();
+  virtual void publish_metric(MetricPoint point) = 0;
+  virtual void request_stop(std::string reason) = 0;
+  virtual bool stop_requested() const = 0;
+  virtual void send_control(ControlMessage message) = 0;
+};
+
+class NodeContext final : public Context {
+ public:
+  NodeContext(std::string name, RunInfo run, std::unique_ptr<Logger> logger);
+  ~NodeContext() override;
+  void attach(RuntimeHooks* hooks) noexcept { hooks_.store(hooks); }
+
+  const std::string& node_name() const override { return name_; }
+  const std::string& run_id() const override { return run_.id; }
+  const std::string& run_dir() const override { return run_.dir; }
+  Logger& log() override { return *logger_; }
+  void metric(std::string_view name, double value, std::int64_t step, std::int64_t epoch) override;
+  void request_stop(std::string_view reason) override;
+  bool stop_requested() const override;
+  void send_control(ControlMessage message) override;
+
+ private:
+  std::string name_;
+  RunInfo run_;
+  std::unique_ptr<Logger> logger_;
+  std::atomic<RuntimeHooks*> hooks_{nullptr};
+};
+
+struct NodePlan {
+  std::string name;
+  const NodeType* type = nullptr;
+  Location where;
+  Params params;
+  std::unique_ptr<NodeContext> context;
+  std::unique_ptr<Node> node;
+  bool is_source = false;
+  SourceMode mode = SourceMode::pull;
+  std::vector<std::size_t> bus_inputs;  // indices into type->spec.inputs() of subscribed bus ports
+
+  NodePlan();
+  ~NodePlan();
+  NodePlan(NodePlan&&) noexcept;
+  NodePlan& operator=(NodePlan&&) noexcept;
+};
+
+struct LinkPlan {
+  std::size_t from = 0;
+  std::size_t from_port = 0;  // index into the producer's outputs
+  std::size_t to = 0;
+  std::size_t to_port = 0;  // index into the consumer's inputs
+  std::int64_t capacity = 64;
+  QueuePolicy policy = QueuePolicy::block;
+  Location where;
+  std::string text;
+};
+
+struct Plan {
+  PipelineDecl decl;
+  RunInfo run;
+  std::vector<NodePlan> nodes;
+  std::vector<LinkPlan> links;
+  std::vector<std::size_t> order;  // topological: producers before consumers
+
+  Plan();
+  ~Plan();
+  Plan(Plan&&) noexcept;
+  Plan& operator=(Plan&&) noexcept;
+};
+
+// Checks every node, parameter and link; configures the nodes. Throws PipelineError with every
+// problem found, each located in the pipeline file.
+Plan build_plan(PipelineDecl decl, const PluginRegistry& registry, RunInfo run, Logging& logging);
+
+}  // namespace tributary::core

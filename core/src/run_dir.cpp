@@ -1,0 +1,49 @@
+#include "run_dir.hpp"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <random>
+#include <stdexcept>
+
+namespace tributary::core {
+
+std::string new_run_id() {
+  std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &utc);
+  std::random_device random;
+  char suffix[8];
+  std::snprintf(suffix, sizeof suffix, "%04x", static_cast<unsigned>(random() & 0xffffu));
+  return std::string(stamp) + "-" + suffix;
+}
+
+RunInfo make_run_info(const std::string& pipeline_name, const std::string& chosen_dir) {
+  RunInfo run;
+  run.id = new_run_id();
+  std::filesystem::path dir = chosen_dir.empty() ? std::filesystem::path("runs") / pipeline_name / run.id
+                                                 : std::filesystem::path(chosen_dir);
+  run.dir = std::filesystem::absolute(dir).lexically_normal().string();
+  if (!chosen_dir.empty()) run.id = std::filesystem::path(run.dir).filename().string();
+  return run;
+}
+
+void create_run_dir(const RunInfo& run, const std::string& expanded_toml) {
+  std::error_code ec;
+  std::filesystem::create_directories(run.dir, ec);
+  if (ec) throw std::runtime_error("cannot create run directory " + run.dir + ": " + ec.message());
+  std::string path = (std::filesystem::path(run.dir) / "pipeline.toml").string();
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  if (f == nullptr) throw std::runtime_error("cannot write " + path + ": " + std::strerror(errno));
+  bool ok = std::fwrite(expanded_toml.data(), 1, expanded_toml.size(), f) == expanded_toml.size();
+  ok = (std::fflush(f) == 0) && ok;
+  int err = errno;
+  ok = (std::fclose(f) == 0) && ok;
+  if (!ok) throw std::runtime_error("cannot write " + path + ": " + std::strerror(err ? err : errno));
+}
+
+}  // namespace tributary::core

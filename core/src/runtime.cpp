@@ -1,0 +1,612 @@
+#include "runtime.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include <oneapi/tbb/flow_graph.h>
+#include <oneapi/tbb/global_control.h>
+#include <oneapi/tbb/task_arena.h>
+
+#include "logging.hpp"
+
+namespace tributary::core {
+
+namespace flow = oneapi::tbb::flow;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+enum class EnvelopeType : std::uint8_t { data, eos, bus, control };
+
+struct Envelope {
+  PacketPtr packet;
+  std::uint32_t index = 0;  // data, eos: the link; bus: the input port
+  EnvelopeType type = EnvelopeType::data;
+};
+
+struct LinkState {
+  const LinkPlan* plan = nullptr;
+  std::uint32_t id = 0;
+  std::atomic<std::int64_t> queued{0};  // put and not yet taken by the consumer
+  std::atomic<std::int64_t> skip{0};    // oldest entries to discard (drop_oldest)
+  std::atomic<std::uint64_t> drops{0};
+  std::int64_t depth() const noexcept { return queued.load(std::memory_order_relaxed) - skip.load(std::memory_order_relaxed); }
+};
+
+constexpr std::uint32_t kBusEos = 0xffffffffu;
+
+}  // namespace
+
+class Runtime::Impl final : public RuntimeHooks {
+ public:
+  struct NodeState;
+
+  class NodeEmitter final : public Emitter {
+   public:
+    NodeEmitter(Impl& rt, NodeState& node) : rt_(rt), node_(node) {}
+    void emit(const OutputPort& port, PacketPtr packet) override {
+      const auto& outs = node_.plan->type->spec.outputs();
+      for (std::size_t i = 0; i < outs.size(); ++i) {
+        if (outs[i] == &port) return send(i, std::move(packet));
+      }
+      for (std::size_t i = 0; i < outs.size(); ++i) {
+        if (std::string_view(outs[i]->name) == port.name) return send(i, std::move(packet));
+      }
+      throw std::logic_error("emitted on output port '" + std::string(port.name) + "', which the node type does not declare");
+    }
+    void emit(PacketPtr packet) override {
+      if (node_.plan->type->spec.outputs().empty()) throw std::logic_error("emitted, but the node type declares no output port");
+      send(0, std::move(packet));
+    }
+
+   private:
+    void send(std::size_t port, PacketPtr packet) {
+      if (!packet) throw std::logic_error("emitted an empty packet");
+      node_.packets_out.fetch_add(1, std::memory_order_relaxed);
+      for (LinkState* link : node_.out_links[port]) rt_.deliver(*link, packet);
+    }
+    Impl& rt_;
+    NodeState& node_;
+  };
+
+  struct NodeState {
+    NodePlan* plan = nullptr;
+    std::size_t index = 0;
+    std::unique_ptr<flow::function_node<Envelope, flow::continue_msg, flow::queueing>> fn;
+    std::vector<std::vector<LinkState*>> out_links;  // by output port
+    std::vector<LinkState*> in_links;
+    std::vector<LinkState*> throttle;  // block-policy links downstream (pull sources wait on them)
+    std::int64_t telemetry_port = -1;
+    std::int64_t logs_port = -1;
+    bool bus_only = false;
+    std::atomic<std::int64_t> pending{0};  // data envelopes put and not yet processed
+    std::atomic<int> eos_remaining{0};
+    std::atomic<bool> finished{false};
+    std::atomic<bool> failed{false};
+    std::atomic<std::uint64_t> packets_in{0};
+    std::atomic<std::uint64_t> packets_out{0};
+    std::atomic<std::int64_t> busy_ns{0};
+    std::mutex control_mutex;
+    std::vector<ControlMessage> control_inbox;
+    std::atomic<bool> has_control{false};
+    std::unique_ptr<NodeEmitter> emitter;
+  };
+
+  Impl(Plan& plan, Logging& logging) : plan_(plan), logging_(logging), log_(logging.make("tributary")) {
+    threads_ = plan.decl.threads > 0 ? static_cast<int>(plan.decl.threads)
+                                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    links_.reserve(plan.links.size());
+    for (std::size_t k = 0; k < plan.links.size(); ++k) {
+      links_.push_back(std::make_unique<LinkState>());
+      links_.back()->plan = &plan.links[k];
+      links_.back()->id = static_cast<std::uint32_t>(k);
+    }
+    for (std::size_t i = 0; i < plan.nodes.size(); ++i) {
+      auto node = std::make_unique<NodeState>();
+      node->plan = &plan.nodes[i];
+      node->index = i;
+      node->out_links.resize(plan.nodes[i].type->spec.outputs().size());
+      node->emitter = std::make_unique<NodeEmitter>(*this, *node);
+      for (auto p : plan.nodes[i].bus_inputs) {
+        auto feed = plan.nodes[i].type->spec.inputs()[p]->feed;
+        (feed == Feed::telemetry ? node->telemetry_port : node->logs_port) = static_cast<std::int64_t>(p);
+      }
+      nodes_.push_back(std::move(node));
+    }
+    for (auto& link : links_) {
+      nodes_[link->plan->from]->out_links[link->plan->from_port].push_back(link.get());
+      nodes_[link->plan->to]->in_links.push_back(link.get());
+    }
+    for (auto& node : nodes_) {
+      node->eos_remaining = static_cast<int>(node->in_links.size());
+      node->bus_only = !node->plan->is_source && node->in_links.empty();
+      if (node->bus_only) node->eos_remaining = 1;  // the bus closing
+    }
+    for (auto& node : nodes_) {
+      if (node->plan->is_source && node->plan->mode == SourceMode::pull) collect_throttle(*node, *node);
+    }
+  }
+
+  ~Impl() override = default;
+
+  // ---- RuntimeHooks -------------------------------------------------------------------------
+  void publish_metric(MetricPoint point) override {
+    auto packet = make_packet(PayloadKind::telemetry);
+    packet->stream = point.node;
+    packet->metrics.push_back(std::move(point));
+    publish_bus(std::move(packet), true);
+  }
+
+  void request_stop(std::string reason) override {
+    {
+      std::lock_guard<std::mutex> lock(state_mutex_);
+      if (stop_.load()) return;
+      stop_reason_ = std::move(reason);
+      stop_.store(true);
+    }
+    log_->info("stopping: ", stop_reason_);
+    wake_sources();
+  }
+
+  bool stop_requested() const override { return stop_.load(std::memory_order_relaxed); }
+
+  void send_control(ControlMessage message) override {
+    std::string error = control(std::move(message));
+    if (!error.empty()) log_->warn("control message refused: ", error);
+  }
+
+  // ---- control bus --------------------------------------------------------------------------
+  std::string control(ControlMessage message) {
+    NodeState* target = nullptr;
+    if (!message.target.empty()) {
+      for (auto& n : nodes_) {
+        if (n->plan->name == message.target) target = n.get();
+      }
+      if (target == nullptr) {
+        std::vector<std::string> names;
+        for (auto& n : nodes_) names.push_back(n->plan->name);
+        std::string near = closest_match(message.target, names);
+        return "no node named '" + message.target + "'" + (near.empty() ? "" : "; did you mean '" + near + "'?");
+      }
+    }
+    switch (message.verb) {
+      case ControlVerb::stop:
+        request_stop(message.target.empty() ? "stop requested through the control bus"
+                                            : "stop requested for node '" + message.target + "'");
+        return {};
+      case ControlVerb::pause:
+      case ControlVerb::resume:
+        if (target == nullptr) {
+          paused_.store(message.verb == ControlVerb::pause);
+          log_->info(message.verb == ControlVerb::pause ? "paused" : "resumed");
+          wake_sources();
+        }
+        break;
+      case ControlVerb::set: {
+        if (target == nullptr) return "'set' needs a node name: which node's '" + message.key + "'?";
+        const ParamSpec* spec = target->plan->type->spec.find_param(message.key);
+        if (spec == nullptr || !spec->settable) {
+          std::vector<std::string> settable;
+          for (const auto& p : target->plan->type->spec.params()) {
+            if (p.settable) settable.push_back(p.name);
+          }
+          std::string list;
+          for (const auto& s : settable) list += (list.empty() ? "" : ", ") + s;
+          return "parameter '" + message.key + "' of node '" + target->plan->name + "' (" + target->plan->type->name +
+                 ") " + (spec == nullptr ? "does not exist" : "cannot change while running") +
+                 (settable.empty() ? "; it has no settable parameters" : "; settable: " + list);
+        }
+        std::vector<ParamIssue> issues;
+        message.value = Params::check(*spec, message.value, issues);
+        if (!issues.empty()) return issues.front().message;
+        break;
+      }
+      case ControlVerb::checkpoint: break;
+    }
+    for (auto& n : nodes_) {
+      if (target == nullptr || target == n.get()) enqueue_control(*n, message);
+    }
+    return {};
+  }
+
+  // ---- data path ----------------------------------------------------------------------------
+  void deliver(LinkState& link, const PacketPtr& packet) {
+    NodeState& to = *nodes_[link.plan->to];
+    if (link.depth() >= link.plan->capacity) {
+      switch (link.plan->policy) {
+        case QueuePolicy::drop_newest:
+          link.drops.fetch_add(1, std::memory_order_relaxed);
+          return;
+        case QueuePolicy::drop_oldest:
+          // The oldest entry is the next one the consumer takes from this link: skip it there.
+          link.skip.fetch_add(1, std::memory_order_relaxed);
+          link.drops.fetch_add(1, std::memory_order_relaxed);
+          break;
+        case QueuePolicy::block:
+          break;  // the sources upstream wait until there is room again
+      }
+    }
+    link.queued.fetch_add(1, std::memory_order_relaxed);
+    to.pending.fetch_add(1);
+    to.fn->try_put(Envelope{packet, link.id, EnvelopeType::data});
+  }
+
+  void body(NodeState& node, const Envelope& envelope) {
+    switch (envelope.type) {
+      case EnvelopeType::data: {
+        LinkState& link = *links_[envelope.index];
+        std::int64_t depth = link.queued.fetch_sub(1, std::memory_order_relaxed) - 1;
+        if (throttle_waiters_.load(std::memory_order_relaxed) > 0 && depth <= link.plan->capacity / 2) wake_sources();
+        std::int64_t skip = link.skip.load(std::memory_order_relaxed);
+        while (skip > 0 && !link.skip.compare_exchange_weak(skip, skip - 1)) {
+        }
+        if (skip <= 0 && !node.failed.load(std::memory_order_relaxed)) {
+          take_control(node);
+          const InputPort& port = *node.plan->type->spec.inputs()[link.plan->to_port];
+          process(node, port, envelope.packet);
+        }
+        node.pending.fetch_sub(1);
+        maybe_finish(node);
+        break;
+      }
+      case EnvelopeType::eos:
+        node.eos_remaining.fetch_sub(1);
+        maybe_finish(node);
+        break;
+      case EnvelopeType::bus:
+        if (!node.finished.load() && !node.failed.load()) {
+          LogBusGuard guard;  // what a node logs while it handles bus traffic stays off the bus
+          process(node, *node.plan->type->spec.inputs()[envelope.index], envelope.packet);
+        }
+        break;
+      case EnvelopeType::control:
+        if (!node.finished.load()) take_control(node);
+        break;
+    }
+  }
+
+  void process(NodeState& node, const InputPort& port, const PacketPtr& packet) {
+    auto t0 = Clock::now();
+    try {
+      node.plan->node->process(port, packet, *node.emitter);
+    } catch (const std::exception& e) {
+      fail(node, e.what());
+    } catch (...) {
+      fail(node, "unknown exception");
+    }
+    node.busy_ns.fetch_add(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count(),
+                           std::memory_order_relaxed);
+    node.packets_in.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  void maybe_finish(NodeState& node) {
+    if (node.eos_remaining.load() != 0 || node.pending.load() != 0) return;
+    if (node.finished.exchange(true)) return;
+    finish(node);
+  }
+
+  // Flush once, then pass end of stream on. A failed node does not flush but still passes it on,
+  // so the sinks downstream flush what they received.
+  void finish(NodeState& node) {
+    node.finished.store(true);
+    if (!node.failed.load()) {
+      take_control(node);
+      if (node.telemetry_port >= 0) {
+        LogBusGuard guard;
+        process(node, *node.plan->type->spec.inputs()[static_cast<std::size_t>(node.telemetry_port)],
+                telemetry_snapshot());
+      }
+      auto t0 = Clock::now();
+      try {
+        node.plan->node->flush(*node.emitter);
+      } catch (const std::exception& e) {
+        fail(node, e.what());
+      } catch (...) {
+        fail(node, "unknown exception");
+      }
+      node.busy_ns.fetch_add(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count());
+    }
+    for (auto& port_links : node.out_links) {
+      for (LinkState* link : port_links) nodes_[link->plan->to]->fn->try_put(Envelope{nullptr, link->id, EnvelopeType::eos});
+    }
+  }
+
+  void fail(NodeState& node, const std::string& message) {
+    node.failed.store(true);
+    {
+      std::lock_guard<std::mutex> lock(state_mutex_);
+      if (failed_node_.empty()) {
+        failed_node_ = node.plan->name;
+        error_ = message;
+      }
+    }
+    log_->error("node '", node.plan->name, "' (", node.plan->type->name, ") failed: ", message);
+    request_stop("node '" + node.plan->name + "' failed");
+  }
+
+  // ---- sources ------------------------------------------------------------------------------
+  void collect_throttle(NodeState& source, NodeState& from) {
+    for (auto& port_links : from.out_links) {
+      for (LinkState* link : port_links) {
+        if (link->plan->policy != QueuePolicy::block) continue;
+        if (std::find(source.throttle.begin(), source.throttle.end(), link) != source.throttle.end()) continue;
+        source.throttle.push_back(link);
+        collect_throttle(source, *nodes_[link->plan->to]);
+      }
+    }
+  }
+
+  bool has_room(const NodeState& source) const {
+    for (const LinkState* link : source.throttle) {
+      if (link->depth() >= link->plan->capacity) return false;
+    }
+    return true;
+  }
+
+  void wake_sources() {
+    { std::lock_guard<std::mutex> lock(wait_mutex_); }
+    wait_cv_.notify_all();
+  }
+
+  // Returns false when the run is stopping.
+  bool wait_to_produce(NodeState& node) {
+    if (!paused_.load() && has_room(node)) return !stop_.load();
+    throttle_waiters_.fetch_add(1);
+    {
+      std::unique_lock<std::mutex> lock(wait_mutex_);
+      while (!stop_.load() && (paused_.load() || (node.plan->mode == SourceMode::pull && !has_room(node)))) {
+        wait_cv_.wait_for(lock, std::chrono::milliseconds(50));
+      }
+    }
+    throttle_waiters_.fetch_sub(1);
+    return !stop_.load();
+  }
+
+  void source_loop(NodeState& node) {
+    while (!node.failed.load()) {
+      take_control(node);
+      if (!wait_to_produce(node)) break;
+      take_control(node);
+      bool more = false;
+      auto t0 = Clock::now();
+      try {
+        more = node.plan->node->produce(*node.emitter);
+      } catch (const std::exception& e) {
+        fail(node, e.what());
+      } catch (...) {
+        fail(node, "unknown exception");
+      }
+      node.busy_ns.fetch_add(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count(),
+                             std::memory_order_relaxed);
+      if (!more) break;
+    }
+    finish(node);
+  }
+
+  // ---- control delivery ---------------------------------------------------------------------
+  void enqueue_control(NodeState& node, const ControlMessage& message) {
+    {
+      std::lock_guard<std::mutex> lock(node.control_mutex);
+      node.control_inbox.push_back(message);
+      node.has_control.store(true);
+    }
+    if (node.fn && running_.load() && !node.finished.load()) {
+      node.fn->try_put(Envelope{nullptr, 0, EnvelopeType::control});
+    }
+  }
+
+  void take_control(NodeState& node) {
+    if (!node.has_control.load(std::memory_order_relaxed)) return;
+    std::vector<ControlMessage> inbox;
+    {
+      std::lock_guard<std::mutex> lock(node.control_mutex);
+      inbox.swap(node.control_inbox);
+      node.has_control.store(false);
+    }
+    for (const auto& message : inbox) {
+      try {
+        node.plan->node->on_control(message, *node.emitter);
+      } catch (const std::exception& e) {
+        fail(node, e.what());
+      }
+    }
+  }
+
+  // ---- buses --------------------------------------------------------------------------------
+  PacketPtr telemetry_snapshot() {
+    auto packet = make_packet(PayloadKind::telemetry);
+    packet->stream = "tributary";
+    packet->sequence = telemetry_step_.load();
+    double now = wall_time_s();
+    auto step = static_cast<std::int64_t>(packet->sequence);
+    for (const auto& s : stats()) {
+      auto add = [&](const char* name, double value) {
+        packet->metrics.push_back(MetricPoint{now, s.name, name, step, -1, value});
+      };
+      add(metric::kPacketsIn, static_cast<double>(s.packets_in));
+      add(metric::kPacketsOut, static_cast<double>(s.packets_out));
+      add(metric::kDrops, static_cast<double>(s.drops));
+      add(metric::kBusySeconds, s.busy_s);
+      add(metric::kQueueDepth, static_cast<double>(s.queue_depth));
+    }
+    return packet;
+  }
+
+  void publish_bus(PacketPtr packet, bool telemetry) {
+    if (!running_.load()) return;
+    for (auto& n : nodes_) {
+      std::int64_t port = telemetry ? n->telemetry_port : n->logs_port;
+      if (port < 0 || n->finished.load() || n->failed.load()) continue;
+      n->fn->try_put(Envelope{packet, static_cast<std::uint32_t>(port), EnvelopeType::bus});
+    }
+  }
+
+  void telemetry_loop() {
+    auto interval = std::chrono::duration<double>(plan_.decl.telemetry_interval_s);
+    std::unique_lock<std::mutex> lock(telemetry_mutex_);
+    while (!telemetry_stop_) {
+      telemetry_cv_.wait_for(lock, interval, [&] { return telemetry_stop_; });
+      if (telemetry_stop_) break;
+      lock.unlock();
+      ++telemetry_step_;
+      publish_bus(telemetry_snapshot(), true);
+      lock.lock();
+    }
+  }
+
+  // ---- the run ------------------------------------------------------------------------------
+  RunResult run() {
+    auto t0 = Clock::now();
+    oneapi::tbb::global_control parallelism(oneapi::tbb::global_control::max_allowed_parallelism,
+                                            static_cast<std::size_t>(threads_) + 1);
+    oneapi::tbb::task_arena arena(threads_, 0);
+    std::unique_ptr<flow::graph> graph;
+    arena.execute([&] {
+      graph = std::make_unique<flow::graph>();
+      for (auto& n : nodes_) {
+        if (n->plan->is_source) continue;
+        NodeState* state = n.get();
+        std::size_t concurrency =
+            n->plan->type->spec.concurrency() == Concurrency::parallel ? static_cast<std::size_t>(threads_) : 1;
+        n->fn = std::make_unique<flow::function_node<Envelope, flow::continue_msg, flow::queueing>>(
+            *graph, concurrency, [this, state](const Envelope& e) {
+              body(*state, e);
+              return flow::continue_msg();
+            });
+      }
+    });
+
+    for (auto& n : plan_.nodes) n.context->attach(this);
+    logging_.set_bus([this](const LogRecord& record) {
+      auto packet = make_packet(PayloadKind::log);
+      packet->stream = record.node;
+      packet->logs.push_back(record);
+      publish_bus(std::move(packet), false);
+    });
+
+    log_->info("run ", plan_.run.id, " of pipeline '", plan_.decl.name, "': ", nodes_.size(), " nodes, ",
+               links_.size(), " links, ", threads_, " threads");
+    // Start consumers before producers, so nothing is emitted into a node that is not ready.
+    std::vector<NodeState*> started;
+    bool start_failed = false;
+    for (auto it = plan_.order.rbegin(); it != plan_.order.rend(); ++it) {
+      NodeState& n = *nodes_[*it];
+      try {
+        n.plan->node->start();
+        started.push_back(&n);
+      } catch (const std::exception& e) {
+        fail(n, std::string("could not start: ") + e.what());
+        start_failed = true;
+        break;
+      }
+    }
+
+    if (!start_failed) {
+      running_.store(true);
+      std::thread telemetry([this] { telemetry_loop(); });
+      std::vector<std::thread> sources;
+      for (auto& n : nodes_) {
+        if (n->plan->is_source) sources.emplace_back([this, state = n.get()] { source_loop(*state); });
+      }
+      for (auto& t : sources) t.join();
+      arena.execute([&] { graph->wait_for_all(); });
+      {
+        std::lock_guard<std::mutex> lock(telemetry_mutex_);
+        telemetry_stop_ = true;
+      }
+      telemetry_cv_.notify_all();
+      telemetry.join();
+      // The buses close last: nodes fed only by them get a final snapshot, then end of stream.
+      for (auto& n : nodes_) {
+        if (n->bus_only) n->fn->try_put(Envelope{nullptr, kBusEos, EnvelopeType::eos});
+      }
+      arena.execute([&] { graph->wait_for_all(); });
+      running_.store(false);
+    }
+
+    for (NodeState* n : started) {
+      try {
+        n->plan->node->stop();
+      } catch (const std::exception& e) {
+        log_->error("node '", n->plan->name, "' failed while stopping: ", e.what());
+        std::lock_guard<std::mutex> lock(state_mutex_);
+        if (failed_node_.empty()) {
+          failed_node_ = n->plan->name;
+          error_ = std::string("failed while stopping: ") + e.what();
+        }
+      }
+    }
+    logging_.set_bus(nullptr);
+    for (auto& n : plan_.nodes) n.context->attach(nullptr);
+    arena.execute([&] { graph.reset(); });
+
+    RunResult result;
+    result.nodes = stats();
+    result.wall_s = std::chrono::duration<double>(Clock::now() - t0).count();
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    if (!failed_node_.empty()) {
+      result.status = RunResult::Status::failed;
+      result.failed_node = failed_node_;
+      result.error = error_;
+    } else if (stop_.load()) {
+      result.status = RunResult::Status::stopped;
+      result.stop_reason = stop_reason_;
+    }
+    return result;
+  }
+
+  std::vector<NodeStats> stats() const {
+    std::vector<NodeStats> out;
+    for (const auto& n : nodes_) {
+      NodeStats s;
+      s.name = n->plan->name;
+      s.plugin = n->plan->type->name;
+      s.packets_in = n->packets_in.load(std::memory_order_relaxed);
+      s.packets_out = n->packets_out.load(std::memory_order_relaxed);
+      s.busy_s = static_cast<double>(n->busy_ns.load(std::memory_order_relaxed)) * 1e-9;
+      for (const LinkState* l : n->in_links) {
+        s.drops += l->drops.load(std::memory_order_relaxed);
+        s.queue_depth += std::max<std::int64_t>(0, l->depth());
+      }
+      out.push_back(std::move(s));
+    }
+    return out;
+  }
+
+ private:
+  Plan& plan_;
+  Logging& logging_;
+  std::unique_ptr<Logger> log_;
+  int threads_ = 1;
+  std::vector<std::unique_ptr<LinkState>> links_;
+  std::vector<std::unique_ptr<NodeState>> nodes_;
+
+  std::atomic<bool> running_{false};
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> paused_{false};
+  std::mutex state_mutex_;
+  std::string stop_reason_;
+  std::string failed_node_;
+  std::string error_;
+
+  std::mutex wait_mutex_;
+  std::condition_variable wait_cv_;
+  std::atomic<int> throttle_waiters_{0};
+
+  std::mutex telemetry_mutex_;
+  std::condition_variable telemetry_cv_;
+  bool telemetry_stop_ = false;
+  std::atomic<std::uint64_t> telemetry_step_{0};
+};
+
+Runtime::Runtime(Plan& plan, Logging& logging) : impl_(std::make_unique<Impl>(plan, logging)) {}
+Runtime::~Runtime() = default;
+RunResult Runtime::run() { return impl_->run(); }
+void Runtime::request_stop(std::string reason) { impl_->request_stop(std::move(reason)); }
+std::string Runtime::control(ControlMessage message) { return impl_->control(std::move(message)); }
+std::vector<NodeStats> Runtime::stats() const { return impl_->stats(); }
+
+}  // namespace tributary::core

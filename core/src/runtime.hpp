@@ -1,0 +1,55 @@
+#pragma once
+// Runs a Plan on a oneTBB flow graph: one flow-graph node per pipeline node, a bounded queue
+// per link with its drop policy, sources on their own threads, end of stream flowing through,
+// telemetry and log buses, and a control bus.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "plan.hpp"
+
+namespace tributary::core {
+
+struct NodeStats {
+  std::string name;
+  std::string plugin;
+  std::uint64_t packets_in = 0;
+  std::uint64_t packets_out = 0;
+  std::uint64_t drops = 0;  // dropped from the node's input queues by policy
+  double busy_s = 0.0;
+  std::int64_t queue_depth = 0;
+};
+
+struct RunResult {
+  enum class Status { finished, stopped, failed };
+  Status status = Status::finished;
+  std::string failed_node;  // when failed
+  std::string error;        // when failed: the node's message
+  std::string stop_reason;  // when stopped
+  std::vector<NodeStats> nodes;
+  double wall_s = 0.0;
+};
+
+class Runtime {
+ public:
+  Runtime(Plan& plan, Logging& logging);
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  // Starts every node, runs until every sink has flushed, stops every node. Call once.
+  RunResult run();
+
+  // Thread-safe, from any thread (signal handlers' threads, servers, tests).
+  void request_stop(std::string reason);
+  // Returns an empty string when accepted, else why not (unknown node, parameter not settable...).
+  std::string control(ControlMessage message);
+  std::vector<NodeStats> stats() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tributary::core
