@@ -209,10 +209,16 @@ Plan build_plan(PipelineDecl decl, const PluginRegistry& registry, RunInfo run, 
     plan.links.push_back(link);
   }
 
-  // Every input fed by links is fed by at least one.
+  // Every input fed by links is fed by at least one (not reported again for a node whose
+  // incoming link already has an error).
   for (std::size_t i = 0; i < plan.nodes.size(); ++i) {
     const auto& node = plan.nodes[i];
     if (node.type == nullptr) continue;
+    bool broken_link_in = false;
+    for (std::size_t k = 0; k < decl.links.size(); ++k) {
+      broken_link_in = broken_link_in || (!link_ok[k] && decl.links[k].to_node == node.name);
+    }
+    if (broken_link_in) continue;
     const auto& ins = node.type->spec.inputs();
     for (std::size_t p = 0; p < ins.size(); ++p) {
       if (ins[p]->feed != Feed::links || ins[p]->optional) continue;

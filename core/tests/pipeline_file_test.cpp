@@ -1,0 +1,168 @@
+// Pipeline files: what is read, what is expanded, and where each error points.
+#include <catch2/catch.hpp>
+
+#include "pipeline_file.hpp"
+
+using namespace tributary;
+using namespace tributary::core;
+
+namespace {
+PipelineDecl parse(const std::string& text, LoadOptions options = {}) {
+  if (!options.environment) {
+    options.environment = [](const std::string& name) -> std::optional<std::string> {
+      if (name == "DATA") return std::string("/data");
+      return std::nullopt;
+    };
+  }
+  return parse_pipeline(text, "p.toml", options);
+}
+
+std::vector<Diagnostic> errors(const std::string& text, LoadOptions options = {}) {
+  try {
+    parse(text, std::move(options));
+  } catch (const PipelineError& e) {
+    return e.diagnostics();
+  }
+  return {};
+}
+}  // namespace
+
+TEST_CASE("a pipeline file declares its name, links and nodes with their parameters") {
+  auto decl = parse(R"(
+[pipeline]
+name = "kws"
+links = [ "clips -> mfcc", "mfcc.out -> log.in", { from = "mfcc", to = "dash", capacity = 4, policy = "drop_oldest" } ]
+
+[nodes.clips]
+plugin = "table"
+path = "${DATA}/iris.csv"
+
+[nodes.mfcc]
+plugin = "mfcc"
+n_mfcc = 40
+model = { kind = "cnn", channels = [64, 64] }
+)");
+  CHECK(decl.name == "kws");
+  REQUIRE(decl.links.size() == 3);
+  CHECK(decl.links[0].from_node == "clips");
+  CHECK(decl.links[0].to_node == "mfcc");
+  CHECK(decl.links[0].from_port.empty());
+  CHECK(decl.links[1].from_port == "out");
+  CHECK(decl.links[1].to_port == "in");
+  CHECK(decl.links[2].capacity == 4);
+  CHECK(decl.links[2].policy == QueuePolicy::drop_oldest);
+  const NodeDecl* clips = decl.find_node("clips");
+  REQUIRE(clips != nullptr);
+  CHECK(clips->plugin == "table");
+  CHECK(clips->params.at(0).value.as_string() == "/data/iris.csv");
+  const NodeDecl* mfcc = decl.find_node("mfcc");
+  CHECK(mfcc->locate("n_mfcc").to_string() == "p.toml:12:10");
+  CHECK(mfcc->locate("model.kind").line == 13);
+  CHECK(mfcc->locate("model.channels[1]").line == 13);
+}
+
+TEST_CASE("the pipeline name defaults to the file's name") {
+  auto decl = parse("[nodes.a]\nplugin = \"x\"\n");
+  CHECK(decl.name == "p");
+}
+
+TEST_CASE("${VAR:-default} falls back; RUN_DIR and RUN_ID come from the run") {
+  LoadOptions options;
+  options.run_variables = [](const std::string& name) {
+    return std::map<std::string, std::string>{{"RUN_DIR", "/runs/" + name + "/1"}, {"RUN_ID", "1"}};
+  };
+  auto decl = parse(R"(
+[pipeline]
+name = "x"
+[nodes.log]
+plugin = "csv"
+path = "${RUN_DIR}/metrics.csv"
+other = "${NOPE:-fallback}"
+)", options);
+  const NodeDecl* log = decl.find_node("log");
+  CHECK(log->params[1].value.as_string() == "/runs/x/1/metrics.csv");
+  CHECK(log->params[0].value.as_string() == "fallback");
+  CHECK(decl.expanded_toml.find("/runs/x/1/metrics.csv") != std::string::npos);
+}
+
+TEST_CASE("--set overrides any parameter, including the plugin, with TOML or plain text values") {
+  LoadOptions options;
+  options.overrides = {"a.plugin=table", "a.count=40", "a.path=data/x y.csv", "a.model.kind=mlp", "a.lr=0.5"};
+  auto decl = parse("[nodes.a]\nplugin = \"synthetic\"\ncount = 3\n", options);
+  const NodeDecl* a = decl.find_node("a");
+  CHECK(a->plugin == "table");
+  auto find = [&](const std::string& key) {
+    for (const auto& e : a->params) {
+      if (e.key == key) return e.value;
+    }
+    return Value();
+  };
+  CHECK(find("count") == Value(40));
+  CHECK(find("path") == Value("data/x y.csv"));
+  CHECK(find("lr") == Value(0.5));
+  CHECK(find("model").find("kind")->as_string() == "mlp");
+  CHECK(a->locate("count").file == "--set a.count=40");
+  CHECK(decl.expanded_toml.find("plugin = 'table'") != std::string::npos);
+}
+
+TEST_CASE("each mistake in a pipeline file is reported where it is, with a hint") {
+  SECTION("invalid TOML") {
+    auto e = errors("[pipeline]\nname = \"x\nlinks = []\n");
+    REQUIRE(e.size() == 1);
+    CHECK(e[0].where.line == 2);
+    CHECK(e[0].message.rfind("invalid TOML", 0) == 0);
+  }
+  SECTION("an unknown table") {
+    auto e = errors("[pipline]\nname = \"x\"\n[nodes.a]\nplugin = \"x\"\n");
+    REQUIRE(e.size() == 1);
+    CHECK(e[0].message == "unknown table 'pipline'");
+    CHECK(e[0].hint == "did you mean 'pipeline'?");
+    CHECK(e[0].where.to_string() == "p.toml:1:2");
+  }
+  SECTION("an unknown pipeline setting") {
+    auto e = errors("[pipeline]\nlink = []\n[nodes.a]\nplugin = \"x\"\n");
+    REQUIRE(e.size() == 1);
+    CHECK(e[0].hint == "did you mean 'links'?");
+    CHECK(e[0].where.line == 2);
+  }
+  SECTION("a malformed link") {
+    auto e = errors("[pipeline]\nlinks = [\"a => b\"]\n[nodes.a]\nplugin = \"x\"\n");
+    REQUIRE(e.size() == 1);
+    CHECK(e[0].message == "link \"a => b\" must be written \"node[.port] -> node[.port]\"");
+    CHECK(e[0].where.to_string() == "p.toml:2:10");
+  }
+  SECTION("an unknown queue policy") {
+    auto e = errors("[pipeline]\nlinks = [{from = \"a\", to = \"b\", policy = \"drop_olde\"}]\n[nodes.a]\nplugin = \"x\"\n");
+    REQUIRE(e.size() == 1);
+    CHECK(e[0].hint == "did you mean 'drop_oldest'?");
+  }
+  SECTION("a node without a plugin") {
+    auto e = errors("[nodes.a]\ncount = 3\n");
+    REQUIRE(e.size() == 1);
+    CHECK(e[0].message == "node 'a' has no plugin");
+    CHECK(e[0].where.line == 1);
+  }
+  SECTION("an unset environment variable") {
+    auto e = errors("[nodes.a]\nplugin = \"x\"\npath = \"${HOME_DIR_X}/a\"\n");
+    REQUIRE(e.size() == 1);
+    CHECK(e[0].message == "environment variable 'HOME_DIR_X' is not set");
+    CHECK(e[0].where.to_string() == "p.toml:3:8");
+  }
+  SECTION("no nodes at all") {
+    auto e = errors("[pipeline]\nname = \"x\"\n");
+    REQUIRE(e.size() == 1);
+    CHECK(e[0].message == "the pipeline declares no nodes");
+  }
+  SECTION("an override of a node that does not exist") {
+    LoadOptions options;
+    options.overrides = {"trian.lr=0.1"};
+    auto e = errors("[nodes.train]\nplugin = \"x\"\n", options);
+    REQUIRE(e.size() == 1);
+    CHECK(e[0].where.file == "--set trian.lr=0.1");
+    CHECK(e[0].hint == "did you mean 'train'?");
+  }
+  SECTION("several mistakes are all reported at once") {
+    auto e = errors("[pipeline]\nlink = []\nthreads = -1\n[nodes.a]\ncount = 1\n");
+    CHECK(e.size() == 3);
+  }
+}

@@ -1,0 +1,88 @@
+// Validation against node declarations: every check happens before anything starts.
+#include <catch2/catch.hpp>
+
+#include "test_nodes.hpp"
+
+using namespace tributary;
+using namespace tributary::core;
+
+namespace {
+std::vector<Diagnostic> plan_errors(const std::string& text) {
+  try {
+    testnodes::Harness h(text);
+  } catch (const PipelineError& e) {
+    return e.diagnostics();
+  }
+  return {};
+}
+}  // namespace
+
+TEST_CASE("an unknown plugin gets the nearest known type and where the registry looked") {
+  auto e = plan_errors("[pipeline]\nlinks = []\n[nodes.a]\nplugin = \"countr\"\n");
+  REQUIRE(e.size() == 1);
+  CHECK(e[0].message == "unknown plugin 'countr' for node 'a'");
+  CHECK(e[0].where.to_string() == "test.toml:4:10");
+  CHECK_THAT(e[0].hint, Catch::StartsWith("did you mean 'counter'?") && Catch::Contains("looked in"));
+}
+
+TEST_CASE("parameters are checked against their declarations, at the line of the value") {
+  auto e = plan_errors("[nodes.a]\nplugin = \"counter\"\ncont = 3\n[nodes.b]\nplugin = \"counter\"\ncount = -2\n"
+                       "[nodes.c]\nplugin = \"counter\"\nlive = \"yes\"\n");
+  REQUIRE(e.size() == 3);
+  CHECK(e[0].where.to_string() == "test.toml:3:8");
+  CHECK(e[0].hint == "did you mean 'count'?");
+  CHECK(e[1].where.to_string() == "test.toml:6:9");
+  CHECK(e[1].message == "node 'b' (counter): 'count' is -2, out of range: it must be at least 0");
+  CHECK(e[2].message == "node 'c' (counter): 'live' must be a boolean, got a string (\"yes\")");
+}
+
+TEST_CASE("links must name known nodes and ports of compatible kinds") {
+  const std::string nodes = "[nodes.src]\nplugin = \"counter\"\n[nodes.sink]\nplugin = \"collect\"\n";
+  auto unknown_node = plan_errors("[pipeline]\nlinks = [\"src -> snk\"]\n" + nodes);
+  REQUIRE(unknown_node.size() >= 1);
+  CHECK(unknown_node[0].message == "link \"src -> snk\" names no node 'snk'");
+  CHECK(unknown_node[0].hint == "did you mean 'sink'?");
+
+  auto unknown_port = plan_errors("[pipeline]\nlinks = [\"src.outt -> sink\"]\n" + nodes);
+  REQUIRE(unknown_port.size() == 1);
+  CHECK(unknown_port[0].message == "node 'src' (counter) has no output port 'outt'");
+  CHECK_THAT(unknown_port[0].hint, Catch::StartsWith("did you mean 'out'?"));
+  CHECK(unknown_port[0].where.to_string() == "test.toml:2:10");
+
+  auto bus_port = plan_errors("[pipeline]\nlinks = [\"src -> sink.telemetry\"]\n" + nodes);
+  REQUIRE(bus_port.size() == 1);
+  CHECK_THAT(bus_port[0].message, Catch::Contains("is fed by the runtime's telemetry bus"));
+}
+
+TEST_CASE("every input fed by links has at least one") {
+  auto e = plan_errors("[pipeline]\nlinks = []\n[nodes.src]\nplugin = \"counter\"\n[nodes.sink]\nplugin = \"collect\"\n");
+  REQUIRE(e.size() == 1);
+  CHECK(e[0].message == "input 'in' of node 'sink' (collect) is not fed by any link");
+  CHECK(e[0].where.line == 5);
+}
+
+TEST_CASE("cycles are refused with the path around them") {
+  auto e = plan_errors(R"([pipeline]
+links = ["src -> a", "a -> b", "b -> a.side", "b -> sink"]
+[nodes.src]
+plugin = "counter"
+[nodes.a]
+plugin = "relay"
+[nodes.b]
+plugin = "relay"
+[nodes.sink]
+plugin = "collect"
+)");
+  REQUIRE(e.size() == 1);
+  CHECK(e[0].message == "the links form a cycle: a -> b -> a");
+}
+
+TEST_CASE("a valid pipeline is ordered producers first, with default ports and the pipeline's capacity") {
+  testnodes::Harness h("[pipeline]\nqueue_capacity = 7\nlinks = [\"r -> sink\", \"src -> r\"]\n"
+                       "[nodes.sink]\nplugin = \"collect\"\n[nodes.r]\nplugin = \"relay\"\n[nodes.src]\nplugin = \"counter\"\n");
+  std::vector<std::string> order;
+  for (auto i : h.plan.order) order.push_back(h.plan.nodes[i].name);
+  CHECK(order == std::vector<std::string>{"src", "r", "sink"});
+  CHECK(h.plan.links[0].capacity == 7);
+  CHECK(h.plan.links[0].policy == QueuePolicy::block);
+}

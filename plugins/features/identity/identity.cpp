@@ -1,0 +1,56 @@
+#include "identity/identity.hpp"
+
+namespace tributary::features {
+
+void Identity::declare(NodeSpec& spec) {
+  spec.summary("passes every packet on unchanged (the same packet, no copy); can drop every N-th for tests");
+  spec.input(kIn);
+  spec.output(kOut);
+  spec.concurrency(Concurrency::parallel);
+  spec.param<std::int64_t>("drop_every", 0, "drop every N-th packet (counted in arrival order); 0 drops none").min(0);
+  spec.example(R"([pipeline]
+name  = "identity-demo"
+links = [ "iris -> pass", "pass -> norm", "norm -> train", "train.metrics -> log" ]
+
+[nodes.iris]
+plugin  = "table"
+path    = "/usr/lib/python3/dist-packages/sklearn/datasets/data/iris.csv"
+shuffle = true
+epochs  = 20
+
+[nodes.pass]
+plugin     = "identity"
+drop_every = 10
+
+[nodes.norm]
+plugin = "standardize"
+
+[nodes.train]
+plugin  = "softmax_regression"
+classes = 3
+
+[nodes.log]
+plugin = "csv"
+path   = "${RUN_DIR}/metrics.csv"
+)");
+}
+
+void Identity::configure(const Params& params) {
+  drop_every_ = static_cast<std::uint64_t>(params.get<std::int64_t>("drop_every"));
+}
+
+void Identity::process(const InputPort&, const PacketPtr& packet, Emitter& out) {
+  const std::uint64_t position = seen_.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (drop_every_ != 0 && position % drop_every_ == 0) {
+    dropped_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  out.emit(kOut, packet);
+}
+
+void Identity::flush(Emitter&) {
+  const auto dropped = dropped_.load();
+  if (dropped != 0) log().info("dropped ", dropped, " of ", seen_.load(), " packets (drop_every = ", drop_every_, ")");
+}
+
+}  // namespace tributary::features
