@@ -138,10 +138,14 @@ std::vector<std::string> default_plugin_folders() {
   std::vector<std::string> out;
   std::error_code ec;
   auto exe_dir = std::filesystem::path(boost::dll::program_location().string()).parent_path();
-  for (const auto& candidate : {exe_dir / ".." / "lib" / "tributary" / "plugins", exe_dir / "plugins"}) {
-    if (std::filesystem::is_directory(candidate, ec)) out.push_back(candidate.lexically_normal().string());
+  for (const auto& candidate : {exe_dir / TRIBUTARY_PLUGIN_RELDIR, exe_dir / ".." / "lib" / "tributary" / "plugins",
+                                 exe_dir / "plugins"}) {
+    auto folder = candidate.lexically_normal().string();
+    if (std::filesystem::is_directory(folder, ec) && std::find(out.begin(), out.end(), folder) == out.end()) {
+      out.push_back(folder);
+    }
   }
-  if (out.empty()) out.push_back((exe_dir / ".." / "lib" / "tributary" / "plugins").lexically_normal().string());
+  if (out.empty()) out.push_back((exe_dir / TRIBUTARY_PLUGIN_RELDIR).lexically_normal().string());
   return out;
 }
 

@@ -85,7 +85,7 @@ other = "${NOPE:-fallback}"
   CHECK(decl.expanded_toml.find("/runs/x/1/metrics.csv") != std::string::npos);
 }
 
-TEST_CASE("--set overrides any parameter, including the plugin, with TOML or plain text values") {
+TEST_CASE("an override with --set changes any parameter, including the plugin, with TOML or plain text values") {
   LoadOptions options;
   options.overrides = {"a.plugin=table", "a.count=40", "a.path=data/x y.csv", "a.model.kind=mlp", "a.lr=0.5"};
   auto decl = parse("[nodes.a]\nplugin = \"synthetic\"\ncount = 3\n", options);

@@ -107,7 +107,8 @@ std::string closest_match(std::string_view name, const std::vector<std::string>&
 Value Params::check(const ParamSpec& spec, const Value& value, std::vector<ParamIssue>& issues) {
   const std::string& name = spec.name;
   auto wrong_type = [&] {
-    issues.push_back({name, "'" + name + "' must be a " + std::string(to_string(spec.type)) + ", got " +
+    std::string want = to_string(spec.type);
+    issues.push_back({name, "'" + name + "' must be " + (want[0] == 'i' ? "an " : "a ") + want + ", got " +
                                 std::string(value.type() == ValueType::integer ? "an " : "a ") +
                                 to_string(value.type()) + " (" + value.to_string() + ")",
                       ""});
@@ -174,10 +175,12 @@ Params Params::build(const std::vector<ParamSpec>& specs, const std::vector<Tabl
   names.reserve(specs.size());
   for (const auto& s : specs) names.push_back(s.name);
 
+  std::vector<std::string> suggested;  // a misspelt required name is reported once, as the typo
   for (const auto& entry : given) {
     auto it = std::find_if(specs.begin(), specs.end(), [&](const ParamSpec& s) { return s.name == entry.key; });
     if (it == specs.end()) {
       std::string near = closest_match(entry.key, names);
+      suggested.push_back(near);
       issues.push_back({entry.key, "unknown parameter '" + entry.key + "'",
                         near.empty() ? (names.empty() ? "this node type takes no parameters"
                                                       : "known parameters: " + list_choices(names))
@@ -192,7 +195,7 @@ Params Params::build(const std::vector<ParamSpec>& specs, const std::vector<Tabl
       if (entry.key == spec.name) v = &entry.value;
     }
     if (v == nullptr) {
-      if (spec.required) {
+      if (spec.required && std::find(suggested.begin(), suggested.end(), spec.name) == suggested.end()) {
         issues.push_back({spec.name, "missing required parameter '" + spec.name + "' (" + to_string(spec.type) + ")",
                           spec.doc});
       }

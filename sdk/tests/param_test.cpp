@@ -44,7 +44,7 @@ TEST_CASE("a misspelt parameter is reported with the nearest declared name") {
 TEST_CASE("wrong types, out-of-range values, bad choices and missing values are each reported") {
   auto wrong_type = issues_for({{"path", "x"}, {"n_mfcc", "forty"}});
   REQUIRE(wrong_type.size() == 1);
-  CHECK(wrong_type[0].message == "'n_mfcc' must be a integer, got a string (\"forty\")");
+  CHECK(wrong_type[0].message == "'n_mfcc' must be an integer, got a string (\"forty\")");
 
   auto range = issues_for({{"path", "x"}, {"n_mfcc", 500}});
   REQUIRE(range.size() == 1);

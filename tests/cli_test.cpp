@@ -1,0 +1,385 @@
+// The tributary command as a user meets it: real plugins, real files, real signals.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "process.hpp"
+
+namespace fs = std::filesystem;
+using tributary::testing::ProcessOptions;
+using tributary::testing::ProcessResult;
+using tributary::testing::run_process;
+
+namespace {
+
+const std::string kCli = TRIBUTARY_CLI;
+const fs::path kSource = TRIBUTARY_SOURCE_DIR;
+const fs::path kWork = fs::path(TRIBUTARY_TEST_BINARY_DIR) / "cli-work";
+
+ProcessResult cli(std::vector<std::string> args, ProcessOptions options = {}) {
+  args.insert(args.begin(), kCli);
+  return run_process(args, options);
+}
+
+ProcessOptions in_dir(const fs::path& dir) {
+  ProcessOptions o;
+  o.cwd = dir.string();
+  return o;
+}
+
+ProcessOptions with_env(const std::string& name, const std::string& value) {
+  ProcessOptions o;
+  o.env.emplace_back(name, value);
+  return o;
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+fs::path fresh_dir(const std::string& name) {
+  fs::path dir = kWork / name;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+fs::path write_file(const fs::path& path, const std::string& text) {
+  std::ofstream(path) << text;
+  return path;
+}
+
+// The packets a node took in, from the table `tributary run` prints at the end.
+std::uint64_t packets_in(const std::string& out, const std::string& node) {
+  std::smatch m;
+  std::regex row("(^|\\n)" + node + " +[a-z_]+ +([0-9]+) +([0-9]+)");
+  if (!std::regex_search(out, m, row)) return 0;
+  return std::stoull(m[2]);
+}
+
+}  // namespace
+
+TEST_CASE("the version flag names the version and the plugin ABI") {
+  auto r = cli({"--version"});
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::StartsWith("tributary 0.1.0 (plugin ABI 1)"));
+}
+
+TEST_CASE("a wrong command line exits with 2 and says what is wrong") {
+  auto r = cli({"runn", "x.toml"});
+  CHECK(r.exit_code == 2);
+  CHECK_FALSE(r.err.empty());
+  auto missing = cli({"validate"});
+  CHECK(missing.exit_code == 2);
+  CHECK_THAT(missing.err, Catch::Contains("file is required"));
+}
+
+TEST_CASE("plugins lists the node types found beside the CLI without any environment variable") {
+  auto r = cli({"plugins"});
+  REQUIRE(r.exit_code == 0);
+  for (const char* type : {"synthetic", "table", "csv", "jsonl", "identity", "standardize", "softmax_regression"}) {
+    CHECK_THAT(r.out, Catch::Contains(std::string("\n") + type + " ") || Catch::StartsWith(std::string(type) + " "));
+  }
+  auto json = cli({"plugins", "--json"});
+  REQUIRE(json.exit_code == 0);
+  auto types = nlohmann::json::parse(json.out);
+  REQUIRE(types.is_array());
+  CHECK(types.size() >= 7);
+  auto table = std::find_if(types.begin(), types.end(), [](const nlohmann::json& t) { return t["name"] == "table"; });
+  REQUIRE(table != types.end());
+  CHECK((*table)["family"] == "sources");
+  CHECK_FALSE((*table)["params"].empty());
+}
+
+TEST_CASE("describe prints a node type's ports and parameters, and suggests a name for a typo") {
+  auto r = cli({"describe", "softmax_regression"});
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("inputs:") && Catch::Contains("outputs:") && Catch::Contains("metrics [metrics]"));
+  CHECK_THAT(r.out, Catch::Contains("classes (integer, required)"));
+  CHECK_THAT(r.out, Catch::Contains("[settable while running]"));
+  auto typo = cli({"describe", "softmax_regresion"});
+  CHECK(typo.exit_code == 2);
+  CHECK_THAT(typo.err, Catch::Contains("did you mean 'softmax_regression'?"));
+}
+
+TEST_CASE("every pipeline shipped in pipelines/ validates") {
+  int count = 0;
+  for (const auto& entry : fs::directory_iterator(kSource / "pipelines")) {
+    if (entry.path().extension() != ".toml") continue;
+    ++count;
+    auto r = cli({"validate", entry.path().string()});
+    INFO(entry.path().string() << "\n" << r.all());
+    CHECK(r.exit_code == 0);
+    CHECK_THAT(r.out, Catch::Contains("valid pipeline"));
+  }
+  CHECK(count >= 3);
+}
+
+TEST_CASE("each broken pipeline fails validation with exit code 2 and a located, useful message") {
+  int count = 0;
+  for (const auto& entry : fs::directory_iterator(kSource / "tests" / "pipelines" / "broken")) {
+    ++count;
+    std::string text = read_file(entry.path());
+    auto r = cli({"validate", entry.path().string()});
+    INFO(entry.path().filename().string() << "\n" << r.all());
+    CHECK(r.exit_code == 2);
+    std::regex located(std::regex_replace(entry.path().filename().string(), std::regex("\\."), "\\.") +
+                       ":[0-9]+:[0-9]+: error: ");
+    CHECK(std::regex_search(r.err, located));
+    for (const auto& line : lines_of(text)) {
+      if (line.rfind("# expect: ", 0) == 0) CHECK_THAT(r.err, Catch::Contains(line.substr(10)));
+    }
+    // `run` refuses the same file before anything starts.
+    auto run = cli({"run", entry.path().string(), "--run-dir", (kWork / "never").string()});
+    CHECK(run.exit_code == 2);
+    CHECK_FALSE(fs::exists(kWork / "never"));
+  }
+  CHECK(count >= 15);
+}
+
+TEST_CASE("the default pipeline trains a classifier and writes metric points to the run directory") {
+  fs::path dir = fresh_dir("default-run");
+  auto r = cli({"run", (kSource / "pipelines" / "default.toml").string(), "--run-dir", (dir / "run").string()},
+                     in_dir(dir));
+  INFO(r.all());
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("run directory: " + (dir / "run").string()));
+  CHECK(fs::exists(dir / "run" / "pipeline.toml"));
+  auto rows = lines_of(read_file(dir / "run" / "metrics.csv"));
+  REQUIRE(rows.size() > 10);
+  CHECK(rows[0] == "time,node,name,step,epoch,value");
+  auto has_metric = [&](const std::string& name) {
+    return std::any_of(rows.begin(), rows.end(), [&](const std::string& row) { return row.find("," + name + ",") != std::string::npos; });
+  };
+  CHECK(has_metric("train/loss"));
+  CHECK(has_metric("val/accuracy"));
+  CHECK(has_metric("test/accuracy"));
+  // The final test accuracy is good: iris is easy.
+  double test_accuracy = 0;
+  for (const auto& row : rows) {
+    if (row.find(",test/accuracy,") != std::string::npos) test_accuracy = std::stod(row.substr(row.rfind(',') + 1));
+  }
+  CHECK(test_accuracy > 0.8);
+  // The JSON Lines sink also got telemetry and log lines, without links.
+  std::string events = read_file(dir / "run" / "events.jsonl");
+  CHECK_THAT(events, Catch::Contains("\"telemetry/packets_in\""));
+  CHECK_THAT(events, Catch::Contains("\"message\""));
+}
+
+TEST_CASE("runs go to runs/<pipeline>/<run id>/ and ${RUN_DIR} points there") {
+  fs::path dir = fresh_dir("run-dirs");
+  auto r = cli({"run", (kSource / "pipelines" / "default.toml").string(), "--set", "flowers.epochs=2"},
+                     in_dir(dir));
+  INFO(r.all());
+  REQUIRE(r.exit_code == 0);
+  REQUIRE(fs::is_directory(dir / "runs" / "iris-softmax"));
+  auto run = fs::directory_iterator(dir / "runs" / "iris-softmax")->path();
+  CHECK(std::regex_match(run.filename().string(), std::regex("[0-9]{8}-[0-9]{6}-[0-9a-f]{4}")));
+  CHECK(fs::exists(run / "metrics.csv"));
+  CHECK_THAT(read_file(run / "pipeline.toml"), Catch::Contains("epochs = 2") && Catch::Contains(run.string()));
+}
+
+TEST_CASE("an override with --set swaps a source's plugin without editing the file") {
+  fs::path dir = fresh_dir("swap");
+  fs::path file = write_file(dir / "p.toml", R"([pipeline]
+name = "swap"
+links = [ "data -> out" ]
+[nodes.data]
+plugin = "synthetic"
+signal = "blobs"
+count = 10
+[nodes.out]
+plugin = "csv"
+path = "${RUN_DIR}/rows.csv"
+)");
+  std::string iris = "/usr/lib/python3/dist-packages/sklearn/datasets/data/iris.csv";
+  auto r = cli({"run", file.string(), "--run-dir", (dir / "run").string(), "--set", "data.plugin=table",
+                      "--set", "data.path=" + iris, "--set", "data.signal=blobs"});
+  // `signal` belongs to synthetic: the swapped node must say so, at the override.
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("--set data.signal=blobs: error: node 'data' (table): unknown parameter 'signal'"));
+  std::string swapped = R"([pipeline]
+name = "swap"
+links = [ "data -> out" ]
+[nodes.data]
+plugin = "synthetic"
+[nodes.out]
+plugin = "csv"
+path = "${RUN_DIR}/rows.csv"
+)";
+  write_file(file, swapped);
+  auto good = cli({"run", file.string(), "--run-dir", (dir / "run").string(), "--set", "data.plugin=table",
+                         "--set", "data.path=" + iris});
+  INFO(good.all());
+  REQUIRE(good.exit_code == 0);
+  CHECK(lines_of(read_file(dir / "run" / "rows.csv")).size() == 151);  // header + 150 flowers
+}
+
+TEST_CASE("a node that throws ends the run with exit code 1 and the node's name; sinks keep what they got") {
+  fs::path dir = fresh_dir("failing");
+  fs::path file = write_file(dir / "p.toml", R"([pipeline]
+name = "failing"
+links = [ "points -> train", "points -> copy", "train -> log" ]
+[nodes.points]
+plugin = "synthetic"
+signal = "blobs"
+classes = 3
+count = 2000
+[nodes.train]
+plugin = "softmax_regression"
+classes = 2
+[nodes.copy]
+plugin = "csv"
+path = "${RUN_DIR}/points.csv"
+[nodes.log]
+plugin = "csv"
+path = "${RUN_DIR}/metrics.csv"
+)");
+  auto r = cli({"run", file.string(), "--run-dir", (dir / "run").string()});
+  INFO(r.all());
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("error: node 'train' failed:") && Catch::Contains("label 2"));
+  auto rows = lines_of(read_file(dir / "run" / "points.csv"));
+  CHECK(rows.size() >= 2);
+  CHECK(rows.size() - 1 == packets_in(r.out, "copy"));
+}
+
+TEST_CASE("SIGINT mid-run stops gracefully: every packet the CSV sink accepted is in the file") {
+  fs::path dir = fresh_dir("sigint");
+  fs::path file = write_file(dir / "p.toml", R"([pipeline]
+name = "endless"
+links = [ "tone -> id", "id -> out" ]
+[nodes.tone]
+plugin = "synthetic"
+signal = "sine"
+count = 0
+rate_hz = 400
+chunk = 16
+[nodes.id]
+plugin = "identity"
+[nodes.out]
+plugin = "csv"
+path = "${RUN_DIR}/tone.csv"
+)");
+  ProcessOptions options;
+  options.signal = SIGINT;
+  options.signal_when = "run directory:";
+  options.signal_after = std::chrono::milliseconds(1500);
+  auto r = cli({"run", file.string(), "--run-dir", (dir / "run").string()}, options);
+  INFO(r.all());
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.err, Catch::Contains("SIGINT: stopping gracefully"));
+  CHECK_THAT(r.out, Catch::Contains("stopped after"));
+  std::string csv = read_file(dir / "run" / "tone.csv");
+  REQUIRE_FALSE(csv.empty());
+  CHECK(csv.back() == '\n');
+  auto rows = lines_of(csv);
+  CHECK(rows[0].rfind("stream,sequence,timestamp_ns,label,split,x0,", 0) == 0);
+  CHECK(rows.size() > 100);
+  CHECK(rows.size() - 1 == packets_in(r.out, "out"));
+  CHECK(packets_in(r.out, "out") == packets_in(r.out, "id"));
+}
+
+TEST_CASE("a plugin built for another ABI is refused with a message naming the file and both versions") {
+  std::string folder = std::string(TRIBUTARY_TEST_BINARY_DIR) + "/refused-abi";
+  auto r = cli({"plugins", "--plugin-path", folder});
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.err, Catch::Contains(folder + "/libfuture_plugin.so was built for Tributary plugin ABI 2, but this "
+                                             "runtime uses ABI 1"));
+  CHECK_THAT(r.out, Catch::Contains("synthetic"));  // the other plugins still load
+  auto stray = cli({"plugins", "--plugin-path", std::string(TRIBUTARY_TEST_BINARY_DIR) + "/refused-stray"});
+  CHECK(stray.exit_code == 0);
+  CHECK_THAT(stray.err, Catch::Contains("libstray.so is not a Tributary plugin"));
+  // A pipeline that needs a type nobody provides hears about the refused library too.
+  fs::path dir = fresh_dir("abi");
+  fs::path file = write_file(dir / "p.toml", "[pipeline]\nlinks = []\n[nodes.x]\nplugin = \"future_node\"\n");
+  auto v = cli({"validate", file.string(), "--plugin-path", folder});
+  CHECK(v.exit_code == 2);
+  CHECK_THAT(v.err, Catch::Contains("refused: " + folder + "/libfuture_plugin.so was built for Tributary plugin ABI 2"));
+}
+
+TEST_CASE("a sink that cannot write (a full disk) fails the run with the path and the reason") {
+  fs::path dir = fresh_dir("full");
+  fs::path file = write_file(dir / "p.toml", R"([pipeline]
+links = [ "tone -> out" ]
+[nodes.tone]
+plugin = "synthetic"
+count = 50
+[nodes.out]
+plugin = "jsonl"
+path = "/dev/full"
+)");
+  auto r = cli({"run", file.string(), "--run-dir", (dir / "run").string()});
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("node 'out' failed") && Catch::Contains("/dev/full") &&
+                        Catch::Contains("No space left on device"));
+}
+
+TEST_CASE("a data file that is missing or corrupt fails the run with the path") {
+  fs::path dir = fresh_dir("corrupt");
+  write_file(dir / "bad.csv", "1,2,0\n3,x,1\n");
+  fs::path file = write_file(dir / "p.toml", R"([pipeline]
+links = [ "rows -> out" ]
+[nodes.rows]
+plugin = "table"
+path = "${DATA_FILE}"
+[nodes.out]
+plugin = "csv"
+path = "${RUN_DIR}/out.csv"
+)");
+  auto missing = cli({"run", file.string(), "--run-dir", (dir / "run1").string()},
+                           with_env("DATA_FILE", (dir / "nope.csv").string()));
+  CHECK(missing.exit_code == 1);
+  CHECK_THAT(missing.err, Catch::Contains("node 'rows' failed") && Catch::Contains((dir / "nope.csv").string()));
+  auto corrupt = cli({"run", file.string(), "--run-dir", (dir / "run2").string()},
+                           with_env("DATA_FILE", (dir / "bad.csv").string()));
+  CHECK(corrupt.exit_code == 1);
+  CHECK_THAT(corrupt.err, Catch::Contains((dir / "bad.csv").string() + ":2"));
+}
+
+TEST_CASE("graph prints the pipeline as Graphviz dot or Mermaid") {
+  auto dot = cli({"graph", (kSource / "pipelines" / "default.toml").string()});
+  REQUIRE(dot.exit_code == 0);
+  CHECK_THAT(dot.out, Catch::StartsWith("digraph \"iris-softmax\"") &&
+                          Catch::Contains("\"train\" -> \"log\" [label=\"metrics -> in\"]"));
+  auto mermaid = cli({"graph", (kSource / "pipelines" / "default.toml").string(), "--format", "mermaid"});
+  REQUIRE(mermaid.exit_code == 0);
+  CHECK_THAT(mermaid.out, Catch::StartsWith("flowchart LR") && Catch::Contains("(softmax_regression)"));
+}
+
+TEST_CASE("logs go to stderr as JSON lines on request, one logger per node") {
+  auto r = cli({"validate", (kSource / "pipelines" / "default.toml").string(), "--log-json", "--log-level", "debug"});
+  CHECK(r.exit_code == 0);
+  auto bad = cli({"validate", (kSource / "pipelines" / "default.toml").string(), "--log-level", "loud"});
+  CHECK(bad.exit_code == 2);
+  CHECK_THAT(bad.err, Catch::Contains("unknown level 'loud'"));
+  fs::path dir = fresh_dir("jsonlog");
+  auto run = cli({"run", (kSource / "pipelines" / "default.toml").string(), "--run-dir", (dir / "run").string(),
+                        "--set", "flowers.epochs=1", "--log-json"});
+  REQUIRE(run.exit_code == 0);
+  int json_lines = 0;
+  for (const auto& line : lines_of(run.err)) {
+    auto j = nlohmann::json::parse(line);
+    CHECK(j.contains("time"));
+    CHECK(j.contains("level"));
+    CHECK(j.contains("node"));
+    CHECK(j.contains("message"));
+    ++json_lines;
+  }
+  CHECK(json_lines >= 1);
+}
