@@ -1,15 +1,19 @@
 // Per-packet overhead of the Tributary runtime against a hand-written oneTBB flow graph doing the
 // same work: a source, a chain of serial nodes, a counting sink, at most `capacity` packets in flight.
 //
-//   bench_runtime_overhead [--packets 200000] [--repeat 5] [--chain 10] [--capacity 64]
+//   bench_runtime_overhead [--packets 200000] [--repeat 5] [--chain 10] [--capacity 64] [--only tbb|tributary]
+//
+// --only runs one side (to profile it alone, e.g. under perf); no ratio is printed then.
 //
 // Two rows: "light" nodes each build a new packet whose 16 floats are the input's plus one; "none"
 // nodes pass the same packet on, so the row is the runtime's own cost. Both versions call the same
 // functions on the same packet type (tributary::PacketPtr). Timed: from building the graph (the
 // Runtime, or the tbb::flow::graph) until the last packet reached the sink and the run returned;
 // parsing the pipeline and configuring its nodes happen before and are reported apart.
+#include <oneapi/tbb/flow_graph.h>
+#include <oneapi/tbb/task_arena.h>
+
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -19,9 +23,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <oneapi/tbb/flow_graph.h>
-#include <oneapi/tbb/task_arena.h>
 
 #include "logging.hpp"
 #include "pipeline_file.hpp"
@@ -91,7 +92,9 @@ class BenchSource final : public Node {
     spec.source(SourceMode::pull);
     spec.param<std::int64_t>("count", 1000, "packets to emit").min(0);
   }
-  void configure(const Params& params) override { count_ = static_cast<std::uint64_t>(params.get<std::int64_t>("count")); }
+  void configure(const Params& params) override {
+    count_ = static_cast<std::uint64_t>(params.get<std::int64_t>("count"));
+  }
   bool produce(Emitter& out) override {
     if (next_ >= count_) return false;
     out.emit(kOut, source_packet(next_++));
@@ -155,8 +158,8 @@ NodeType node_type(Args&... args) {
 
 std::string chain_toml(Work work, int chain, std::uint64_t packets, std::int64_t capacity) {
   const char* plugin = work == Work::light ? AddOne::kType : PassOn::kType;
-  std::string toml = "[pipeline]\nname = \"runtime-overhead\"\nqueue_capacity = " + std::to_string(capacity) +
-                     "\nlinks = [";
+  std::string toml =
+      "[pipeline]\nname = \"runtime-overhead\"\nqueue_capacity = " + std::to_string(capacity) + "\nlinks = [";
   std::string previous = "src";
   for (int i = 0; i < chain; ++i) {
     const std::string name = "n" + std::to_string(i);
@@ -225,7 +228,8 @@ Timing run_tbb(Work work, int chain, std::uint64_t packets, std::int64_t capacit
     });
     flow::make_edge(source, limiter);
     flow::make_edge(limiter, *nodes.front());
-    for (int i = 1; i < chain; ++i) flow::make_edge(*nodes[static_cast<std::size_t>(i) - 1], *nodes[static_cast<std::size_t>(i)]);
+    for (int i = 1; i < chain; ++i)
+      flow::make_edge(*nodes[static_cast<std::size_t>(i) - 1], *nodes[static_cast<std::size_t>(i)]);
     flow::make_edge(*nodes.back(), sink);
     flow::make_edge(sink, limiter.decrementer());
     source.activate();
@@ -260,6 +264,8 @@ struct Options {
   int repeat = 5;
   int chain = 10;
   std::int64_t capacity = 64;
+  bool tbb = true;
+  bool tributary = true;
 };
 
 Options parse_options(int argc, char** argv) {
@@ -281,8 +287,15 @@ Options parse_options(int argc, char** argv) {
       o.chain = static_cast<int>(value());
     } else if (arg == "--capacity") {
       o.capacity = value();
+    } else if (arg == "--only") {
+      const std::string side = i + 1 < argc ? argv[++i] : "";
+      if (side != "tbb" && side != "tributary") throw std::invalid_argument("--only takes tbb or tributary");
+      o.tbb = side == "tbb";
+      o.tributary = side == "tributary";
     } else if (arg == "--help" || arg == "-h") {
-      std::printf("usage: %s [--packets N] [--repeat R] [--chain NODES] [--capacity IN_FLIGHT]\n", argv[0]);
+      std::printf(
+          "usage: %s [--packets N] [--repeat R] [--chain NODES] [--capacity IN_FLIGHT] [--only tbb|tributary]\n",
+          argv[0]);
       std::exit(0);
     } else {
       throw std::invalid_argument("unknown option '" + arg + "' (try --help)");
@@ -305,13 +318,14 @@ int main(int argc, char** argv) try {
   registry.add(node_type<PassOn>());
   registry.add(node_type<CountingSink>(tally));
 
-  std::printf("runtime_overhead: %llu packets, source -> %d serial nodes -> sink, at most %lld in flight, %d threads, "
-              "%d repeats (interleaved)\n",
-              static_cast<unsigned long long>(o.packets), o.chain, static_cast<long long>(o.capacity), threads,
-              o.repeat);
-  std::printf("tributary: Runtime::run on inline TOML, queue_capacity = %lld per link; tbb: input_node -> "
-              "limiter_node(%lld) -> function_node(serial) x %d -> sink\n",
-              static_cast<long long>(o.capacity), static_cast<long long>(o.capacity), o.chain);
+  std::printf(
+      "runtime_overhead: %llu packets, source -> %d serial nodes -> sink, at most %lld in flight, %d threads, "
+      "%d repeats (interleaved)\n",
+      static_cast<unsigned long long>(o.packets), o.chain, static_cast<long long>(o.capacity), threads, o.repeat);
+  std::printf(
+      "tributary: Runtime::run on inline TOML, queue_capacity = %lld per link; tbb: input_node -> "
+      "limiter_node(%lld) -> function_node(serial) x %d -> sink\n",
+      static_cast<long long>(o.capacity), static_cast<long long>(o.capacity), o.chain);
   std::printf("ns/pkt/node = time / packets / %d graph nodes (source, chain, sink)\n\n", graph_nodes);
 
   bool all_counted = true;
@@ -332,27 +346,33 @@ int main(int argc, char** argv) try {
     // One short warm-up of each, not counted: allocator pools, TBB's worker threads, page faults.
     const std::uint64_t warm = std::max<std::uint64_t>(1, o.packets / 10);
     tally.reset(expected);
-    run_tbb(work, o.chain, warm, o.capacity, threads, tally);
+    if (o.tbb) run_tbb(work, o.chain, warm, o.capacity, threads, tally);
     tally.reset(expected);
-    run_tributary(registry, chain_toml(work, o.chain, warm, o.capacity));
+    if (o.tributary) run_tributary(registry, chain_toml(work, o.chain, warm, o.capacity));
 
     Row tbb_row;
     Row tributary_row;
     for (int r = 0; r < o.repeat; ++r) {
-      tally.reset(expected);
-      tbb_row.times.push_back(run_tbb(work, o.chain, o.packets, o.capacity, threads, tally).run_s);
-      check("tbb");
-      tally.reset(expected);
-      Timing t = run_tributary(registry, toml);
-      check("tributary");
-      tributary_row.times.push_back(t.run_s);
-      tributary_row.setup_s = std::max(tributary_row.setup_s, t.setup_s);
+      if (o.tbb) {
+        tally.reset(expected);
+        tbb_row.times.push_back(run_tbb(work, o.chain, o.packets, o.capacity, threads, tally).run_s);
+        check("tbb");
+      }
+      if (o.tributary) {
+        tally.reset(expected);
+        Timing t = run_tributary(registry, toml);
+        check("tributary");
+        tributary_row.times.push_back(t.run_s);
+        tributary_row.setup_s = std::max(tributary_row.setup_s, t.setup_s);
+      }
     }
-    print_row(work, "tbb", tbb_row, o.packets, graph_nodes);
-    print_row(work, "tributary", tributary_row, o.packets, graph_nodes);
-    ratios.emplace_back(work, median(tributary_row.times) / median(tbb_row.times));
-    std::printf("%-6s tributary setup (parse + plan, not timed above): %.1f ms at most\n", to_string(work),
-                tributary_row.setup_s * 1e3);
+    if (o.tbb) print_row(work, "tbb", tbb_row, o.packets, graph_nodes);
+    if (o.tributary) {
+      print_row(work, "tributary", tributary_row, o.packets, graph_nodes);
+      std::printf("%-6s tributary setup (parse + plan, not timed above): %.1f ms at most\n", to_string(work),
+                  tributary_row.setup_s * 1e3);
+    }
+    if (o.tbb && o.tributary) ratios.emplace_back(work, median(tributary_row.times) / median(tbb_row.times));
   }
   std::printf("\n");
   for (const auto& [work, ratio] : ratios) {

@@ -1,12 +1,10 @@
 // The tributary command as a user meets it: real plugins, real files, real signals.
 #include <catch2/catch.hpp>
-
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
-
-#include <nlohmann/json.hpp>
 
 #include "process.hpp"
 
@@ -154,8 +152,8 @@ TEST_CASE("each broken pipeline fails validation with exit code 2 and a located,
 
 TEST_CASE("the default pipeline trains a classifier and writes metric points to the run directory") {
   fs::path dir = fresh_dir("default-run");
-  auto r = cli({"run", (kSource / "pipelines" / "default.toml").string(), "--run-dir", (dir / "run").string()},
-                     in_dir(dir));
+  auto r =
+      cli({"run", (kSource / "pipelines" / "default.toml").string(), "--run-dir", (dir / "run").string()}, in_dir(dir));
   INFO(r.all());
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.out, Catch::Contains("run directory: " + (dir / "run").string()));
@@ -164,7 +162,8 @@ TEST_CASE("the default pipeline trains a classifier and writes metric points to 
   REQUIRE(rows.size() > 10);
   CHECK(rows[0] == "time,node,name,step,epoch,value");
   auto has_metric = [&](const std::string& name) {
-    return std::any_of(rows.begin(), rows.end(), [&](const std::string& row) { return row.find("," + name + ",") != std::string::npos; });
+    return std::any_of(rows.begin(), rows.end(),
+                       [&](const std::string& row) { return row.find("," + name + ",") != std::string::npos; });
   };
   CHECK(has_metric("train/loss"));
   CHECK(has_metric("val/accuracy"));
@@ -183,8 +182,7 @@ TEST_CASE("the default pipeline trains a classifier and writes metric points to 
 
 TEST_CASE("runs go to runs/<pipeline>/<run id>/ and ${RUN_DIR} points there") {
   fs::path dir = fresh_dir("run-dirs");
-  auto r = cli({"run", (kSource / "pipelines" / "default.toml").string(), "--set", "flowers.epochs=2"},
-                     in_dir(dir));
+  auto r = cli({"run", (kSource / "pipelines" / "default.toml").string(), "--set", "flowers.epochs=2"}, in_dir(dir));
   INFO(r.all());
   REQUIRE(r.exit_code == 0);
   REQUIRE(fs::is_directory(dir / "runs" / "iris-softmax"));
@@ -208,8 +206,8 @@ plugin = "csv"
 path = "${RUN_DIR}/rows.csv"
 )");
   std::string iris = "/usr/lib/python3/dist-packages/sklearn/datasets/data/iris.csv";
-  auto r = cli({"run", file.string(), "--run-dir", (dir / "run").string(), "--set", "data.plugin=table",
-                      "--set", "data.path=" + iris, "--set", "data.signal=blobs"});
+  auto r = cli({"run", file.string(), "--run-dir", (dir / "run").string(), "--set", "data.plugin=table", "--set",
+                "data.path=" + iris, "--set", "data.signal=blobs"});
   // `signal` belongs to synthetic: the swapped node must say so, at the override.
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.err, Catch::Contains("--set data.signal=blobs: error: node 'data' (table): unknown parameter 'signal'"));
@@ -223,8 +221,8 @@ plugin = "csv"
 path = "${RUN_DIR}/rows.csv"
 )";
   write_file(file, swapped);
-  auto good = cli({"run", file.string(), "--run-dir", (dir / "run").string(), "--set", "data.plugin=table",
-                         "--set", "data.path=" + iris});
+  auto good = cli({"run", file.string(), "--run-dir", (dir / "run").string(), "--set", "data.plugin=table", "--set",
+                   "data.path=" + iris});
   INFO(good.all());
   REQUIRE(good.exit_code == 0);
   CHECK(lines_of(read_file(dir / "run" / "rows.csv")).size() == 151);  // header + 150 flowers
@@ -310,7 +308,8 @@ TEST_CASE("a plugin built for another ABI is refused with a message naming the f
   fs::path file = write_file(dir / "p.toml", "[pipeline]\nlinks = []\n[nodes.x]\nplugin = \"future_node\"\n");
   auto v = cli({"validate", file.string(), "--plugin-path", folder});
   CHECK(v.exit_code == 2);
-  CHECK_THAT(v.err, Catch::Contains("refused: " + folder + "/libfuture_plugin.so was built for Tributary plugin ABI 2"));
+  CHECK_THAT(v.err,
+             Catch::Contains("refused: " + folder + "/libfuture_plugin.so was built for Tributary plugin ABI 2"));
 }
 
 TEST_CASE("a sink that cannot write (a full disk) fails the run with the path and the reason") {
@@ -343,11 +342,11 @@ plugin = "csv"
 path = "${RUN_DIR}/out.csv"
 )");
   auto missing = cli({"run", file.string(), "--run-dir", (dir / "run1").string()},
-                           with_env("DATA_FILE", (dir / "nope.csv").string()));
+                     with_env("DATA_FILE", (dir / "nope.csv").string()));
   CHECK(missing.exit_code == 1);
   CHECK_THAT(missing.err, Catch::Contains("node 'rows' failed") && Catch::Contains((dir / "nope.csv").string()));
   auto corrupt = cli({"run", file.string(), "--run-dir", (dir / "run2").string()},
-                           with_env("DATA_FILE", (dir / "bad.csv").string()));
+                     with_env("DATA_FILE", (dir / "bad.csv").string()));
   CHECK(corrupt.exit_code == 1);
   CHECK_THAT(corrupt.err, Catch::Contains((dir / "bad.csv").string() + ":2"));
 }
@@ -370,7 +369,7 @@ TEST_CASE("logs go to stderr as JSON lines on request, one logger per node") {
   CHECK_THAT(bad.err, Catch::Contains("unknown level 'loud'"));
   fs::path dir = fresh_dir("jsonlog");
   auto run = cli({"run", (kSource / "pipelines" / "default.toml").string(), "--run-dir", (dir / "run").string(),
-                        "--set", "flowers.epochs=1", "--log-json"});
+                  "--set", "flowers.epochs=1", "--log-json"});
   REQUIRE(run.exit_code == 0);
   int json_lines = 0;
   for (const auto& line : lines_of(run.err)) {

@@ -73,9 +73,9 @@ inline ProcessResult run_process(const std::vector<std::string>& argv, const Pro
     }
     auto elapsed = std::chrono::steady_clock::now() - start;
     if (options.signal != 0 && !signalled) {
-      bool due = options.signal_when.empty() ? elapsed >= options.signal_after
-                                             : result.out.find(options.signal_when) != std::string::npos &&
-                                                   elapsed >= options.signal_after;
+      bool due = options.signal_when.empty()
+                     ? elapsed >= options.signal_after
+                     : result.out.find(options.signal_when) != std::string::npos && elapsed >= options.signal_after;
       if (due) {
         kill(pid, options.signal);
         signalled = true;

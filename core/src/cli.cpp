@@ -2,14 +2,13 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <CLI/CLI.hpp>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
-#include <thread>
-
-#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "graph_export.hpp"
 #include "logging.hpp"
@@ -48,7 +47,8 @@ tc::LogSettings log_settings(const Options& o) {
     auto eq = spec.find('=');
     std::string level = eq == std::string::npos ? spec : spec.substr(eq + 1);
     auto parsed = tc::parse_log_level(level);
-    if (!parsed) throw CLI::ValidationError("--log-level", "unknown level '" + level + "' (trace, debug, info, warn, error)");
+    if (!parsed)
+      throw CLI::ValidationError("--log-level", "unknown level '" + level + "' (trace, debug, info, warn, error)");
     if (eq == std::string::npos) {
       s.level = *parsed;
     } else {
@@ -89,9 +89,12 @@ std::string kinds_text(tributary::PayloadKinds k) { return tributary::to_string(
 
 std::string param_constraints(const tributary::ParamSpec& p) {
   std::ostringstream out;
-  if (p.min && p.max) out << "range " << *p.min << ".." << *p.max;
-  else if (p.min) out << ">= " << *p.min;
-  else if (p.max) out << "<= " << *p.max;
+  if (p.min && p.max)
+    out << "range " << *p.min << ".." << *p.max;
+  else if (p.min)
+    out << ">= " << *p.min;
+  else if (p.max)
+    out << "<= " << *p.max;
   if (!p.choices.empty()) {
     out << (out.tellp() > 0 ? "; " : "") << "one of";
     for (std::size_t i = 0; i < p.choices.size(); ++i) out << (i ? ", " : " ") << p.choices[i];
@@ -108,16 +111,20 @@ nlohmann::json type_json(const NodeType& t) {
     j["inputs"].push_back({{"name", p->name},
                            {"kinds", kinds_text(p->kinds)},
                            {"doc", p->doc},
-                           {"feed", p->feed == tributary::Feed::links ? "links"
+                           {"feed", p->feed == tributary::Feed::links       ? "links"
                                     : p->feed == tributary::Feed::telemetry ? "telemetry"
                                                                             : "logs"},
                            {"optional", p->optional}});
   }
   j["outputs"] = nlohmann::json::array();
-  for (const auto* p : t.spec.outputs()) j["outputs"].push_back({{"name", p->name}, {"kinds", kinds_text(p->kinds)}, {"doc", p->doc}});
+  for (const auto* p : t.spec.outputs())
+    j["outputs"].push_back({{"name", p->name}, {"kinds", kinds_text(p->kinds)}, {"doc", p->doc}});
   j["params"] = nlohmann::json::array();
   for (const auto& p : t.spec.params()) {
-    nlohmann::json pj{{"name", p.name}, {"type", tributary::to_string(p.type)}, {"doc", p.doc}, {"required", p.required},
+    nlohmann::json pj{{"name", p.name},
+                      {"type", tributary::to_string(p.type)},
+                      {"doc", p.doc},
+                      {"required", p.required},
                       {"settable", p.settable}};
     if (!p.required) pj["default"] = p.default_value.to_string();
     if (p.min) pj["min"] = *p.min;
@@ -142,7 +149,8 @@ int cmd_plugins(const Options& o) {
   std::size_t width = 4;
   for (const auto* t : registry.types()) width = std::max(width, t->name.size());
   for (const auto* t : registry.types()) {
-    std::printf("%-*s  %-9s %s\n", static_cast<int>(width), t->name.c_str(), t->family.c_str(), t->spec.summary().c_str());
+    std::printf("%-*s  %-9s %s\n", static_cast<int>(width), t->name.c_str(), t->family.c_str(),
+                t->spec.summary().c_str());
   }
   if (registry.types().empty()) {
     std::cerr << "no plugins found; looked in:";
@@ -170,19 +178,21 @@ int cmd_describe(const Options& o) {
   std::cout << t->name << " — " << t->spec.summary() << "\n";
   std::cout << "  family " << t->family << ", " << t->library << "\n";
   std::cout << "  " << (t->spec.concurrency() == tributary::Concurrency::parallel ? "parallel" : "serial");
-  if (t->spec.is_source()) std::cout << ", " << (t->spec.source_mode() == tributary::SourceMode::live ? "live" : "pull") << " source";
+  if (t->spec.is_source())
+    std::cout << ", " << (t->spec.source_mode() == tributary::SourceMode::live ? "live" : "pull") << " source";
   std::cout << "\n\ninputs:\n";
   if (t->spec.inputs().empty()) std::cout << "  (none)\n";
   for (const auto* p : t->spec.inputs()) {
     std::cout << "  " << p->name << " [" << kinds_text(p->kinds) << "]"
               << (p->feed == tributary::Feed::telemetry ? " from the telemetry bus"
-                  : p->feed == tributary::Feed::logs   ? " from the log bus"
-                                                       : "")
+                  : p->feed == tributary::Feed::logs    ? " from the log bus"
+                                                        : "")
               << (p->optional ? " (optional)" : "") << ": " << p->doc << "\n";
   }
   std::cout << "outputs:\n";
   if (t->spec.outputs().empty()) std::cout << "  (none)\n";
-  for (const auto* p : t->spec.outputs()) std::cout << "  " << p->name << " [" << kinds_text(p->kinds) << "]: " << p->doc << "\n";
+  for (const auto* p : t->spec.outputs())
+    std::cout << "  " << p->name << " [" << kinds_text(p->kinds) << "]: " << p->doc << "\n";
   std::cout << "parameters:\n";
   if (t->spec.params().empty()) std::cout << "  (none)\n";
   for (const auto& p : t->spec.params()) {
@@ -238,7 +248,8 @@ class SignalWatcher {
         int sig = sigtimedwait(&set_, nullptr, &timeout);
         if (sig < 0) continue;
         if (++count == 1) {
-          std::fprintf(stderr, "\n%s: stopping gracefully (again to stop at once)\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+          std::fprintf(stderr, "\n%s: stopping gracefully (again to stop at once)\n",
+                       sig == SIGINT ? "SIGINT" : "SIGTERM");
           runtime.request_stop(std::string(sig == SIGINT ? "SIGINT" : "SIGTERM") + " received");
         } else {
           std::fprintf(stderr, "\nsecond signal: stopping at once\n");
@@ -272,9 +283,15 @@ int cmd_run(const Options& o) {
   tc::RunResult result = runtime.run();
   logging.flush();
 
-  std::printf("%-16s %-14s %10s %10s %8s %9s\n", "node", "plugin", "in", "out", "drops", "busy_s");
+  int name_width = 4, plugin_width = 6;
   for (const auto& s : result.nodes) {
-    std::printf("%-16s %-14s %10llu %10llu %8llu %9.3f\n", s.name.c_str(), s.plugin.c_str(),
+    name_width = std::max(name_width, static_cast<int>(s.name.size()));
+    plugin_width = std::max(plugin_width, static_cast<int>(s.plugin.size()));
+  }
+  std::printf("%-*s %-*s %10s %10s %8s %9s\n", name_width, "node", plugin_width, "plugin", "in", "out", "drops",
+              "busy_s");
+  for (const auto& s : result.nodes) {
+    std::printf("%-*s %-*s %10llu %10llu %8llu %9.3f\n", name_width, s.name.c_str(), plugin_width, s.plugin.c_str(),
                 static_cast<unsigned long long>(s.packets_in), static_cast<unsigned long long>(s.packets_out),
                 static_cast<unsigned long long>(s.drops), s.busy_s);
   }

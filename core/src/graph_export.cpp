@@ -10,8 +10,8 @@ namespace {
 std::string edge_label(const Plan& plan, const LinkPlan& link) {
   const auto& from = *plan.nodes[link.from].type;
   const auto& to = *plan.nodes[link.to].type;
-  std::string label = std::string(from.spec.outputs()[link.from_port]->name) + " -> " +
-                      to.spec.inputs()[link.to_port]->name;
+  std::string label =
+      std::string(from.spec.outputs()[link.from_port]->name) + " -> " + to.spec.inputs()[link.to_port]->name;
   if (link.policy != QueuePolicy::block) label += " (" + std::string(to_string(link.policy)) + ")";
   return label;
 }
@@ -19,8 +19,10 @@ std::string edge_label(const Plan& plan, const LinkPlan& link) {
 std::string escape(const std::string& s) {
   std::string out;
   for (char c : s) {
-    if (c == '"') out += "\\\"";
-    else out += c;
+    if (c == '"')
+      out += "\\\"";
+    else
+      out += c;
   }
   return out;
 }
@@ -35,8 +37,8 @@ std::string to_dot(const Plan& plan) {
         << (n.is_source ? ", shape=cds" : "") << "];\n";
   }
   for (const auto& l : plan.links) {
-    out << "  \"" << escape(plan.nodes[l.from].name) << "\" -> \"" << escape(plan.nodes[l.to].name)
-        << "\" [label=\"" << escape(edge_label(plan, l)) << "\"];\n";
+    out << "  \"" << escape(plan.nodes[l.from].name) << "\" -> \"" << escape(plan.nodes[l.to].name) << "\" [label=\""
+        << escape(edge_label(plan, l)) << "\"];\n";
   }
   out << "}\n";
   return out.str();

@@ -1,11 +1,11 @@
 #include "logging.hpp"
 
-#include <chrono>
-
-#include <nlohmann/json.hpp>
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
 
 namespace tributary::core {
 
@@ -22,28 +22,36 @@ namespace {
 
 spdlog::level::level_enum to_spdlog(LogLevel level) {
   switch (level) {
-    case LogLevel::trace: return spdlog::level::trace;
-    case LogLevel::debug: return spdlog::level::debug;
-    case LogLevel::info: return spdlog::level::info;
-    case LogLevel::warn: return spdlog::level::warn;
-    case LogLevel::error: return spdlog::level::err;
+    case LogLevel::trace:
+      return spdlog::level::trace;
+    case LogLevel::debug:
+      return spdlog::level::debug;
+    case LogLevel::info:
+      return spdlog::level::info;
+    case LogLevel::warn:
+      return spdlog::level::warn;
+    case LogLevel::error:
+      return spdlog::level::err;
   }
   return spdlog::level::info;
 }
 
 LogLevel from_spdlog(spdlog::level::level_enum level) {
   switch (level) {
-    case spdlog::level::trace: return LogLevel::trace;
-    case spdlog::level::debug: return LogLevel::debug;
-    case spdlog::level::info: return LogLevel::info;
-    case spdlog::level::warn: return LogLevel::warn;
-    default: return LogLevel::error;
+    case spdlog::level::trace:
+      return LogLevel::trace;
+    case spdlog::level::debug:
+      return LogLevel::debug;
+    case spdlog::level::info:
+      return LogLevel::info;
+    case spdlog::level::warn:
+      return LogLevel::warn;
+    default:
+      return LogLevel::error;
   }
 }
 
-double seconds(spdlog::log_clock::time_point t) {
-  return std::chrono::duration<double>(t.time_since_epoch()).count();
-}
+double seconds(spdlog::log_clock::time_point t) { return std::chrono::duration<double>(t.time_since_epoch()).count(); }
 
 // {"time": 1700000000.123, "level": "info", "node": "train", "message": "..."}
 class JsonLinesFormatter final : public spdlog::formatter {

@@ -1,5 +1,7 @@
 #include "pipeline_file.hpp"
 
+#include <toml++/toml.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
@@ -7,17 +9,18 @@
 #include <set>
 #include <sstream>
 
-#include <toml++/toml.h>
-
 #include "tributary/param.hpp"
 
 namespace tributary::core {
 
 const char* to_string(QueuePolicy policy) noexcept {
   switch (policy) {
-    case QueuePolicy::block: return "block";
-    case QueuePolicy::drop_oldest: return "drop_oldest";
-    case QueuePolicy::drop_newest: return "drop_newest";
+    case QueuePolicy::block:
+      return "block";
+    case QueuePolicy::drop_oldest:
+      return "drop_oldest";
+    case QueuePolicy::drop_newest:
+      return "drop_newest";
   }
   return "block";
 }
@@ -51,8 +54,8 @@ const NodeDecl* PipelineDecl::find_node(std::string_view node_name) const noexce
 
 namespace {
 
-constexpr const char* kPipelineKeys[] = {"name", "links", "plugin_path", "queue_capacity", "threads",
-                                         "telemetry_interval_s"};
+constexpr const char* kPipelineKeys[] = {"name",           "links",   "plugin_path",
+                                         "queue_capacity", "threads", "telemetry_interval_s"};
 
 bool valid_name(std::string_view s, bool allow_dot) {
   if (s.empty()) return false;
@@ -102,8 +105,7 @@ class Loader {
     }
     if (!valid_name(decl.name, true)) {
       fail({pipeline ? at(pipeline->source()) : Location{path_, 0, 0},
-            "pipeline name \"" + decl.name + "\" cannot name a folder",
-            "use letters, digits, '.', '_' and '-' only"});
+            "pipeline name \"" + decl.name + "\" cannot name a folder", "use letters, digits, '.', '_' and '-' only"});
     }
 
     if (options_.run_variables) run_vars_ = options_.run_variables(decl.name);
@@ -250,7 +252,8 @@ class Loader {
     }
     if (auto* t = node.as_table()) {
       std::vector<TableEntry> entries;
-      for (auto&& [k, v] : *t) entries.push_back({std::string(k.str()), to_value(v, key + "." + std::string(k.str()), where)});
+      for (auto&& [k, v] : *t)
+        entries.push_back({std::string(k.str()), to_value(v, key + "." + std::string(k.str()), where)});
       return Value::table(std::move(entries));
     }
     fail({where, "'" + key + "': dates and times are not parameter values", "write it as a string"});
@@ -442,9 +445,9 @@ PipelineDecl load_pipeline(const std::string& path, const LoadOptions& options) 
   if (!in) {
     std::error_code ec;
     bool exists = std::filesystem::exists(path, ec);
-    throw PipelineError({Diagnostic{Location{path, 0, 0},
-                                    exists ? "cannot read the pipeline file" : "no such pipeline file",
-                                    exists ? "check its permissions" : ""}});
+    throw PipelineError(
+        {Diagnostic{Location{path, 0, 0}, exists ? "cannot read the pipeline file" : "no such pipeline file",
+                    exists ? "check its permissions" : ""}});
   }
   std::ostringstream text;
   text << in.rdbuf();

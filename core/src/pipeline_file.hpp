@@ -21,9 +21,9 @@ std::optional<QueuePolicy> parse_queue_policy(std::string_view text) noexcept;
 struct NodeDecl {
   std::string name;
   std::string plugin;
-  Location where;         // the [nodes.name] header
-  Location plugin_where;  // the plugin value
-  std::vector<TableEntry> params;                            // everything but `plugin`
+  Location where;                                           // the [nodes.name] header
+  Location plugin_where;                                    // the plugin value
+  std::vector<TableEntry> params;                           // everything but `plugin`
   std::vector<std::pair<std::string, Location>> locations;  // dotted key -> where its value is
 
   // Where a parameter (dotted, possibly with [index]) was written; the node itself when unknown.

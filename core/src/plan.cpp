@@ -15,7 +15,8 @@ NodeContext::NodeContext(std::string name, RunInfo run, std::unique_ptr<Logger> 
 NodeContext::~NodeContext() = default;
 
 void NodeContext::metric(std::string_view name, double value, std::int64_t step, std::int64_t epoch) {
-  if (auto* h = hooks_.load()) h->publish_metric(MetricPoint{wall_time_s(), name_, std::string(name), step, epoch, value});
+  if (auto* h = hooks_.load())
+    h->publish_metric(MetricPoint{wall_time_s(), name_, std::string(name), step, epoch, value});
 }
 void NodeContext::request_stop(std::string_view reason) {
   if (auto* h = hooks_.load()) h->request_stop("node '" + name_ + "' asked to stop: " + std::string(reason));
@@ -156,8 +157,8 @@ Plan build_plan(PipelineDecl decl, const PluginRegistry& registry, RunInfo run, 
           if (it == out_names.end()) {
             std::string near = closest_match(l.from_port, out_names);
             fail(l.where, "node '" + l.from_node + "' (" + ft->name + ") has no output port '" + l.from_port + "'",
-                 (near.empty() ? std::string() : "did you mean '" + near + "'? ") + "its outputs: " +
-                     join(out_names, ", "));
+                 (near.empty() ? std::string() : "did you mean '" + near + "'? ") +
+                     "its outputs: " + join(out_names, ", "));
             ok = false;
           } else {
             link.from_port = static_cast<std::size_t>(it - out_names.begin());
@@ -177,12 +178,13 @@ Plan build_plan(PipelineDecl decl, const PluginRegistry& registry, RunInfo run, 
           if (it == ins.end()) {
             std::string near = closest_match(port, in_names);
             fail(l.where, "node '" + l.to_node + "' (" + tt->name + ") has no input port '" + port + "'",
-                 (near.empty() ? std::string() : "did you mean '" + near + "'? ") + "its inputs: " +
-                     join(in_names, ", "));
+                 (near.empty() ? std::string() : "did you mean '" + near + "'? ") +
+                     "its inputs: " + join(in_names, ", "));
             ok = false;
           } else if ((*it)->feed != Feed::links) {
-            fail(l.where, "input '" + port + "' of node '" + l.to_node + "' is fed by the runtime's " +
-                              ((*it)->feed == Feed::telemetry ? "telemetry" : "log") + " bus, not by links",
+            fail(l.where,
+                 "input '" + port + "' of node '" + l.to_node + "' is fed by the runtime's " +
+                     ((*it)->feed == Feed::telemetry ? "telemetry" : "log") + " bus, not by links",
                  "remove the link; set the node's telemetry/logs parameter instead");
             ok = false;
           } else {
@@ -194,8 +196,8 @@ Plan build_plan(PipelineDecl decl, const PluginRegistry& registry, RunInfo run, 
           PayloadKinds accepted = ins[link.to_port]->kinds;
           if (!produced.overlaps(accepted)) {
             fail(l.where, "link \"" + l.text + "\" joins incompatible ports: " + l.from_node + "." +
-                              outs[link.from_port]->name + " produces " + to_string(produced) + ", but " +
-                              l.to_node + "." + ins[link.to_port]->name + " accepts " + to_string(accepted));
+                              outs[link.from_port]->name + " produces " + to_string(produced) + ", but " + l.to_node +
+                              "." + ins[link.to_port]->name + " accepts " + to_string(accepted));
             ok = false;
           }
         }
@@ -227,8 +229,9 @@ Plan build_plan(PipelineDecl decl, const PluginRegistry& registry, RunInfo run, 
         fed = fed || (link_ok[k] && plan.links[k].to == i && plan.links[k].to_port == p);
       }
       if (!fed) {
-        fail(node.where, "input '" + std::string(ins[p]->name) + "' of node '" + node.name + "' (" + node.type->name +
-                             ") is not fed by any link",
+        fail(node.where,
+             "input '" + std::string(ins[p]->name) + "' of node '" + node.name + "' (" + node.type->name +
+                 ") is not fed by any link",
              "add a link such as \"SOURCE -> " + node.name + "." + ins[p]->name + "\" to [pipeline] links");
       }
     }

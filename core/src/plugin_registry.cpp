@@ -1,11 +1,10 @@
 #include "plugin_registry.hpp"
 
 #include <algorithm>
-#include <filesystem>
-#include <system_error>
-
 #include <boost/dll/runtime_symbol_info.hpp>
 #include <boost/dll/shared_library.hpp>
+#include <filesystem>
+#include <system_error>
 
 namespace tributary::core {
 
@@ -138,8 +137,8 @@ std::vector<std::string> default_plugin_folders() {
   std::vector<std::string> out;
   std::error_code ec;
   auto exe_dir = std::filesystem::path(boost::dll::program_location().string()).parent_path();
-  for (const auto& candidate : {exe_dir / TRIBUTARY_PLUGIN_RELDIR, exe_dir / ".." / "lib" / "tributary" / "plugins",
-                                 exe_dir / "plugins"}) {
+  for (const auto& candidate :
+       {exe_dir / TRIBUTARY_PLUGIN_RELDIR, exe_dir / ".." / "lib" / "tributary" / "plugins", exe_dir / "plugins"}) {
     auto folder = candidate.lexically_normal().string();
     if (std::filesystem::is_directory(folder, ec) && std::find(out.begin(), out.end(), folder) == out.end()) {
       out.push_back(folder);

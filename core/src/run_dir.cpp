@@ -25,8 +25,8 @@ std::string new_run_id() {
 RunInfo make_run_info(const std::string& pipeline_name, const std::string& chosen_dir) {
   RunInfo run;
   run.id = new_run_id();
-  std::filesystem::path dir = chosen_dir.empty() ? std::filesystem::path("runs") / pipeline_name / run.id
-                                                 : std::filesystem::path(chosen_dir);
+  std::filesystem::path dir =
+      chosen_dir.empty() ? std::filesystem::path("runs") / pipeline_name / run.id : std::filesystem::path(chosen_dir);
   run.dir = std::filesystem::absolute(dir).lexically_normal().string();
   if (!chosen_dir.empty()) run.id = std::filesystem::path(run.dir).filename().string();
   return run;

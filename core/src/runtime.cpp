@@ -1,14 +1,14 @@
 #include "runtime.hpp"
 
+#include <oneapi/tbb/flow_graph.h>
+#include <oneapi/tbb/global_control.h>
+#include <oneapi/tbb/task_arena.h>
+
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
-
-#include <oneapi/tbb/flow_graph.h>
-#include <oneapi/tbb/global_control.h>
-#include <oneapi/tbb/task_arena.h>
 
 #include "logging.hpp"
 
@@ -33,7 +33,9 @@ struct LinkState {
   std::atomic<std::int64_t> queued{0};  // put and not yet taken by the consumer
   std::atomic<std::int64_t> skip{0};    // oldest entries to discard (drop_oldest)
   std::atomic<std::uint64_t> drops{0};
-  std::int64_t depth() const noexcept { return queued.load(std::memory_order_relaxed) - skip.load(std::memory_order_relaxed); }
+  std::int64_t depth() const noexcept {
+    return queued.load(std::memory_order_relaxed) - skip.load(std::memory_order_relaxed);
+  }
 };
 
 constexpr std::uint32_t kBusEos = 0xffffffffu;
@@ -55,10 +57,12 @@ class Runtime::Impl final : public RuntimeHooks {
       for (std::size_t i = 0; i < outs.size(); ++i) {
         if (std::string_view(outs[i]->name) == port.name) return send(i, std::move(packet));
       }
-      throw std::logic_error("emitted on output port '" + std::string(port.name) + "', which the node type does not declare");
+      throw std::logic_error("emitted on output port '" + std::string(port.name) +
+                             "', which the node type does not declare");
     }
     void emit(PacketPtr packet) override {
-      if (node_.plan->type->spec.outputs().empty()) throw std::logic_error("emitted, but the node type declares no output port");
+      if (node_.plan->type->spec.outputs().empty())
+        throw std::logic_error("emitted, but the node type declares no output port");
       send(0, std::move(packet));
     }
 
@@ -204,7 +208,8 @@ class Runtime::Impl final : public RuntimeHooks {
         if (!issues.empty()) return issues.front().message;
         break;
       }
-      case ControlVerb::checkpoint: break;
+      case ControlVerb::checkpoint:
+        break;
     }
     for (auto& n : nodes_) {
       if (target == nullptr || target == n.get()) enqueue_control(*n, message);
@@ -310,7 +315,8 @@ class Runtime::Impl final : public RuntimeHooks {
       node.busy_ns.fetch_add(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count());
     }
     for (auto& port_links : node.out_links) {
-      for (LinkState* link : port_links) nodes_[link->plan->to]->fn->try_put(Envelope{nullptr, link->id, EnvelopeType::eos});
+      for (LinkState* link : port_links)
+        nodes_[link->plan->to]->fn->try_put(Envelope{nullptr, link->id, EnvelopeType::eos});
     }
   }
 
@@ -487,8 +493,8 @@ class Runtime::Impl final : public RuntimeHooks {
       publish_bus(std::move(packet), false);
     });
 
-    log_->info("run ", plan_.run.id, " of pipeline '", plan_.decl.name, "': ", nodes_.size(), " nodes, ",
-               links_.size(), " links, ", threads_, " threads");
+    log_->info("run ", plan_.run.id, " of pipeline '", plan_.decl.name, "': ", nodes_.size(), " nodes, ", links_.size(),
+               " links, ", threads_, " threads");
     // Start consumers before producers, so nothing is emitted into a node that is not ready.
     std::vector<NodeState*> started;
     bool start_failed = false;

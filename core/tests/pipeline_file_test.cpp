@@ -1,7 +1,7 @@
 // Pipeline files: what is read, what is expanded, and where each error points.
-#include <catch2/catch.hpp>
-
 #include "pipeline_file.hpp"
+
+#include <catch2/catch.hpp>
 
 using namespace tributary;
 using namespace tributary::core;
@@ -78,7 +78,8 @@ name = "x"
 plugin = "csv"
 path = "${RUN_DIR}/metrics.csv"
 other = "${NOPE:-fallback}"
-)", options);
+)",
+                    options);
   const NodeDecl* log = decl.find_node("log");
   CHECK(log->params[1].value.as_string() == "/runs/x/1/metrics.csv");
   CHECK(log->params[0].value.as_string() == "fallback");
@@ -132,7 +133,8 @@ TEST_CASE("each mistake in a pipeline file is reported where it is, with a hint"
     CHECK(e[0].where.to_string() == "p.toml:2:10");
   }
   SECTION("an unknown queue policy") {
-    auto e = errors("[pipeline]\nlinks = [{from = \"a\", to = \"b\", policy = \"drop_olde\"}]\n[nodes.a]\nplugin = \"x\"\n");
+    auto e =
+        errors("[pipeline]\nlinks = [{from = \"a\", to = \"b\", policy = \"drop_olde\"}]\n[nodes.a]\nplugin = \"x\"\n");
     REQUIRE(e.size() == 1);
     CHECK(e[0].hint == "did you mean 'drop_oldest'?");
   }

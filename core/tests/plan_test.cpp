@@ -26,8 +26,9 @@ TEST_CASE("an unknown plugin gets the nearest known type and where the registry 
 }
 
 TEST_CASE("parameters are checked against their declarations, at the line of the value") {
-  auto e = plan_errors("[nodes.a]\nplugin = \"counter\"\ncont = 3\n[nodes.b]\nplugin = \"counter\"\ncount = -2\n"
-                       "[nodes.c]\nplugin = \"counter\"\nlive = \"yes\"\n");
+  auto e = plan_errors(
+      "[nodes.a]\nplugin = \"counter\"\ncont = 3\n[nodes.b]\nplugin = \"counter\"\ncount = -2\n"
+      "[nodes.c]\nplugin = \"counter\"\nlive = \"yes\"\n");
   REQUIRE(e.size() == 3);
   CHECK(e[0].where.to_string() == "test.toml:3:8");
   CHECK(e[0].hint == "did you mean 'count'?");
@@ -55,7 +56,8 @@ TEST_CASE("links must name known nodes and ports of compatible kinds") {
 }
 
 TEST_CASE("every input fed by links has at least one") {
-  auto e = plan_errors("[pipeline]\nlinks = []\n[nodes.src]\nplugin = \"counter\"\n[nodes.sink]\nplugin = \"collect\"\n");
+  auto e =
+      plan_errors("[pipeline]\nlinks = []\n[nodes.src]\nplugin = \"counter\"\n[nodes.sink]\nplugin = \"collect\"\n");
   REQUIRE(e.size() == 1);
   CHECK(e[0].message == "input 'in' of node 'sink' (collect) is not fed by any link");
   CHECK(e[0].where.line == 5);
@@ -78,8 +80,9 @@ plugin = "collect"
 }
 
 TEST_CASE("a valid pipeline is ordered producers first, with default ports and the pipeline's capacity") {
-  testnodes::Harness h("[pipeline]\nqueue_capacity = 7\nlinks = [\"r -> sink\", \"src -> r\"]\n"
-                       "[nodes.sink]\nplugin = \"collect\"\n[nodes.r]\nplugin = \"relay\"\n[nodes.src]\nplugin = \"counter\"\n");
+  testnodes::Harness h(
+      "[pipeline]\nqueue_capacity = 7\nlinks = [\"r -> sink\", \"src -> r\"]\n"
+      "[nodes.sink]\nplugin = \"collect\"\n[nodes.r]\nplugin = \"relay\"\n[nodes.src]\nplugin = \"counter\"\n");
   std::vector<std::string> order;
   for (auto i : h.plan.order) order.push_back(h.plan.nodes[i].name);
   CHECK(order == std::vector<std::string>{"src", "r", "sink"});

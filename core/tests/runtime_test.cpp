@@ -1,7 +1,6 @@
 // The runtime, specified through small pipelines of test nodes.
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <numeric>
 #include <thread>
 
@@ -148,7 +147,7 @@ plugin = "collect"
 }
 
 TEST_CASE("a node that throws stops the run with its name and message while sinks flush what they got") {
-  Harness h(chain_toml(3, "count = 0", "") , {"r1.fail_at=50"});
+  Harness h(chain_toml(3, "count = 0", ""), {"r1.fail_at=50"});
   core::Runtime runtime(h.plan, h.logging);
   RunResult r = runtime.run();
   REQUIRE(r.status == RunResult::Status::failed);
@@ -269,7 +268,8 @@ plugin = "collect"
 buses = true
 [nodes.watch]
 plugin = "watch"
-)", {}, core::LogSettings{LogLevel::warn, {{"sink", LogLevel::info}}, false});
+)",
+            {}, core::LogSettings{LogLevel::warn, {{"sink", LogLevel::info}}, false});
   core::Runtime runtime(h.plan, h.logging);
   std::thread stopper([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(150));

@@ -1,7 +1,8 @@
 // The sinks family: nodes that export what reaches them.
+#include "tributary/plugin.hpp"
+
 #include "csv/csv.hpp"
 #include "jsonl/jsonl.hpp"
-#include "tributary/plugin.hpp"
 
 TRIBUTARY_PLUGIN("sinks") {
   registrar.add<tributary::sinks::CsvSink>();

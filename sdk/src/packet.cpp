@@ -12,10 +12,14 @@ unsigned sdk_abi_version() noexcept { return TRIBUTARY_ABI_VERSION; }
 
 const char* to_string(Split split) noexcept {
   switch (split) {
-    case Split::none: return "";
-    case Split::train: return "train";
-    case Split::val: return "val";
-    case Split::test: return "test";
+    case Split::none:
+      return "";
+    case Split::train:
+      return "train";
+    case Split::val:
+      return "val";
+    case Split::test:
+      return "test";
   }
   return "";
 }
@@ -30,25 +34,38 @@ std::optional<Split> parse_split(std::string_view text) noexcept {
 
 const char* to_string(LogLevel level) noexcept {
   switch (level) {
-    case LogLevel::trace: return "trace";
-    case LogLevel::debug: return "debug";
-    case LogLevel::info: return "info";
-    case LogLevel::warn: return "warn";
-    case LogLevel::error: return "error";
+    case LogLevel::trace:
+      return "trace";
+    case LogLevel::debug:
+      return "debug";
+    case LogLevel::info:
+      return "info";
+    case LogLevel::warn:
+      return "warn";
+    case LogLevel::error:
+      return "error";
   }
   return "info";
 }
 
 const char* to_string(PayloadKind kind) noexcept {
   switch (kind) {
-    case PayloadKind::audio: return "audio";
-    case PayloadKind::video: return "video";
-    case PayloadKind::features: return "features";
-    case PayloadKind::example: return "example";
-    case PayloadKind::metrics: return "metrics";
-    case PayloadKind::log: return "log";
-    case PayloadKind::blob: return "blob";
-    case PayloadKind::telemetry: return "telemetry";
+    case PayloadKind::audio:
+      return "audio";
+    case PayloadKind::video:
+      return "video";
+    case PayloadKind::features:
+      return "features";
+    case PayloadKind::example:
+      return "example";
+    case PayloadKind::metrics:
+      return "metrics";
+    case PayloadKind::log:
+      return "log";
+    case PayloadKind::blob:
+      return "blob";
+    case PayloadKind::telemetry:
+      return "telemetry";
   }
   return "unknown";
 }
@@ -66,11 +83,16 @@ std::string to_string(PayloadKinds kinds) {
 
 const char* to_string(ControlVerb verb) noexcept {
   switch (verb) {
-    case ControlVerb::stop: return "stop";
-    case ControlVerb::pause: return "pause";
-    case ControlVerb::resume: return "resume";
-    case ControlVerb::set: return "set";
-    case ControlVerb::checkpoint: return "checkpoint";
+    case ControlVerb::stop:
+      return "stop";
+    case ControlVerb::pause:
+      return "pause";
+    case ControlVerb::resume:
+      return "resume";
+    case ControlVerb::set:
+      return "set";
+    case ControlVerb::checkpoint:
+      return "checkpoint";
   }
   return "unknown";
 }

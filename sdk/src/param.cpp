@@ -8,14 +8,22 @@ namespace tributary {
 
 const char* to_string(ParamType type) noexcept {
   switch (type) {
-    case ParamType::boolean: return "boolean";
-    case ParamType::integer: return "integer";
-    case ParamType::number: return "number";
-    case ParamType::string: return "string";
-    case ParamType::int_list: return "list of integers";
-    case ParamType::number_list: return "list of numbers";
-    case ParamType::string_list: return "list of strings";
-    case ParamType::table: return "table";
+    case ParamType::boolean:
+      return "boolean";
+    case ParamType::integer:
+      return "integer";
+    case ParamType::number:
+      return "number";
+    case ParamType::string:
+      return "string";
+    case ParamType::int_list:
+      return "list of integers";
+    case ParamType::number_list:
+      return "list of numbers";
+    case ParamType::string_list:
+      return "list of strings";
+    case ParamType::table:
+      return "table";
   }
   return "unknown";
 }
@@ -62,18 +70,23 @@ std::string list_choices(const std::vector<std::string>& choices) {
 
 bool element_fits(ParamType list_type, const Value& v) {
   switch (list_type) {
-    case ParamType::int_list: return v.type() == ValueType::integer;
-    case ParamType::number_list: return v.is_number();
-    case ParamType::string_list: return v.type() == ValueType::string;
-    default: return false;
+    case ParamType::int_list:
+      return v.type() == ValueType::integer;
+    case ParamType::number_list:
+      return v.is_number();
+    case ParamType::string_list:
+      return v.type() == ValueType::string;
+    default:
+      return false;
   }
 }
 
 void check_range(const ParamSpec& spec, const std::string& where, double x, std::vector<ParamIssue>& issues) {
   if ((spec.min && x < *spec.min) || (spec.max && x > *spec.max)) {
-    std::string range = spec.min && spec.max ? "between " + format_number(*spec.min) + " and " + format_number(*spec.max)
-                        : spec.min       ? "at least " + format_number(*spec.min)
-                                         : "at most " + format_number(*spec.max);
+    std::string range = spec.min && spec.max
+                            ? "between " + format_number(*spec.min) + " and " + format_number(*spec.max)
+                        : spec.min ? "at least " + format_number(*spec.min)
+                                   : "at most " + format_number(*spec.max);
     issues.push_back({where, "'" + where + "' is " + format_number(x) + ", out of range: it must be " + range, ""});
   }
 }
@@ -108,9 +121,10 @@ Value Params::check(const ParamSpec& spec, const Value& value, std::vector<Param
   const std::string& name = spec.name;
   auto wrong_type = [&] {
     std::string want = to_string(spec.type);
-    issues.push_back({name, "'" + name + "' must be " + (want[0] == 'i' ? "an " : "a ") + want + ", got " +
-                                std::string(value.type() == ValueType::integer ? "an " : "a ") +
-                                to_string(value.type()) + " (" + value.to_string() + ")",
+    issues.push_back({name,
+                      "'" + name + "' must be " + (want[0] == 'i' ? "an " : "a ") + want + ", got " +
+                          std::string(value.type() == ValueType::integer ? "an " : "a ") + to_string(value.type()) +
+                          " (" + value.to_string() + ")",
                       ""});
     return Value();
   };
@@ -143,11 +157,12 @@ Value Params::check(const ParamSpec& spec, const Value& value, std::vector<Param
       for (std::size_t i = 0; i < items.size(); ++i) {
         std::string where = name + "[" + std::to_string(i) + "]";
         if (!element_fits(spec.type, items[i])) {
-          issues.push_back({name, "'" + where + "' must be " +
-                                      (spec.type == ParamType::string_list ? "a string" :
-                                       spec.type == ParamType::int_list    ? "an integer"
-                                                                           : "a number") +
-                                      ", got " + items[i].to_string(),
+          issues.push_back({name,
+                            "'" + where + "' must be " +
+                                (spec.type == ParamType::string_list ? "a string"
+                                 : spec.type == ParamType::int_list  ? "an integer"
+                                                                     : "a number") +
+                                ", got " + items[i].to_string(),
                             ""});
           continue;
         }
@@ -196,8 +211,8 @@ Params Params::build(const std::vector<ParamSpec>& specs, const std::vector<Tabl
     }
     if (v == nullptr) {
       if (spec.required && std::find(suggested.begin(), suggested.end(), spec.name) == suggested.end()) {
-        issues.push_back({spec.name, "missing required parameter '" + spec.name + "' (" + to_string(spec.type) + ")",
-                          spec.doc});
+        issues.push_back(
+            {spec.name, "missing required parameter '" + spec.name + "' (" + to_string(spec.type) + ")", spec.doc});
       }
       params.values_.push_back({spec.name, spec.default_value});
       continue;
@@ -222,12 +237,30 @@ const Value& Params::value(std::string_view name) const {
   throw std::out_of_range("parameter '" + std::string(name) + "' is not declared by this node type");
 }
 
-template <> bool Params::get<bool>(std::string_view name) const { return value(name).as_bool(); }
-template <> std::int64_t Params::get<std::int64_t>(std::string_view name) const { return value(name).as_int(); }
-template <> int Params::get<int>(std::string_view name) const { return static_cast<int>(value(name).as_int()); }
-template <> double Params::get<double>(std::string_view name) const { return value(name).as_number(); }
-template <> std::string Params::get<std::string>(std::string_view name) const { return value(name).as_string(); }
-template <> Value Params::get<Value>(std::string_view name) const { return value(name); }
+template <>
+bool Params::get<bool>(std::string_view name) const {
+  return value(name).as_bool();
+}
+template <>
+std::int64_t Params::get<std::int64_t>(std::string_view name) const {
+  return value(name).as_int();
+}
+template <>
+int Params::get<int>(std::string_view name) const {
+  return static_cast<int>(value(name).as_int());
+}
+template <>
+double Params::get<double>(std::string_view name) const {
+  return value(name).as_number();
+}
+template <>
+std::string Params::get<std::string>(std::string_view name) const {
+  return value(name).as_string();
+}
+template <>
+Value Params::get<Value>(std::string_view name) const {
+  return value(name);
+}
 
 template <>
 std::vector<std::int64_t> Params::get<std::vector<std::int64_t>>(std::string_view name) const {

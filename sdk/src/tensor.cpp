@@ -9,24 +9,36 @@ namespace tributary {
 
 const char* to_string(DType dtype) noexcept {
   switch (dtype) {
-    case DType::u8: return "u8";
-    case DType::i16: return "i16";
-    case DType::i32: return "i32";
-    case DType::i64: return "i64";
-    case DType::f32: return "f32";
-    case DType::f64: return "f64";
+    case DType::u8:
+      return "u8";
+    case DType::i16:
+      return "i16";
+    case DType::i32:
+      return "i32";
+    case DType::i64:
+      return "i64";
+    case DType::f32:
+      return "f32";
+    case DType::f64:
+      return "f64";
   }
   return "unknown";
 }
 
 std::size_t element_size(DType dtype) noexcept {
   switch (dtype) {
-    case DType::u8: return 1;
-    case DType::i16: return 2;
-    case DType::i32: return 4;
-    case DType::i64: return 8;
-    case DType::f32: return 4;
-    case DType::f64: return 8;
+    case DType::u8:
+      return 1;
+    case DType::i16:
+      return 2;
+    case DType::i32:
+      return 4;
+    case DType::i64:
+      return 8;
+    case DType::f32:
+      return 4;
+    case DType::f64:
+      return 8;
   }
   return 1;
 }
@@ -165,12 +177,24 @@ void convert(const void* src, void* dst, std::int64_t n) {
 template <typename From>
 void convert_from(const void* src, DType to, void* dst, std::int64_t n) {
   switch (to) {
-    case DType::u8: convert<From, std::uint8_t>(src, dst, n); break;
-    case DType::i16: convert<From, std::int16_t>(src, dst, n); break;
-    case DType::i32: convert<From, std::int32_t>(src, dst, n); break;
-    case DType::i64: convert<From, std::int64_t>(src, dst, n); break;
-    case DType::f32: convert<From, float>(src, dst, n); break;
-    case DType::f64: convert<From, double>(src, dst, n); break;
+    case DType::u8:
+      convert<From, std::uint8_t>(src, dst, n);
+      break;
+    case DType::i16:
+      convert<From, std::int16_t>(src, dst, n);
+      break;
+    case DType::i32:
+      convert<From, std::int32_t>(src, dst, n);
+      break;
+    case DType::i64:
+      convert<From, std::int64_t>(src, dst, n);
+      break;
+    case DType::f32:
+      convert<From, float>(src, dst, n);
+      break;
+    case DType::f64:
+      convert<From, double>(src, dst, n);
+      break;
   }
 }
 }  // namespace
@@ -180,12 +204,24 @@ Tensor Tensor::to(DType dtype) const {
   Tensor t = empty(dtype, shape_);
   const auto n = numel();
   switch (dtype_) {
-    case DType::u8: convert_from<std::uint8_t>(data_, dtype, t.data_, n); break;
-    case DType::i16: convert_from<std::int16_t>(data_, dtype, t.data_, n); break;
-    case DType::i32: convert_from<std::int32_t>(data_, dtype, t.data_, n); break;
-    case DType::i64: convert_from<std::int64_t>(data_, dtype, t.data_, n); break;
-    case DType::f32: convert_from<float>(data_, dtype, t.data_, n); break;
-    case DType::f64: convert_from<double>(data_, dtype, t.data_, n); break;
+    case DType::u8:
+      convert_from<std::uint8_t>(data_, dtype, t.data_, n);
+      break;
+    case DType::i16:
+      convert_from<std::int16_t>(data_, dtype, t.data_, n);
+      break;
+    case DType::i32:
+      convert_from<std::int32_t>(data_, dtype, t.data_, n);
+      break;
+    case DType::i64:
+      convert_from<std::int64_t>(data_, dtype, t.data_, n);
+      break;
+    case DType::f32:
+      convert_from<float>(data_, dtype, t.data_, n);
+      break;
+    case DType::f64:
+      convert_from<double>(data_, dtype, t.data_, n);
+      break;
   }
   return t;
 }
@@ -195,12 +231,18 @@ double Tensor::at(std::int64_t index) const {
     throw std::out_of_range("element " + std::to_string(index) + " of a tensor of shape " + to_string(shape_));
   }
   switch (dtype_) {
-    case DType::u8: return static_cast<const std::uint8_t*>(data_)[index];
-    case DType::i16: return static_cast<const std::int16_t*>(data_)[index];
-    case DType::i32: return static_cast<const std::int32_t*>(data_)[index];
-    case DType::i64: return static_cast<double>(static_cast<const std::int64_t*>(data_)[index]);
-    case DType::f32: return static_cast<const float*>(data_)[index];
-    case DType::f64: return static_cast<const double*>(data_)[index];
+    case DType::u8:
+      return static_cast<const std::uint8_t*>(data_)[index];
+    case DType::i16:
+      return static_cast<const std::int16_t*>(data_)[index];
+    case DType::i32:
+      return static_cast<const std::int32_t*>(data_)[index];
+    case DType::i64:
+      return static_cast<double>(static_cast<const std::int64_t*>(data_)[index]);
+    case DType::f32:
+      return static_cast<const float*>(data_)[index];
+    case DType::f64:
+      return static_cast<const double*>(data_)[index];
   }
   return 0.0;
 }

@@ -9,13 +9,20 @@ namespace tributary {
 
 const char* to_string(ValueType type) noexcept {
   switch (type) {
-    case ValueType::none: return "nothing";
-    case ValueType::boolean: return "boolean";
-    case ValueType::integer: return "integer";
-    case ValueType::number: return "number";
-    case ValueType::string: return "string";
-    case ValueType::list: return "list";
-    case ValueType::table: return "table";
+    case ValueType::none:
+      return "nothing";
+    case ValueType::boolean:
+      return "boolean";
+    case ValueType::integer:
+      return "integer";
+    case ValueType::number:
+      return "number";
+    case ValueType::string:
+      return "string";
+    case ValueType::list:
+      return "list";
+    case ValueType::table:
+      return "table";
   }
   return "unknown";
 }
@@ -80,11 +87,20 @@ void quote(std::ostream& out, const std::string& s) {
   out << '"';
   for (char c : s) {
     switch (c) {
-      case '"': out << "\\\""; break;
-      case '\\': out << "\\\\"; break;
-      case '\n': out << "\\n"; break;
-      case '\t': out << "\\t"; break;
-      default: out << c;
+      case '"':
+        out << "\\\"";
+        break;
+      case '\\':
+        out << "\\\\";
+        break;
+      case '\n':
+        out << "\\n";
+        break;
+      case '\t':
+        out << "\\t";
+        break;
+      default:
+        out << c;
     }
   }
   out << '"';
@@ -92,9 +108,15 @@ void quote(std::ostream& out, const std::string& s) {
 
 void write(std::ostream& out, const Value& v) {
   switch (v.type()) {
-    case ValueType::none: out << "(none)"; break;
-    case ValueType::boolean: out << (v.as_bool() ? "true" : "false"); break;
-    case ValueType::integer: out << v.as_int(); break;
+    case ValueType::none:
+      out << "(none)";
+      break;
+    case ValueType::boolean:
+      out << (v.as_bool() ? "true" : "false");
+      break;
+    case ValueType::integer:
+      out << v.as_int();
+      break;
     case ValueType::number: {
       double d = v.as_number();
       std::ostringstream tmp;
@@ -104,7 +126,9 @@ void write(std::ostream& out, const Value& v) {
       out << s;
       break;
     }
-    case ValueType::string: quote(out, v.as_string()); break;
+    case ValueType::string:
+      quote(out, v.as_string());
+      break;
     case ValueType::list: {
       out << '[';
       const auto& items = v.as_list();
@@ -139,12 +163,18 @@ std::string Value::to_string() const {
 bool operator==(const Value& a, const Value& b) {
   if (a.type_ != b.type_) return false;
   switch (a.type_) {
-    case ValueType::none: return true;
-    case ValueType::boolean: return a.bool_ == b.bool_;
-    case ValueType::integer: return a.int_ == b.int_;
-    case ValueType::number: return a.number_ == b.number_;
-    case ValueType::string: return a.string_ == b.string_;
-    case ValueType::list: return a.list_ == b.list_;
+    case ValueType::none:
+      return true;
+    case ValueType::boolean:
+      return a.bool_ == b.bool_;
+    case ValueType::integer:
+      return a.int_ == b.int_;
+    case ValueType::number:
+      return a.number_ == b.number_;
+    case ValueType::string:
+      return a.string_ == b.string_;
+    case ValueType::list:
+      return a.list_ == b.list_;
     case ValueType::table:
       if (a.table_.size() != b.table_.size()) return false;
       for (std::size_t i = 0; i < a.table_.size(); ++i) {

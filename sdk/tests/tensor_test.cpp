@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "tributary/tensor.hpp"
+
+#include <catch2/catch.hpp>
 
 using namespace tributary;
 

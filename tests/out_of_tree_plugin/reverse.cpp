@@ -1,6 +1,5 @@
 // A feature node written outside the Tributary tree: reverses the order of the features.
 #include <algorithm>
-
 #include <tributary/sdk.hpp>
 
 namespace {

@@ -93,8 +93,8 @@ TEST_CASE("csv: tensor packets become rows of their first tensor, flattened") {
   const auto path = dir.file("features.csv");
   auto h = NodeHarness::of<CsvSink>({{"path", path}});
   h.start();
-  auto labelled = std::make_shared<Packet>(
-      *tensor_packet(PayloadKind::example, Tensor::from_vector(std::vector<float>{0.1f, -2.5f, 3.0f, 1e-8f}, {2, 2}), 4));
+  auto labelled = std::make_shared<Packet>(*tensor_packet(
+      PayloadKind::example, Tensor::from_vector(std::vector<float>{0.1f, -2.5f, 3.0f, 1e-8f}, {2, 2}), 4));
   labelled->label = 2;
   labelled->split = Split::val;
   h.push("in", labelled);

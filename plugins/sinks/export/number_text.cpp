@@ -22,12 +22,20 @@ void append_integer(std::string& out, std::uint64_t value) { append_chars(out, v
 
 void append_element(std::string& out, const Tensor& tensor, std::int64_t index) {
   switch (tensor.dtype()) {
-    case DType::f32: append_number(out, tensor.data<float>()[index]); break;
-    case DType::f64: append_number(out, tensor.data<double>()[index]); break;
-    case DType::i64: append_integer(out, tensor.data<std::int64_t>()[index]); break;
+    case DType::f32:
+      append_number(out, tensor.data<float>()[index]);
+      break;
+    case DType::f64:
+      append_number(out, tensor.data<double>()[index]);
+      break;
+    case DType::i64:
+      append_integer(out, tensor.data<std::int64_t>()[index]);
+      break;
     case DType::u8:
     case DType::i16:
-    case DType::i32: append_integer(out, static_cast<std::int64_t>(tensor.at(index))); break;
+    case DType::i32:
+      append_integer(out, static_cast<std::int64_t>(tensor.at(index)));
+      break;
   }
 }
 

@@ -1,7 +1,6 @@
 #include "jsonl/jsonl.hpp"
 
 #include <nlohmann/json.hpp>
-
 #include <stdexcept>
 
 #include "export/number_text.hpp"
@@ -14,11 +13,16 @@ using Json = nlohmann::ordered_json;
 
 Json to_json(const Value& value) {
   switch (value.type()) {
-    case ValueType::none: return nullptr;
-    case ValueType::boolean: return value.as_bool();
-    case ValueType::integer: return value.as_int();
-    case ValueType::number: return value.as_number();
-    case ValueType::string: return value.as_string();
+    case ValueType::none:
+      return nullptr;
+    case ValueType::boolean:
+      return value.as_bool();
+    case ValueType::integer:
+      return value.as_int();
+    case ValueType::number:
+      return value.as_number();
+    case ValueType::string:
+      return value.as_string();
     case ValueType::list: {
       Json list = Json::array();
       for (const auto& item : value.as_list()) list.push_back(to_json(item));
@@ -35,12 +39,16 @@ Json to_json(const Value& value) {
 
 Json element(const Tensor& tensor, std::int64_t index) {
   switch (tensor.dtype()) {
-    case DType::f32: return decimal_value(tensor.data<float>()[index]);
-    case DType::f64: return tensor.data<double>()[index];
-    case DType::i64: return tensor.data<std::int64_t>()[index];
+    case DType::f32:
+      return decimal_value(tensor.data<float>()[index]);
+    case DType::f64:
+      return tensor.data<double>()[index];
+    case DType::i64:
+      return tensor.data<std::int64_t>()[index];
     case DType::u8:
     case DType::i16:
-    case DType::i32: return static_cast<std::int64_t>(tensor.at(index));
+    case DType::i32:
+      return static_cast<std::int64_t>(tensor.at(index));
   }
   return nullptr;
 }

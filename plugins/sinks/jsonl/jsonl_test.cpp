@@ -2,7 +2,6 @@
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
-
 #include <sstream>
 
 #include "export/sink_testing.hpp"
@@ -39,8 +38,8 @@ TEST_CASE("jsonl: metric points, log lines and tensor packets mix in one file, o
   h.push("in", metric_packet({{1700000000.25, "train", "train/loss", 3, 1, 0.125},
                               {1700000000.5, "train", "val/f1", -1, 1, 0.75}}));
   h.push("in", log_packet({{1700000001.0, "reader", LogLevel::warn, "said \"hi\",\nthen left"}}));
-  auto example = std::make_shared<Packet>(
-      *tensor_packet(PayloadKind::example, Tensor::from_vector(std::vector<float>{0.1f, 2.5f, -3.0f, 4.0f}, {2, 2}), 7));
+  auto example = std::make_shared<Packet>(*tensor_packet(
+      PayloadKind::example, Tensor::from_vector(std::vector<float>{0.1f, 2.5f, -3.0f, 4.0f}, {2, 2}), 7));
   example->label = 1;
   example->split = Split::train;
   example->set_attribute("sample_rate", 16000);
@@ -53,8 +52,12 @@ TEST_CASE("jsonl: metric points, log lines and tensor packets mix in one file, o
   const auto lines = read_lines(path);
   REQUIRE(lines.size() == 5);
   CHECK(keys_of(lines[0]) == std::vector<std::string>{"time", "node", "name", "step", "epoch", "value"});
-  CHECK(lines[0] == json{{"time", 1700000000.25}, {"node", "train"}, {"name", "train/loss"},
-                         {"step", 3},             {"epoch", 1},       {"value", 0.125}});
+  CHECK(lines[0] == json{{"time", 1700000000.25},
+                         {"node", "train"},
+                         {"name", "train/loss"},
+                         {"step", 3},
+                         {"epoch", 1},
+                         {"value", 0.125}});
   CHECK(lines[1]["name"] == "val/f1");
   CHECK(lines[1]["step"] == -1);
 

@@ -11,10 +11,10 @@ namespace tributary::sources {
 namespace {
 
 constexpr double kTwoPi = 6.283185307179586476925;
-constexpr double kCentreDistance = 4.0;       // between neighbouring blob centres, in units of the blob std dev
-constexpr std::int64_t kSpreadDims = 16;      // up to here centres are spread by best-candidate sampling
-constexpr int kCandidates = 10;               // candidates tried per centre
-constexpr std::uint64_t kSampleStream = 0;    // sub-streams of the seed
+constexpr double kCentreDistance = 4.0;     // between neighbouring blob centres, in units of the blob std dev
+constexpr std::int64_t kSpreadDims = 16;    // up to here centres are spread by best-candidate sampling
+constexpr int kCandidates = 10;             // candidates tried per centre
+constexpr std::uint64_t kSampleStream = 0;  // sub-streams of the seed
 constexpr std::uint64_t kCentreStream = 1;
 constexpr auto kSleepSlice = std::chrono::milliseconds(50);
 
@@ -51,8 +51,7 @@ void Synthetic::declare(NodeSpec& spec) {
                      "tone frequency in Hz (the chirp's start); must be above 0 and below sample_rate/2")
       .min(0);
   spec.param<double>("amplitude", 0.5, "peak amplitude of the audio signals").range(0, 1e6);
-  spec.param<double>("noise", 0.0,
-                     "std dev of gaussian noise added to every audio sample or blob coordinate; 0 = none")
+  spec.param<double>("noise", 0.0, "std dev of gaussian noise added to every audio sample or blob coordinate; 0 = none")
       .min(0);
   spec.param<std::int64_t>("seed", 0, "random seed: the same seed gives bit-identical output");
   spec.param<std::int64_t>("classes", 3, "blobs: number of classes (labels 0..classes-1)").range(2, 1000);
@@ -68,7 +67,7 @@ chunk = 1600)");
 
 void Synthetic::configure(const Params& params) {
   const auto signal = params.get<std::string>("signal");
-  signal_ = signal == "square" ? Signal::square
+  signal_ = signal == "square"  ? Signal::square
             : signal == "chirp" ? Signal::chirp
             : signal == "noise" ? Signal::noise
             : signal == "blobs" ? Signal::blobs
@@ -123,8 +122,8 @@ bool Synthetic::wait_until_due() {
   if (rate_hz_ <= 0.0) return !context().stop_requested();
   using Clock = std::chrono::steady_clock;
   if (!first_due_) first_due_ = Clock::now();
-  const auto due = *first_due_ + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
-                                     static_cast<double>(sequence_) / rate_hz_));
+  const auto due = *first_due_ + std::chrono::duration_cast<Clock::duration>(
+                                     std::chrono::duration<double>(static_cast<double>(sequence_) / rate_hz_));
   for (;;) {
     if (context().stop_requested()) return false;
     const auto now = Clock::now();
@@ -161,8 +160,11 @@ PacketPtr Synthetic::next_audio() {
         advance_phase(frequency_ + (sweep_end - frequency_) * t);
         break;
       }
-      case Signal::noise: value = amplitude_ * (2.0 * random_->uniform() - 1.0); break;
-      case Signal::blobs: break;
+      case Signal::noise:
+        value = amplitude_ * (2.0 * random_->uniform() - 1.0);
+        break;
+      case Signal::blobs:
+        break;
     }
     if (noise_ > 0.0) value += noise_ * random_->normal();
     sample = static_cast<float>(value);

@@ -1,7 +1,6 @@
 #include "synthetic/synthetic.hpp"
 
 #include <catch2/catch.hpp>
-
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -57,7 +56,8 @@ Value list(std::vector<Value> items) { return Value(std::move(items)); }
 }  // namespace
 
 TEST_CASE("synthetic: a sine is emitted as audio chunks whose phase runs on across packets") {
-  const auto packets = run({{"signal", "sine"}, {"count", 4}, {"chunk", 160}, {"frequency", 1000.0}, {"amplitude", 0.25}});
+  const auto packets =
+      run({{"signal", "sine"}, {"count", 4}, {"chunk", 160}, {"frequency", 1000.0}, {"amplitude", 0.25}});
   REQUIRE(packets.size() == 4);
   for (std::size_t i = 0; i < packets.size(); ++i) {
     const auto& p = *packets[i];
@@ -95,7 +95,8 @@ TEST_CASE("synthetic: a chirp sweeps from frequency to sample_rate/4 over one se
   CHECK(mean_hz(14400) == Approx(200.0 + 3800.0 * 0.95).margin(15));
   CHECK(mean_hz(16000) == Approx(mean_hz(0)).margin(15));
   // Continuous phase: no jump between neighbouring samples beyond what 4 kHz allows.
-  for (std::size_t n = 1; n < x.size(); ++n) REQUIRE(std::abs(x[n] - x[n - 1]) <= 0.5 * kTwoPi * 4000.0 / 16000.0 + 1e-4);
+  for (std::size_t n = 1; n < x.size(); ++n)
+    REQUIRE(std::abs(x[n] - x[n - 1]) <= 0.5 * kTwoPi * 4000.0 / 16000.0 + 1e-4);
 }
 
 TEST_CASE("synthetic: noise stays within the amplitude and averages to zero") {

@@ -59,8 +59,8 @@ std::string read_text(const std::string& path) {
   const bool plain = gzdirect(file) != 0;
   const int closed = gzclose(file);
   if (closed != Z_OK) {
-    throw std::runtime_error("reading " + path + " failed: " +
-                             (closed == Z_ERRNO ? std::strerror(errno) : zError(closed)));
+    throw std::runtime_error("reading " + path +
+                             " failed: " + (closed == Z_ERRNO ? std::strerror(errno) : zError(closed)));
   }
   if (plain && ends_with(path, ".gz")) {
     throw std::runtime_error("reading " + path + " failed: not gzip data (no gzip header); is the file corrupt?");
@@ -189,7 +189,8 @@ void Table::configure(const Params& params) {
   header_ = header == "yes" ? HeaderMode::yes : header == "no" ? HeaderMode::no : HeaderMode::automatic;
   label_column_ = params.get<std::string>("label_column");
   if (label_column_.empty()) {
-    throw ParamError("label_column", "'label_column' is empty: give a header name, a 0-based index, \"last\" or \"none\"");
+    throw ParamError("label_column",
+                     "'label_column' is empty: give a header name, a 0-based index, \"last\" or \"none\"");
   }
   const bool by_name = label_column_ != "last" && label_column_ != "none" && !is_count(label_column_);
   if (by_name && header_ == HeaderMode::no) {
@@ -248,8 +249,8 @@ void Table::load() {
     names_row = !count_row;
   } else if (header_ == HeaderMode::automatic) {
     double ignored = 0.0;
-    const bool has_text =
-        std::any_of(first.fields.begin(), first.fields.end(), [&](const std::string& f) { return !parse_number(f, ignored); });
+    const bool has_text = std::any_of(first.fields.begin(), first.fields.end(),
+                                      [&](const std::string& f) { return !parse_number(f, ignored); });
     first_is_data = !count_row && !has_text;
     names_row = !count_row && has_text;
   }
@@ -286,9 +287,10 @@ void Table::load() {
     if (it == names.end()) {
       std::string known;
       for (const auto& n : names) known += (known.empty() ? "" : ", ") + quoted(n);
-      throw std::runtime_error(path_ + ": label_column \"" + label_column_ + "\" is not a column name; " +
-                               (names.empty() ? std::string("the file has no row of column names: use a 0-based index or \"last\"")
-                                              : "the header has " + known));
+      throw std::runtime_error(
+          path_ + ": label_column \"" + label_column_ + "\" is not a column name; " +
+          (names.empty() ? std::string("the file has no row of column names: use a 0-based index or \"last\"")
+                         : "the header has " + known));
     }
     label_index = it - names.begin();
   }
@@ -371,8 +373,8 @@ void Table::load() {
 void Table::shuffle_for_epoch() {
   std::iota(order_.begin(), order_.end(), std::size_t{0});
   if (!shuffle_) return;
-  SeededRandom random(SeededRandom::derive(SeededRandom::derive(seed_, kShuffleStream),
-                                           static_cast<std::uint64_t>(epoch_)));
+  SeededRandom random(
+      SeededRandom::derive(SeededRandom::derive(seed_, kShuffleStream), static_cast<std::uint64_t>(epoch_)));
   for (std::size_t i = order_.size(); i > 1; --i) {
     std::swap(order_[i - 1], order_[static_cast<std::size_t>(random.below(i))]);
   }

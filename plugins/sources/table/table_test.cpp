@@ -1,16 +1,15 @@
 #include "table/table.hpp"
 
+#include <unistd.h>
 #include <zlib.h>
-
-#include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
-#include <unistd.h>
 
 #include "tributary/testing.hpp"
 
@@ -27,8 +26,8 @@ class ScratchDir {
  public:
   ScratchDir() {
     static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() /
-            ("tributary-table-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    path_ =
+        fs::temp_directory_path() / ("tributary-table-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
     fs::create_directories(path_);
   }
   ~ScratchDir() {
@@ -173,7 +172,8 @@ TEST_CASE("table: a header of names picks the label by name, and class names bec
   CHECK(packets[1]->tensors[0].data<float>()[0] == 3.0f);
 
   // Unlabelled rows keep every column as a feature.
-  packets = read_all({{"path", dir.write("plain.csv", "1;2;3\n4;5;6\n")}, {"label_column", "none"}, {"delimiter", ";"}});
+  packets =
+      read_all({{"path", dir.write("plain.csv", "1;2;3\n4;5;6\n")}, {"label_column", "none"}, {"delimiter", ";"}});
   REQUIRE(packets.size() == 2);
   CHECK_FALSE(packets[0]->label.has_value());
   CHECK(packets[0]->tensors[0].shape() == Shape{3});
@@ -201,7 +201,8 @@ TEST_CASE("table: errors name the file, the line and what is wrong") {
 
   const auto fractional = dir.write("fractional.csv", "1,2,0\n3,4,1.5\n");
   CHECK(error_of({{"path", fractional}}) ==
-        fractional + ":2: the label in column 2 is \"1.5\", not a whole number: labels must be integers or class names");
+        fractional +
+            ":2: the label in column 2 is \"1.5\", not a whole number: labels must be integers or class names");
 
   const auto missing = dir.file("no-such-file.csv");
   CHECK(error_of({{"path", missing}}) == "cannot open " + missing + ": No such file or directory");
@@ -260,8 +261,7 @@ TEST_CASE("table: splits follow the fractions exactly and are fixed by the seed"
   CHECK(std::count(d.begin(), d.end(), Split::val) == 45);
   CHECK(std::count(d.begin(), d.end(), Split::test) == 30);
 
-  CHECK_THROWS_AS(NodeHarness::of<Table>({{"path", path}, {"split", Value(std::vector<Value>{0.5, 0.3})}}),
-                  ParamError);
+  CHECK_THROWS_AS(NodeHarness::of<Table>({{"path", path}, {"split", Value(std::vector<Value>{0.5, 0.3})}}), ParamError);
 }
 
 TEST_CASE("table: epochs repeat the rows, reshuffled deterministically in each epoch when shuffle is on") {
@@ -293,7 +293,8 @@ TEST_CASE("table: epochs repeat the rows, reshuffled deterministically in each e
 
   const auto again = read_all({{"path", path}, {"shuffle", true}, {"epochs", 3}, {"seed", 5}});
   REQUIRE(again.size() == 450);
-  for (std::size_t i = 0; i < 450; ++i) REQUIRE(again[i]->attribute("row")->as_int() == packets[i]->attribute("row")->as_int());
+  for (std::size_t i = 0; i < 450; ++i)
+    REQUIRE(again[i]->attribute("row")->as_int() == packets[i]->attribute("row")->as_int());
 
   const auto ordered = read_all({{"path", path}, {"epochs", 2}});
   REQUIRE(ordered.size() == 300);

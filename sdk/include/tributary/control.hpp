@@ -8,8 +8,8 @@
 namespace tributary {
 
 enum class ControlVerb : std::uint8_t {
-  stop,        // graceful: sources stop, queues drain, sinks flush
-  pause,       // sources hold; nodes may pause their own work
+  stop,   // graceful: sources stop, queues drain, sinks flush
+  pause,  // sources hold; nodes may pause their own work
   resume,
   set,         // set a parameter declared settable: key, value
   checkpoint,  // write a checkpoint now (nodes that keep state)

@@ -67,8 +67,8 @@ class NodeSpec {
 
   template <typename T>
   ParamBuilder param(std::string name, const T& default_value, std::string doc) {
-    return add(ParamSpec{std::move(name), ParamTypeOf<T>::value, to_value(default_value), false, {}, {}, {},
-                         std::move(doc), false});
+    return add(ParamSpec{
+        std::move(name), ParamTypeOf<T>::value, to_value(default_value), false, {}, {}, {}, std::move(doc), false});
   }
   ParamBuilder param(std::string name, ParamType type, Value default_value, std::string doc) {
     return add(ParamSpec{std::move(name), type, std::move(default_value), false, {}, {}, {}, std::move(doc), false});
@@ -123,11 +123,26 @@ class Logger {
   virtual void write(LogLevel level, std::string_view message) = 0;
   virtual bool enabled(LogLevel level) const = 0;
 
-  template <typename... Args> void trace(const Args&... a) { log(LogLevel::trace, a...); }
-  template <typename... Args> void debug(const Args&... a) { log(LogLevel::debug, a...); }
-  template <typename... Args> void info(const Args&... a) { log(LogLevel::info, a...); }
-  template <typename... Args> void warn(const Args&... a) { log(LogLevel::warn, a...); }
-  template <typename... Args> void error(const Args&... a) { log(LogLevel::error, a...); }
+  template <typename... Args>
+  void trace(const Args&... a) {
+    log(LogLevel::trace, a...);
+  }
+  template <typename... Args>
+  void debug(const Args&... a) {
+    log(LogLevel::debug, a...);
+  }
+  template <typename... Args>
+  void info(const Args&... a) {
+    log(LogLevel::info, a...);
+  }
+  template <typename... Args>
+  void warn(const Args&... a) {
+    log(LogLevel::warn, a...);
+  }
+  template <typename... Args>
+  void error(const Args&... a) {
+    log(LogLevel::error, a...);
+  }
 
  private:
   template <typename... Args>

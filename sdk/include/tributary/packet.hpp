@@ -47,8 +47,8 @@ struct Attribute {
 
 struct Packet {
   PayloadKind kind = PayloadKind::features;
-  std::string stream;           // where it came from: a source node, a file, a device
-  std::uint64_t sequence = 0;   // position within its stream
+  std::string stream;          // where it came from: a source node, a file, a device
+  std::uint64_t sequence = 0;  // position within its stream
   std::int64_t timestamp_ns = 0;
   std::optional<std::int64_t> label;
   Split split = Split::none;

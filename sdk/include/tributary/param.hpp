@@ -49,15 +49,42 @@ class ParamError : public std::runtime_error {
 
 template <typename T>
 struct ParamTypeOf;
-template <> struct ParamTypeOf<bool> { static constexpr ParamType value = ParamType::boolean; };
-template <> struct ParamTypeOf<std::int64_t> { static constexpr ParamType value = ParamType::integer; };
-template <> struct ParamTypeOf<int> { static constexpr ParamType value = ParamType::integer; };
-template <> struct ParamTypeOf<double> { static constexpr ParamType value = ParamType::number; };
-template <> struct ParamTypeOf<std::string> { static constexpr ParamType value = ParamType::string; };
-template <> struct ParamTypeOf<const char*> { static constexpr ParamType value = ParamType::string; };
-template <> struct ParamTypeOf<std::vector<std::int64_t>> { static constexpr ParamType value = ParamType::int_list; };
-template <> struct ParamTypeOf<std::vector<double>> { static constexpr ParamType value = ParamType::number_list; };
-template <> struct ParamTypeOf<std::vector<std::string>> { static constexpr ParamType value = ParamType::string_list; };
+template <>
+struct ParamTypeOf<bool> {
+  static constexpr ParamType value = ParamType::boolean;
+};
+template <>
+struct ParamTypeOf<std::int64_t> {
+  static constexpr ParamType value = ParamType::integer;
+};
+template <>
+struct ParamTypeOf<int> {
+  static constexpr ParamType value = ParamType::integer;
+};
+template <>
+struct ParamTypeOf<double> {
+  static constexpr ParamType value = ParamType::number;
+};
+template <>
+struct ParamTypeOf<std::string> {
+  static constexpr ParamType value = ParamType::string;
+};
+template <>
+struct ParamTypeOf<const char*> {
+  static constexpr ParamType value = ParamType::string;
+};
+template <>
+struct ParamTypeOf<std::vector<std::int64_t>> {
+  static constexpr ParamType value = ParamType::int_list;
+};
+template <>
+struct ParamTypeOf<std::vector<double>> {
+  static constexpr ParamType value = ParamType::number_list;
+};
+template <>
+struct ParamTypeOf<std::vector<std::string>> {
+  static constexpr ParamType value = ParamType::string_list;
+};
 
 // Converts a typed C++ default to a Value of the declared type.
 Value to_value(const std::vector<std::int64_t>& v);
@@ -90,7 +117,7 @@ class Params {
   // Checks one value against its declaration; returns the value converted to the declared type.
   static Value check(const ParamSpec& spec, const Value& value, std::vector<ParamIssue>& issues);
 
-  bool has(std::string_view name) const noexcept;       // declared (always true once built)
+  bool has(std::string_view name) const noexcept;        // declared (always true once built)
   bool was_given(std::string_view name) const noexcept;  // set in the pipeline file
   const Value& value(std::string_view name) const;       // throws std::out_of_range
 
@@ -104,15 +131,24 @@ class Params {
   std::vector<std::string> given_;
 };
 
-template <> bool Params::get<bool>(std::string_view name) const;
-template <> std::int64_t Params::get<std::int64_t>(std::string_view name) const;
-template <> int Params::get<int>(std::string_view name) const;
-template <> double Params::get<double>(std::string_view name) const;
-template <> std::string Params::get<std::string>(std::string_view name) const;
-template <> std::vector<std::int64_t> Params::get<std::vector<std::int64_t>>(std::string_view name) const;
-template <> std::vector<double> Params::get<std::vector<double>>(std::string_view name) const;
-template <> std::vector<std::string> Params::get<std::vector<std::string>>(std::string_view name) const;
-template <> Value Params::get<Value>(std::string_view name) const;
+template <>
+bool Params::get<bool>(std::string_view name) const;
+template <>
+std::int64_t Params::get<std::int64_t>(std::string_view name) const;
+template <>
+int Params::get<int>(std::string_view name) const;
+template <>
+double Params::get<double>(std::string_view name) const;
+template <>
+std::string Params::get<std::string>(std::string_view name) const;
+template <>
+std::vector<std::int64_t> Params::get<std::vector<std::int64_t>>(std::string_view name) const;
+template <>
+std::vector<double> Params::get<std::vector<double>>(std::string_view name) const;
+template <>
+std::vector<std::string> Params::get<std::vector<std::string>>(std::string_view name) const;
+template <>
+Value Params::get<Value>(std::string_view name) const;
 
 // The candidate nearest to `name` by edit distance, or empty when none is close enough.
 std::string closest_match(std::string_view name, const std::vector<std::string>& candidates);

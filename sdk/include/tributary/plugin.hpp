@@ -63,13 +63,12 @@ struct TributaryPluginInfo {
 
 #define TRIBUTARY_PLUGIN_SYMBOL_NAME "tributary_plugin_info"
 
-#define TRIBUTARY_PLUGIN(family_name)                                                              \
-  static void tributary_register_types_(::tributary::PluginRegistrar& registrar);                \
-  extern "C" __attribute__((visibility("default"))) const TributaryPluginInfo*                  \
-  tributary_plugin_info() {                                                                      \
-    static const TributaryPluginInfo info{TRIBUTARY_PLUGIN_MAGIC,     TRIBUTARY_ABI_VERSION,     \
-                                          TRIBUTARY_CXX_ABI_TAG,      TRIBUTARY_VERSION_STRING,  \
-                                          family_name,                &tributary_register_types_}; \
-    return &info;                                                                                \
-  }                                                                                              \
+#define TRIBUTARY_PLUGIN(family_name)                                                                    \
+  static void tributary_register_types_(::tributary::PluginRegistrar& registrar);                        \
+  extern "C" __attribute__((visibility("default"))) const TributaryPluginInfo* tributary_plugin_info() { \
+    static const TributaryPluginInfo info{                                                               \
+        TRIBUTARY_PLUGIN_MAGIC,   TRIBUTARY_ABI_VERSION, TRIBUTARY_CXX_ABI_TAG,                          \
+        TRIBUTARY_VERSION_STRING, family_name,           &tributary_register_types_};                    \
+    return &info;                                                                                        \
+  }                                                                                                      \
   static void tributary_register_types_(::tributary::PluginRegistrar& registrar)

@@ -40,7 +40,7 @@ class NodeHarness {
 
   void start();
   void push(std::string_view input_port, PacketPtr packet);
-  bool produce();                             // one call of produce(); false at end of stream
+  bool produce();  // one call of produce(); false at end of stream
   std::size_t drain(std::size_t max_calls = static_cast<std::size_t>(-1));  // produce until false
   void control(ControlMessage message);
   void flush();
