@@ -55,22 +55,34 @@ gst_line() {  # gst_line IDENTITIES: the gst-launch-1.0 arguments
   echo "${args[@]}"
 }
 
-# Prints the wall seconds of the command; its output goes to $out.
+# Runs the command with its output in $out; prints "WALL CPU" seconds (CPU = user + sys).
 timed() {
   local out=$1
   shift
-  local t0=$EPOCHREALTIME
-  "$@" >"$out" 2>&1 || { echo "gst_chain.sh: failed: $*" >&2; cat "$out" >&2; exit 1; }
-  local t1=$EPOCHREALTIME
-  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f\n", b - a }'
+  local TIMEFORMAT='%3R %3U %3S'
+  local t
+  # Called inside $(...), where exit leaves only the subshell: a marker file stops the script.
+  t=$({ time "$@" >"$out" 2>&1; } 2>&1) || {
+    echo "gst_chain.sh: failed: $*" >&2
+    cat "$out" >&2
+    touch "$work/failed"
+    exit 1
+  }
+  awk '{ printf "%s %.3f\n", $1, $2 + $3 }' <<<"$t"
 }
 
 finished_in() { sed -n 's/^finished in \([0-9.e+-]*\) s$/\1/p' "$1"; }
 
-declare -A times
-add() { times[$1]+="$2 "; }
+declare -A times cpu
+add() {  # add KEY "WALL [CPU]"
+  local wall rest
+  read -r wall rest <<<"$2"
+  times[$1]+="$wall "
+  cpu[$1]+="${rest:-0} "
+}
 best() { tr ' ' '\n' <<<"${times[$1]}" | grep . | sort -g | head -1; }
-median() { tr ' ' '\n' <<<"${times[$1]}" | grep . | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+median_of() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+median() { median_of "${times[$1]}"; }
 
 read -r -a gst_chain_args <<<"$(gst_line $chain)"
 read -r -a gst_source_args <<<"$(gst_line 0)"
@@ -88,6 +100,7 @@ echo
 # Warm the page cache and the plugin registries (GStreamer's registry cache) once, untimed.
 timed "$work/warm.txt" gst-launch-1.0 -q "${gst_chain_args[@]}" >/dev/null
 timed "$work/warm.txt" "${trib_source[@]}" --set src.count=100 --run-dir "$work/warm" >/dev/null
+[[ ! -e $work/failed ]] || exit 1
 
 for ((r = 1; r <= repeat; r++)); do
   add gst "$(timed "$work/gst.txt" gst-launch-1.0 -q "${gst_chain_args[@]}")"
@@ -96,26 +109,29 @@ for ((r = 1; r <= repeat; r++)); do
   add gst_src "$(timed "$work/gst_src.txt" gst-launch-1.0 -q "${gst_source_args[@]}")"
   add trib_src "$(timed "$work/trib_src.txt" "${trib_source[@]}" --run-dir "$work/source-$r")"
   add trib_src_in "$(finished_in "$work/trib_src.txt")"
+  [[ ! -e $work/failed ]] || exit 1
 done
 
-row() {  # row LABEL KEY
-  local b m
+row() {  # row LABEL KEY [with CPU]
+  local b m c=-
   b=$(best "$2")
   m=$(median "$2")
-  awk -v l="$1" -v b="$b" -v m="$m" -v n="$packets" \
-    'BEGIN { printf "%-50s %8.3f %8.3f %12.0f %12.0f\n", l, b, m, n / b, n / m }'
+  [[ ${3:-} == cpu ]] && c=$(median_of "${cpu[$2]}")
+  awk -v l="$1" -v b="$b" -v m="$m" -v c="$c" -v n="$packets" \
+    'BEGIN { printf "%-50s %8.3f %8.3f %12.0f %12.0f %8s\n", l, b, m, n / b, n / m, c == "-" ? c : sprintf("%.3f", c) }'
 }
-printf "%-50s %8s %8s %12s %12s\n" "" "best s" "median s" "best pkt/s" "median pkt/s"
-row "tributary run identity_chain.toml" trib
-row "gst-launch-1.0 fakesrc ! identity x10 ! fakesink" gst
-row "tributary, source only (synthetic -> end)" trib_src
-row "gst-launch-1.0, source only (fakesrc ! fakesink)" gst_src
+printf "%-50s %8s %8s %12s %12s %8s\n" "" "best s" "median s" "best pkt/s" "median pkt/s" "cpu s"
+row "tributary run identity_chain.toml" trib cpu
+row "gst-launch-1.0 fakesrc ! identity x10 ! fakesink" gst cpu
+row "tributary, source only (synthetic -> end)" trib_src cpu
+row "gst-launch-1.0, source only (fakesrc ! fakesink)" gst_src cpu
 row "tributary in-run ('finished in'), chain" trib_in
 row "tributary in-run ('finished in'), source only" trib_src_in
+echo "(cpu s: median user + sys seconds of the process, all its threads)"
 echo
 awk -v tc="$(median trib)" -v ts="$(median trib_src)" -v gc="$(median gst)" -v gs="$(median gst_src)" \
   -v n="$packets" -v k="$chain" 'BEGIN {
-    printf "what the %d identities add per packet per identity (median chain - median source only): tributary %.0f ns, gst-launch %.0f ns\n",
+    printf "wall time the %d identities add, per packet per identity (median chain - median source only): tributary %.0f ns, gst-launch %.0f ns\n",
       k, (tc - ts) * 1e9 / n / k, (gc - gs) * 1e9 / n / k }'
 echo
 echo "per-node table of the last tributary chain run:"

@@ -178,6 +178,7 @@ TEST_CASE("the default pipeline trains a classifier and writes metric points to 
   std::string events = read_file(dir / "run" / "events.jsonl");
   CHECK_THAT(events, Catch::Contains("\"telemetry/packets_in\""));
   CHECK_THAT(events, Catch::Contains("\"message\""));
+  CHECK_THAT(events, Catch::Contains("read 150 rows"));  // logged while the source started
 }
 
 TEST_CASE("runs go to runs/<pipeline>/<run id>/ and ${RUN_DIR} points there") {

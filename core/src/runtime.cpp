@@ -8,6 +8,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <shared_mutex>
 #include <thread>
 
 #include "logging.hpp"
@@ -399,6 +400,7 @@ class Runtime::Impl final : public RuntimeHooks {
       node.control_inbox.push_back(message);
       node.has_control.store(true);
     }
+    std::shared_lock<std::shared_mutex> lock(graph_mutex_);
     if (node.fn && running_.load() && !node.finished.load()) {
       node.fn->try_put(Envelope{nullptr, 0, EnvelopeType::control});
     }
@@ -442,6 +444,15 @@ class Runtime::Impl final : public RuntimeHooks {
   }
 
   void publish_bus(PacketPtr packet, bool telemetry) {
+    if (!running_.load()) {
+      // While nodes start, bus traffic waits until every node is ready for it.
+      std::lock_guard<std::mutex> lock(early_mutex_);
+      if (!running_.load()) {
+        if (collecting_early_) early_bus_.emplace_back(std::move(packet), telemetry);
+        return;
+      }
+    }
+    std::shared_lock<std::shared_mutex> lock(graph_mutex_);
     if (!running_.load()) return;
     for (auto& n : nodes_) {
       std::int64_t port = telemetry ? n->telemetry_port : n->logs_port;
@@ -493,6 +504,10 @@ class Runtime::Impl final : public RuntimeHooks {
       publish_bus(std::move(packet), false);
     });
 
+    {
+      std::lock_guard<std::mutex> lock(early_mutex_);
+      collecting_early_ = true;
+    }
     log_->info("run ", plan_.run.id, " of pipeline '", plan_.decl.name, "': ", nodes_.size(), " nodes, ", links_.size(),
                " links, ", threads_, " threads");
     // Start consumers before producers, so nothing is emitted into a node that is not ready.
@@ -511,7 +526,14 @@ class Runtime::Impl final : public RuntimeHooks {
     }
 
     if (!start_failed) {
-      running_.store(true);
+      std::vector<std::pair<PacketPtr, bool>> early;
+      {
+        std::lock_guard<std::mutex> lock(early_mutex_);
+        running_.store(true);
+        collecting_early_ = false;
+        early.swap(early_bus_);
+      }
+      for (auto& [packet, telemetry] : early) publish_bus(std::move(packet), telemetry);
       std::thread telemetry([this] { telemetry_loop(); });
       std::vector<std::thread> sources;
       for (auto& n : nodes_) {
@@ -530,7 +552,12 @@ class Runtime::Impl final : public RuntimeHooks {
         if (n->bus_only) n->fn->try_put(Envelope{nullptr, kBusEos, EnvelopeType::eos});
       }
       arena.execute([&] { graph->wait_for_all(); });
-      running_.store(false);
+      {
+        // From here on nothing from outside the graph (control, buses) puts into it.
+        std::unique_lock<std::shared_mutex> lock(graph_mutex_);
+        running_.store(false);
+      }
+      arena.execute([&] { graph->wait_for_all(); });
     }
 
     for (NodeState* n : started) {
@@ -547,7 +574,10 @@ class Runtime::Impl final : public RuntimeHooks {
     }
     logging_.set_bus(nullptr);
     for (auto& n : plan_.nodes) n.context->attach(nullptr);
-    arena.execute([&] { graph.reset(); });
+    arena.execute([&] {
+      for (auto& n : nodes_) n->fn.reset();  // flow-graph nodes go before their graph
+      graph.reset();
+    });
 
     RunResult result;
     result.nodes = stats();
@@ -591,6 +621,10 @@ class Runtime::Impl final : public RuntimeHooks {
   std::vector<std::unique_ptr<NodeState>> nodes_;
 
   std::atomic<bool> running_{false};
+  std::shared_mutex graph_mutex_;
+  std::mutex early_mutex_;
+  bool collecting_early_ = false;
+  std::vector<std::pair<PacketPtr, bool>> early_bus_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> paused_{false};
   std::mutex state_mutex_;
