@@ -81,11 +81,12 @@ delay_us = 200
   CHECK(max_depth <= 5);  // the capacity, plus the one packet a source may have in hand
 }
 
-TEST_CASE("a live source never waits: a full queue drops by policy and counts every drop") {
-  SECTION("drop_newest keeps the oldest packets") {
-    Harness h(R"(
+namespace {
+// A live source four times faster than its consumer, through a queue of 8.
+RunResult run_live_into_slow_sink(const std::string& policy) {
+  Harness h(R"(
 [pipeline]
-links = [ { from = "src", to = "sink", capacity = 8, policy = "drop_newest" } ]
+links = [ { from = "src", to = "sink", capacity = 8, policy = ")" + policy + R"(" } ]
 [nodes.src]
 plugin = "counter"
 count = 400
@@ -94,8 +95,14 @@ live = true
 plugin = "collect"
 delay_us = 300
 )");
-    core::Runtime runtime(h.plan, h.logging);
-    RunResult r = runtime.run();
+  core::Runtime runtime(h.plan, h.logging);
+  return runtime.run();
+}
+}  // namespace
+
+TEST_CASE("a live source never waits: a full queue drops by policy and counts every drop") {
+  SECTION("drop_newest keeps the oldest packets") {
+    RunResult r = run_live_into_slow_sink("drop_newest");
     CHECK(r.status == RunResult::Status::finished);
     auto drops = stats_of(r, "sink").drops;
     CHECK(drops > 0);
@@ -104,19 +111,7 @@ delay_us = 300
     CHECK(std::is_sorted(record().received.begin(), record().received.end()));
   }
   SECTION("drop_oldest keeps the newest packets") {
-    Harness h(R"(
-[pipeline]
-links = [ { from = "src", to = "sink", capacity = 8, policy = "drop_oldest" } ]
-[nodes.src]
-plugin = "counter"
-count = 400
-live = true
-[nodes.sink]
-plugin = "collect"
-delay_us = 300
-)");
-    core::Runtime runtime(h.plan, h.logging);
-    RunResult r = runtime.run();
+    RunResult r = run_live_into_slow_sink("drop_oldest");
     CHECK(r.status == RunResult::Status::finished);
     auto drops = stats_of(r, "sink").drops;
     CHECK(drops > 0);
