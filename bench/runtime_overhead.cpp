@@ -66,17 +66,23 @@ PacketPtr add_one(const PacketPtr& in) {
 // What the sink saw; the check that both versions did all the work.
 struct Tally {
   std::uint64_t packets = 0;
-  std::uint64_t wrong = 0;  // packets whose first value is not `expected_first`
+  std::uint64_t wrong = 0;         // packets whose first value is not `expected_first`
+  std::uint64_t out_of_order = 0;  // packets whose sequence number is below one seen before
+  std::uint64_t highest = 0;
   float expected_first = 0.0f;
 
   void reset(float expected) {
     packets = 0;
     wrong = 0;
+    out_of_order = 0;
+    highest = 0;
     expected_first = expected;
   }
   void count(const PacketPtr& packet) {
     ++packets;
     if (packet->tensors.front().data<float>()[0] != expected_first) ++wrong;
+    if (packets > 1 && packet->sequence < highest) ++out_of_order;
+    highest = std::max(highest, packet->sequence);
   }
 };
 
@@ -352,16 +358,20 @@ int main(int argc, char** argv) try {
 
     Row tbb_row;
     Row tributary_row;
+    std::uint64_t tbb_out_of_order = 0;
+    std::uint64_t tributary_out_of_order = 0;
     for (int r = 0; r < o.repeat; ++r) {
       if (o.tbb) {
         tally.reset(expected);
         tbb_row.times.push_back(run_tbb(work, o.chain, o.packets, o.capacity, threads, tally).run_s);
         check("tbb");
+        tbb_out_of_order += tally.out_of_order;
       }
       if (o.tributary) {
         tally.reset(expected);
         Timing t = run_tributary(registry, toml);
         check("tributary");
+        tributary_out_of_order += tally.out_of_order;
         tributary_row.times.push_back(t.run_s);
         tributary_row.setup_s = std::max(tributary_row.setup_s, t.setup_s);
       }
@@ -373,6 +383,9 @@ int main(int argc, char** argv) try {
                   tributary_row.setup_s * 1e3);
     }
     if (o.tbb && o.tributary) ratios.emplace_back(work, median(tributary_row.times) / median(tbb_row.times));
+    std::printf("%-6s packets reaching the sink out of order, all repeats: tbb %llu, tributary %llu\n", to_string(work),
+                static_cast<unsigned long long>(tbb_out_of_order),
+                static_cast<unsigned long long>(tributary_out_of_order));
   }
   std::printf("\n");
   for (const auto& [work, ratio] : ratios) {

@@ -229,7 +229,7 @@ path = "${RUN_DIR}/rows.csv"
   CHECK(lines_of(read_file(dir / "run" / "rows.csv")).size() == 151);  // header + 150 flowers
 }
 
-TEST_CASE("a node that throws ends the run with exit code 1 and the node's name; sinks keep what they got") {
+TEST_CASE("a node that throws ends the run with exit code 1 and the node's name, and sinks keep what they got") {
   fs::path dir = fresh_dir("failing");
   fs::path file = write_file(dir / "p.toml", R"([pipeline]
 name = "failing"

@@ -232,7 +232,9 @@ class Loader {
 
   void expand_all(toml::node& node) {
     if (auto* s = node.as_string()) {
-      if (s->get().find("${") != std::string::npos) s->get() = expand(s->get(), at(s->source()));
+      const std::string& text = s->get();
+      if (text.rfind("${", 0) == 0 && text.find('}') == text.size() - 1) whole_variables_.insert(&node);
+      if (text.find("${") != std::string::npos) s->get() = expand(s->get(), at(s->source()));
     } else if (auto* t = node.as_table()) {
       for (auto&& [k, v] : *t) expand_all(v);
     } else if (auto* a = node.as_array()) {
@@ -302,6 +304,7 @@ class Loader {
       std::string key(k.str());
       if (key == "plugin") continue;
       n.params.push_back({key, to_value(v, key, n.locate(key))});
+      if (whole_variables_.count(&v) != 0) n.whole_variables.push_back(key);
     }
     decl.nodes.push_back(std::move(n));
   }
@@ -430,6 +433,7 @@ class Loader {
   std::string path_;
   const LoadOptions& options_;
   std::map<std::string, std::string> run_vars_;
+  std::set<const toml::node*> whole_variables_;
   std::map<std::string, std::vector<std::pair<std::string, Location>>> overridden_;
   std::vector<Diagnostic> diagnostics_;
 };

@@ -25,6 +25,9 @@ struct NodeDecl {
   Location plugin_where;                                    // the plugin value
   std::vector<TableEntry> params;                           // everything but `plugin`
   std::vector<std::pair<std::string, Location>> locations;  // dotted key -> where its value is
+  // Keys whose value was one ${VAR} and nothing else: validation reads such a value as the
+  // declared type (count = "${PACKETS:-100}" is an integer), since TOML has no bare ${VAR}.
+  std::vector<std::string> whole_variables;
 
   // Where a parameter (dotted, possibly with [index]) was written; the node itself when unknown.
   Location locate(std::string_view param) const;

@@ -1,6 +1,8 @@
 #include "plan.hpp"
 
 #include <algorithm>
+#include <charconv>
+#include <cstdlib>
 #include <functional>
 #include <set>
 
@@ -58,6 +60,33 @@ std::string unknown_plugin_hint(const std::string& plugin, const PluginRegistry&
   return hint;
 }
 
+// A value that was one ${VAR} is read as the declared integer, number or boolean when its text
+// is one; anything else stays text, and the type check says what is wrong with it.
+std::vector<TableEntry> typed_variables(const NodeDecl& decl, const NodeSpec& spec) {
+  std::vector<TableEntry> params = decl.params;
+  for (auto& entry : params) {
+    const ParamSpec* p = spec.find_param(entry.key);
+    if (p == nullptr || entry.value.type() != ValueType::string ||
+        std::find(decl.whole_variables.begin(), decl.whole_variables.end(), entry.key) == decl.whole_variables.end()) {
+      continue;
+    }
+    const std::string& text = entry.value.as_string();
+    const char* end = text.data() + text.size();
+    if (p->type == ParamType::integer) {
+      std::int64_t i = 0;
+      auto [ptr, ec] = std::from_chars(text.data(), end, i);
+      if (ec == std::errc() && ptr == end && !text.empty()) entry.value = Value(i);
+    } else if (p->type == ParamType::number) {
+      char* stop = nullptr;
+      double d = std::strtod(text.c_str(), &stop);
+      if (!text.empty() && stop == text.c_str() + text.size()) entry.value = Value(d);
+    } else if (p->type == ParamType::boolean && (text == "true" || text == "false")) {
+      entry.value = Value(text == "true");
+    }
+  }
+  return params;
+}
+
 }  // namespace
 
 Plan build_plan(PipelineDecl decl, const PluginRegistry& registry, RunInfo run, Logging& logging) {
@@ -83,7 +112,7 @@ Plan build_plan(PipelineDecl decl, const PluginRegistry& registry, RunInfo run, 
     }
     if (node.type != nullptr) {
       std::vector<ParamIssue> issues;
-      node.params = Params::build(node.type->spec.params(), n.params, issues);
+      node.params = Params::build(node.type->spec.params(), typed_variables(n, node.type->spec), issues);
       for (const auto& issue : issues) {
         fail(n.locate(issue.param), "node '" + n.name + "' (" + n.plugin + "): " + issue.message, issue.hint);
       }

@@ -66,7 +66,7 @@ TEST_CASE("the pipeline name defaults to the file's name") {
   CHECK(decl.name == "p");
 }
 
-TEST_CASE("${VAR:-default} falls back; RUN_DIR and RUN_ID come from the run") {
+TEST_CASE("a default in ${VAR:-default} fills in for an unset variable, and RUN_DIR and RUN_ID come from the run") {
   LoadOptions options;
   options.run_variables = [](const std::string& name) {
     return std::map<std::string, std::string>{{"RUN_DIR", "/runs/" + name + "/1"}, {"RUN_ID", "1"}};

@@ -1,4 +1,5 @@
 // Validation against node declarations: every check happens before anything starts.
+#include <algorithm>
 #include <catch2/catch.hpp>
 
 #include "test_nodes.hpp"
@@ -88,4 +89,22 @@ TEST_CASE("a valid pipeline is ordered producers first, with default ports and t
   CHECK(order == std::vector<std::string>{"src", "r", "sink"});
   CHECK(h.plan.links[0].capacity == 7);
   CHECK(h.plan.links[0].policy == QueuePolicy::block);
+}
+
+TEST_CASE("a value that is one ${VAR} takes the declared type, and other text stays text") {
+  setenv("TRIBUTARY_TEST_COUNT", "12", 1);
+  testnodes::Harness h(
+      "[pipeline]\nlinks = [\"src -> sink\"]\n[nodes.src]\nplugin = \"counter\"\n"
+      "count = \"${TRIBUTARY_TEST_COUNT}\"\nlive = \"${TRIBUTARY_TEST_LIVE:-false}\"\n"
+      "[nodes.sink]\nplugin = \"collect\"\n");
+  const auto& src =
+      *std::find_if(h.plan.nodes.begin(), h.plan.nodes.end(), [](const NodePlan& n) { return n.name == "src"; });
+  CHECK(src.params.get<std::int64_t>("count") == 12);
+  CHECK_FALSE(src.params.get<bool>("live"));
+  setenv("TRIBUTARY_TEST_COUNT", "twelve", 1);
+  auto e = plan_errors("[nodes.src]\nplugin = \"counter\"\ncount = \"${TRIBUTARY_TEST_COUNT}\"\n");
+  REQUIRE(e.size() == 1);
+  CHECK(e[0].message == "node 'src' (counter): 'count' must be an integer, got a string (\"twelve\")");
+  auto partial = plan_errors("[nodes.src]\nplugin = \"counter\"\ncount = \"1${TRIBUTARY_TEST_COUNT}\"\n");
+  CHECK(partial.size() == 1);
 }

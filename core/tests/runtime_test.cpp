@@ -86,7 +86,8 @@ namespace {
 RunResult run_live_into_slow_sink(const std::string& policy) {
   Harness h(R"(
 [pipeline]
-links = [ { from = "src", to = "sink", capacity = 8, policy = ")" + policy + R"(" } ]
+links = [ { from = "src", to = "sink", capacity = 8, policy = ")" +
+            policy + R"(" } ]
 [nodes.src]
 plugin = "counter"
 count = 400
@@ -199,7 +200,7 @@ plugin = "collect"
   CHECK(stats_of(r, "r").packets_in == 100);
 }
 
-TEST_CASE("a stop request ends an endless source; queues drain and sinks flush") {
+TEST_CASE("a stop request ends an endless source, queues drain and sinks flush") {
   Harness h(chain_toml(2, "count = 0\nperiod_us = 100"));
   core::Runtime runtime(h.plan, h.logging);
   std::thread stopper([&] {
