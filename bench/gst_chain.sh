@@ -11,7 +11,7 @@
 # "finished in" time (the run alone) is reported beside it.
 #
 #   bench/gst_chain.sh [TRIBUTARY_BINARY]     default: build/bin/tributary beside this folder
-#   PACKETS=100000 REPEAT=5 CHUNK=1600 SIGNAL=noise bench/gst_chain.sh build-bench/bin/tributary
+#   PACKETS=100000 REPEAT=5 CHUNK=1600 SIGNAL=silence bench/gst_chain.sh build-bench/bin/tributary
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -19,7 +19,7 @@ tributary=${1:-${TRIBUTARY:-$here/../build/bin/tributary}}
 packets=${PACKETS:-100000}
 repeat=${REPEAT:-5}
 chunk=${CHUNK:-1600}
-export SIGNAL=${SIGNAL:-noise}
+export SIGNAL=${SIGNAL:-silence}
 bytes=$((chunk * 4))
 chain=10
 
@@ -43,13 +43,13 @@ name  = "source-only"
 links = [ "src -> end" ]
 [nodes.src]
 plugin = "synthetic"
-signal = "${SIGNAL:-noise}"
+signal = "${SIGNAL:-silence}"
 [nodes.end]
 plugin = "identity"
 EOF
 
 gst_line() {  # gst_line IDENTITIES: the gst-launch-1.0 arguments
-  local args=(fakesrc "num-buffers=$packets" sizetype=fixed "sizemax=$bytes")
+  local args=(fakesrc "num-buffers=$packets" sizetype=fixed "sizemax=$bytes" filltype=zero)
   for ((i = 0; i < $1; i++)); do args+=('!' identity); done
   args+=('!' fakesink sync=false)
   echo "${args[@]}"

@@ -7,7 +7,7 @@ packages=(
   cmake g++ make pkg-config
   # runtime and SDK
   libtbb-dev libtomlplusplus-dev libspdlog-dev libfmt-dev libboost-dev libboost-filesystem-dev
-  nlohmann-json3-dev libcli11-dev zlib1g-dev
+  nlohmann-json3-dev libcli11-dev zlib1g-dev libjemalloc-dev
   # fast BLAS for the model plugins (LibTorch uses whatever libblas.so.3 points to)
   libopenblas0-pthread
   # tests: Catch2, real data sets, GStreamer tools for the benchmarks

@@ -34,13 +34,15 @@ double squared_distance(const double* a, const double* b, std::size_t dims) {
 
 void Synthetic::declare(NodeSpec& spec) {
   spec.summary(
-      "deterministic, seedable test data: sine, square, chirp or noise audio chunks, or labelled gaussian blobs");
+      "deterministic, seedable test data: sine, square, chirp, noise or silent audio chunks, or labelled gaussian "
+      "blobs");
   spec.output(kOut);
   spec.source(SourceMode::pull);
   spec.param<std::string>("signal", "sine",
                           "what to generate: sine, square, chirp (sweeps frequency..sample_rate/4 linearly over one "
-                          "second, then repeats), noise (uniform white noise) or blobs (labelled points)")
-      .choices({"sine", "square", "chirp", "noise", "blobs"});
+                          "second, then repeats), noise (uniform white noise), silence (zeros, plus `noise` if set) or blobs "
+                          "(labelled points)")
+      .choices({"sine", "square", "chirp", "noise", "silence", "blobs"});
   spec.param<std::int64_t>("count", 100, "packets to produce; 0 = endless").min(0);
   spec.param<double>("rate_hz", 0.0, "packets per second; 0 = as fast as downstream takes them").min(0);
   spec.param<bool>("live", false,
@@ -70,6 +72,7 @@ void Synthetic::configure(const Params& params) {
   signal_ = signal == "square"  ? Signal::square
             : signal == "chirp" ? Signal::chirp
             : signal == "noise" ? Signal::noise
+            : signal == "silence" ? Signal::silence
             : signal == "blobs" ? Signal::blobs
                                 : Signal::sine;
   count_ = params.get<std::int64_t>("count");
@@ -137,12 +140,24 @@ void Synthetic::advance_phase(double hz) {
   phase_ -= std::floor(phase_);
 }
 
+namespace {
+// The samples still to compute: none when the chunk is silent.
+struct Span {
+  float* first = nullptr;
+  float* last = nullptr;
+  float* begin() const { return first; }
+  float* end() const { return last; }
+};
+}  // namespace
+
 PacketPtr Synthetic::next_audio() {
   const double rate = static_cast<double>(sample_rate_);
   const double sweep_end = rate / 4.0;
   const std::int64_t first = sample_index_;
-  std::vector<float> samples(static_cast<std::size_t>(chunk_));
-  for (auto& sample : samples) {
+  std::vector<float> samples(static_cast<std::size_t>(chunk_));  // zeros
+  const bool silent = signal_ == Signal::silence && noise_ <= 0.0;
+  if (silent) sample_index_ += chunk_;
+  for (float& sample : silent ? Span{} : Span{samples.data(), samples.data() + samples.size()}) {
     double value = 0.0;
     switch (signal_) {
       case Signal::sine:
@@ -163,6 +178,7 @@ PacketPtr Synthetic::next_audio() {
       case Signal::noise:
         value = amplitude_ * (2.0 * random_->uniform() - 1.0);
         break;
+      case Signal::silence:
       case Signal::blobs:
         break;
     }

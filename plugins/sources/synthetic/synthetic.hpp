@@ -30,7 +30,7 @@ class Synthetic final : public Node {
   SourceMode source_mode(SourceMode declared) const override;
 
  private:
-  enum class Signal { sine, square, chirp, noise, blobs };
+  enum class Signal { sine, square, chirp, noise, silence, blobs };
 
   PacketPtr next_audio();
   PacketPtr next_example();

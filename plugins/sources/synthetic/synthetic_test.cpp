@@ -1,6 +1,8 @@
 #include "synthetic/synthetic.hpp"
 
 #include <catch2/catch.hpp>
+
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -108,6 +110,15 @@ TEST_CASE("synthetic: noise stays within the amplitude and averages to zero") {
     sum += v;
   }
   CHECK(sum / static_cast<double>(x.size()) == Approx(0.0).margin(0.01));
+}
+
+TEST_CASE("synthetic: silence is zeros, with the added noise when there is some") {
+  const auto quiet = samples_of(run({{"signal", "silence"}, {"count", 3}, {"chunk", 100}}));
+  REQUIRE(quiet.size() == 300);
+  CHECK(std::all_of(quiet.begin(), quiet.end(), [](float v) { return v == 0.0f; }));
+  const auto hiss = samples_of(run({{"signal", "silence"}, {"count", 3}, {"chunk", 100}, {"noise", 0.1}}));
+  REQUIRE(hiss.size() == 300);
+  CHECK(std::any_of(hiss.begin(), hiss.end(), [](float v) { return v != 0.0f; }));
 }
 
 TEST_CASE("synthetic: the same seed gives bit-identical output, another seed different output") {
