@@ -25,13 +25,26 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-enum class EnvelopeType : std::uint8_t { data, eos, bus, control, resume };
+enum class EnvelopeType : std::uint8_t { none, data, eos, bus, control, resume };
 
 struct Envelope {
   PacketPtr packet;
-  std::uint32_t index = 0;  // data, eos: the link; bus: the input port
-  EnvelopeType type = EnvelopeType::data;
+  std::uint64_t sequence = 0;  // data, eos: position on the link
+  std::uint32_t index = 0;     // data, eos: the link; bus: the input port
+  EnvelopeType type = EnvelopeType::none;
 };
+
+using FlowNode = oneapi::tbb::flow::function_node<Envelope, Envelope, oneapi::tbb::flow::queueing>;
+
+// What one body puts on its node's edge link (the first link of its first output, joined to the
+// consumer by a flow-graph edge) is held here, and the last of it is returned from the body: the
+// flow graph then runs the consumer next on the same thread instead of queueing a task for it.
+struct Outbox {
+  const void* node = nullptr;
+  Envelope held;
+  Outbox* previous = nullptr;
+};
+thread_local Outbox* t_outbox = nullptr;
 
 // A counter written by one thread at a time (a serial node, a source) needs no atomic
 // read-modify-write on the hot path; one written from parallel bodies does.
@@ -102,7 +115,15 @@ struct LinkState {
   std::atomic<std::int64_t> skip{0};  // oldest entries to discard (drop_oldest)
   Tally drops;
   std::atomic<bool> awaited{false};  // a pull source waits for this link to drain to half
-  std::vector<void*> pull_sources;   // the pull sources upstream (their NodeState)
+  bool edge = false;                 // joined by a flow-graph edge: see Outbox
+  // A serial producer numbers what it puts on a link to a serial consumer; the consumer takes
+  // the envelopes in that order, holding back the few that overtake another (a returned
+  // envelope travels the edge after the producer's next body may already have started).
+  bool ordered = false;
+  std::uint64_t sent = 0;           // producer side
+  std::uint64_t next_take = 0;      // consumer side
+  std::vector<Envelope> early;      // consumer side: arrived before their turn
+  std::vector<void*> pull_sources;  // the pull sources upstream (their NodeState)
   std::int64_t depth() const noexcept { return puts.get() - takes.get() - skip.load(std::memory_order_relaxed); }
 };
 
@@ -149,7 +170,7 @@ class Runtime::Impl final : public RuntimeHooks {
   struct NodeState {
     NodePlan* plan = nullptr;
     std::size_t index = 0;
-    std::unique_ptr<flow::function_node<Envelope, flow::continue_msg, flow::queueing>> fn;
+    std::unique_ptr<FlowNode> fn;
     std::vector<std::vector<LinkState*>> out_links;  // by output port
     std::vector<LinkState*> in_links;
     std::vector<LinkState*> throttle;  // block-policy links downstream (pull sources wait on them)
@@ -205,6 +226,7 @@ class Runtime::Impl final : public RuntimeHooks {
       nodes_[link->plan->to]->in_links.push_back(link.get());
       link->shared_puts = nodes_[link->plan->from]->parallel;
       link->shared_takes = nodes_[link->plan->to]->parallel;
+      link->ordered = !link->shared_puts && !link->shared_takes;
     }
     clock_start_ns_ = Clock::now().time_since_epoch().count();
     clock_start_ticks_ = busy_clock();
@@ -323,7 +345,53 @@ class Runtime::Impl final : public RuntimeHooks {
     }
     link.puts.add(1, link.shared_puts);
     if (to.parallel) to.pending.fetch_add(1);
-    to.fn->try_put(Envelope{std::move(packet), link.id, EnvelopeType::data});
+    put(link, Envelope{std::move(packet), 0, link.id, EnvelopeType::data});
+  }
+
+  // Puts a data or end-of-stream envelope on a link, numbered when the link is ordered.
+  void put(LinkState& link, Envelope envelope) {
+    if (link.ordered) envelope.sequence = link.sent++;
+    FlowNode& to = *nodes_[link.plan->to]->fn;
+    Outbox* outbox = t_outbox;
+    if (link.edge && outbox != nullptr && outbox->node == nodes_[link.plan->from].get()) {
+      if (outbox->held.type != EnvelopeType::none) to.try_put(outbox->held);
+      outbox->held = std::move(envelope);
+      return;
+    }
+    to.try_put(envelope);
+  }
+
+  // One body of a node, with an outbox for its edge link; returns what the edge carries on.
+  Envelope run_body(NodeState& node, const Envelope& envelope) {
+    Outbox outbox{&node, Envelope{}, t_outbox};
+    t_outbox = &outbox;
+    if (envelope.type == EnvelopeType::data || envelope.type == EnvelopeType::eos) {
+      take_in_order(node, envelope);
+    } else {
+      body(node, envelope);
+    }
+    t_outbox = outbox.previous;
+    return std::move(outbox.held);
+  }
+
+  void take_in_order(NodeState& node, const Envelope& envelope) {
+    LinkState* link = envelope.index < links_.size() ? links_[envelope.index].get() : nullptr;
+    if (link == nullptr || !link->ordered) return body(node, envelope);
+    if (envelope.sequence != link->next_take) {
+      link->early.push_back(envelope);
+      return;
+    }
+    body(node, envelope);
+    ++link->next_take;
+    while (!link->early.empty()) {
+      auto it = std::find_if(link->early.begin(), link->early.end(),
+                             [&](const Envelope& e) { return e.sequence == link->next_take; });
+      if (it == link->early.end()) break;
+      Envelope next = std::move(*it);
+      link->early.erase(it);
+      body(node, next);
+      ++link->next_take;
+    }
   }
 
   void body(NodeState& node, const Envelope& envelope) {
@@ -362,6 +430,8 @@ class Runtime::Impl final : public RuntimeHooks {
         break;
       case EnvelopeType::resume:
         source_step(node);
+        break;
+      case EnvelopeType::none:
         break;
     }
   }
@@ -412,8 +482,7 @@ class Runtime::Impl final : public RuntimeHooks {
       node.busy_ticks.add(static_cast<std::int64_t>(busy_clock() - t0), true);
     }
     for (auto& port_links : node.out_links) {
-      for (LinkState* link : port_links)
-        nodes_[link->plan->to]->fn->try_put(Envelope{nullptr, link->id, EnvelopeType::eos});
+      for (LinkState* link : port_links) put(*link, Envelope{nullptr, 0, link->id, EnvelopeType::eos});
     }
   }
 
@@ -454,7 +523,7 @@ class Runtime::Impl final : public RuntimeHooks {
   // Queues a step of a pull source unless one is queued or running. From inside the graph.
   void schedule(NodeState& source) {
     if (source.finished.load() || source.scheduled.exchange(true)) return;
-    source.fn->try_put(Envelope{nullptr, 0, EnvelopeType::resume});
+    source.fn->try_put(Envelope{nullptr, 0, 0, EnvelopeType::resume});
   }
 
   // The same from outside the graph (control, signals, the watchdog).
@@ -517,7 +586,7 @@ class Runtime::Impl final : public RuntimeHooks {
       if (!more || node.failed.load()) return finish_source(node);
       if (stop_.load()) return finish_source(node);
     }
-    node.fn->try_put(Envelope{nullptr, 0, EnvelopeType::resume});  // yield, then go on
+    node.fn->try_put(Envelope{nullptr, 0, 0, EnvelopeType::resume});  // yield, then go on
   }
 
   void finish_source(NodeState& node) {
@@ -573,7 +642,7 @@ class Runtime::Impl final : public RuntimeHooks {
     }
     std::shared_lock<std::shared_mutex> lock(graph_mutex_);
     if (node.fn && running_.load() && !node.finished.load()) {
-      node.fn->try_put(Envelope{nullptr, 0, EnvelopeType::control});
+      node.fn->try_put(Envelope{nullptr, 0, 0, EnvelopeType::control});
     }
   }
 
@@ -628,7 +697,7 @@ class Runtime::Impl final : public RuntimeHooks {
     for (auto& n : nodes_) {
       std::int64_t port = telemetry ? n->telemetry_port : n->logs_port;
       if (port < 0 || n->finished.load() || n->failed.load()) continue;
-      n->fn->try_put(Envelope{packet, static_cast<std::uint32_t>(port), EnvelopeType::bus});
+      n->fn->try_put(Envelope{packet, 0, static_cast<std::uint32_t>(port), EnvelopeType::bus});
     }
   }
 
@@ -666,11 +735,14 @@ class Runtime::Impl final : public RuntimeHooks {
         if (n->plan->is_source && !n->pull) continue;
         NodeState* state = n.get();
         std::size_t concurrency = n->parallel ? static_cast<std::size_t>(threads_) : 1;
-        n->fn = std::make_unique<flow::function_node<Envelope, flow::continue_msg, flow::queueing>>(
-            *graph, concurrency, [this, state](const Envelope& e) {
-              body(*state, e);
-              return flow::continue_msg();
-            });
+        n->fn = std::make_unique<FlowNode>(*graph, concurrency,
+                                           [this, state](const Envelope& e) { return run_body(*state, e); });
+      }
+      for (auto& n : nodes_) {
+        if (!n->fn || n->out_links.empty() || n->out_links[0].empty()) continue;
+        LinkState& link = *n->out_links[0][0];
+        link.edge = true;
+        flow::make_edge(*n->fn, *nodes_[link.plan->to]->fn);
       }
     });
 
@@ -735,7 +807,7 @@ class Runtime::Impl final : public RuntimeHooks {
       telemetry.join();
       // The buses close last: nodes fed only by them get a final snapshot, then end of stream.
       for (auto& n : nodes_) {
-        if (n->bus_only) n->fn->try_put(Envelope{nullptr, kBusEos, EnvelopeType::eos});
+        if (n->bus_only) n->fn->try_put(Envelope{nullptr, 0, kBusEos, EnvelopeType::eos});
       }
       arena.execute([&] { graph->wait_for_all(); });
       {
@@ -761,6 +833,7 @@ class Runtime::Impl final : public RuntimeHooks {
     logging_.set_bus(nullptr);
     for (auto& n : plan_.nodes) n.context->attach(nullptr);
     arena.execute([&] {
+      graph->reset(flow::rf_clear_edges);
       for (auto& n : nodes_) n->fn.reset();  // flow-graph nodes go before their graph
       graph.reset();
     });

@@ -37,18 +37,18 @@ const core::NodeStats& stats_of(const RunResult& r, const std::string& name) {
 }  // namespace
 
 TEST_CASE("a chain of ten nodes delivers every packet in order and flushes each node once") {
-  Harness h(chain_toml(10, "count = 500"));
+  Harness h(chain_toml(10, "count = 20000"));
   core::Runtime runtime(h.plan, h.logging);
   RunResult r = runtime.run();
   REQUIRE(r.status == RunResult::Status::finished);
-  std::vector<std::int64_t> expected(500);
+  std::vector<std::int64_t> expected(20000);
   std::iota(expected.begin(), expected.end(), 0);
   CHECK(record().received == expected);
   CHECK(record().flushes == 1);
   CHECK(record().stops == 1);
-  CHECK(stats_of(r, "src").packets_out == 500);
-  CHECK(stats_of(r, "r9").packets_in == 500);
-  CHECK(stats_of(r, "sink").packets_in == 500);
+  CHECK(stats_of(r, "src").packets_out == 20000);
+  CHECK(stats_of(r, "r9").packets_in == 20000);
+  CHECK(stats_of(r, "sink").packets_in == 20000);
   CHECK(stats_of(r, "sink").drops == 0);
 }
 

@@ -38,10 +38,11 @@ void Synthetic::declare(NodeSpec& spec) {
       "blobs");
   spec.output(kOut);
   spec.source(SourceMode::pull);
-  spec.param<std::string>("signal", "sine",
-                          "what to generate: sine, square, chirp (sweeps frequency..sample_rate/4 linearly over one "
-                          "second, then repeats), noise (uniform white noise), silence (zeros, plus `noise` if set) or blobs "
-                          "(labelled points)")
+  spec.param<std::string>(
+          "signal", "sine",
+          "what to generate: sine, square, chirp (sweeps frequency..sample_rate/4 linearly over one "
+          "second, then repeats), noise (uniform white noise), silence (zeros, plus `noise` if set) or blobs "
+          "(labelled points)")
       .choices({"sine", "square", "chirp", "noise", "silence", "blobs"});
   spec.param<std::int64_t>("count", 100, "packets to produce; 0 = endless").min(0);
   spec.param<double>("rate_hz", 0.0, "packets per second; 0 = as fast as downstream takes them").min(0);
@@ -69,12 +70,12 @@ chunk = 1600)");
 
 void Synthetic::configure(const Params& params) {
   const auto signal = params.get<std::string>("signal");
-  signal_ = signal == "square"  ? Signal::square
-            : signal == "chirp" ? Signal::chirp
-            : signal == "noise" ? Signal::noise
+  signal_ = signal == "square"    ? Signal::square
+            : signal == "chirp"   ? Signal::chirp
+            : signal == "noise"   ? Signal::noise
             : signal == "silence" ? Signal::silence
-            : signal == "blobs" ? Signal::blobs
-                                : Signal::sine;
+            : signal == "blobs"   ? Signal::blobs
+                                  : Signal::sine;
   count_ = params.get<std::int64_t>("count");
   rate_hz_ = params.get<double>("rate_hz");
   live_ = params.get<bool>("live");
