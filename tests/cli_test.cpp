@@ -383,3 +383,59 @@ TEST_CASE("logs go to stderr as JSON lines on request, one logger per node") {
   }
   CHECK(json_lines >= 1);
 }
+
+TEST_CASE("SIGUSR1 asks every node for a checkpoint through the control bus") {
+  fs::path dir = fresh_dir("sigusr1");
+  fs::path file = write_file(dir / "p.toml", R"([pipeline]
+name = "checkpoint"
+links = [ "points -> train", "train -> log" ]
+[nodes.points]
+plugin = "synthetic"
+signal = "blobs"
+count = 0
+rate_hz = 500
+[nodes.train]
+plugin = "softmax_regression"
+classes = 3
+[nodes.log]
+plugin = "jsonl"
+path = "${RUN_DIR}/metrics.jsonl"
+)");
+  ProcessOptions usr1;
+  usr1.signal = SIGUSR1;
+  usr1.signal_when = "run directory:";
+  usr1.signal_after = std::chrono::milliseconds(800);
+  usr1.timeout = std::chrono::seconds(5);  // then SIGKILL: the checkpoint must not stop the run
+  auto r = cli({"run", file.string(), "--run-dir", (dir / "run").string()}, usr1);
+  INFO(r.all());
+  CHECK(r.exit_code == 128 + SIGKILL);  // still running after the checkpoint, until killed
+  CHECK_THAT(r.err, Catch::Contains("SIGUSR1: checkpoint requested"));
+  CHECK_THAT(read_file(dir / "run" / "metrics.jsonl"), Catch::Contains("\"weights_norm\""));
+}
+
+TEST_CASE("a second SIGINT ends a run at once, when the graceful stop would take long") {
+  fs::path dir = fresh_dir("second-sigint");
+  // The sink takes a long time per packet and a deep queue holds many: draining would take minutes.
+  fs::path file = write_file(dir / "p.toml", R"([pipeline]
+name = "slow"
+links = [ { from = "tone", to = "out", capacity = 100000 } ]
+[nodes.tone]
+plugin = "synthetic"
+count = 100000
+chunk = 4096
+[nodes.out]
+plugin = "csv"
+path = "${RUN_DIR}/tone.csv"
+)");
+  fs::path script = write_file(dir / "twice.sh",
+                               "#!/bin/sh\n\"$@\" &\npid=$!\nsleep 1.5\nkill -INT $pid\n"
+                               "sleep 0.5\nkill -INT $pid\nwait $pid\n");
+  fs::permissions(script, fs::perms::owner_all);
+  auto start = std::chrono::steady_clock::now();
+  auto r = run_process({"/bin/sh", script.string(), kCli, "run", file.string(), "--run-dir", (dir / "run").string()});
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  INFO(r.all());
+  CHECK(r.exit_code == 130);
+  CHECK_THAT(r.err, Catch::Contains("second signal: stopping at once"));
+  CHECK(elapsed < std::chrono::seconds(10));
+}

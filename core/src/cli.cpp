@@ -226,14 +226,14 @@ int cmd_graph(const Options& o) {
   return kExitFinished;
 }
 
-// Signals arrive on one thread of their own: the first asks the run to stop gracefully, the
-// second ends the process at once.
+// Signals arrive on one thread of their own and go on the control bus: SIGINT or SIGTERM stops
+// gracefully (a second one ends the process at once), SIGUSR1 asks every node to checkpoint,
+// SIGUSR2 pauses the sources or resumes them.
 class SignalWatcher {
  public:
   SignalWatcher() {
     sigemptyset(&set_);
-    sigaddset(&set_, SIGINT);
-    sigaddset(&set_, SIGTERM);
+    for (int sig : {SIGINT, SIGTERM, SIGUSR1, SIGUSR2}) sigaddset(&set_, sig);
     pthread_sigmask(SIG_BLOCK, &set_, nullptr);
   }
   ~SignalWatcher() {
@@ -242,15 +242,24 @@ class SignalWatcher {
   }
   void watch(tc::Runtime& runtime) {
     thread_ = std::thread([this, &runtime] {
-      int count = 0;
+      int stops = 0;
+      bool paused = false;
       while (!done_.load()) {
         timespec timeout{0, 100 * 1000 * 1000};
         int sig = sigtimedwait(&set_, nullptr, &timeout);
         if (sig < 0) continue;
-        if (++count == 1) {
-          std::fprintf(stderr, "\n%s: stopping gracefully (again to stop at once)\n",
-                       sig == SIGINT ? "SIGINT" : "SIGTERM");
-          runtime.request_stop(std::string(sig == SIGINT ? "SIGINT" : "SIGTERM") + " received");
+        if (sig == SIGUSR1) {
+          std::fprintf(stderr, "SIGUSR1: checkpoint requested\n");
+          runtime.control({tributary::ControlVerb::checkpoint, "", "", tributary::Value()});
+        } else if (sig == SIGUSR2) {
+          paused = !paused;
+          std::fprintf(stderr, "SIGUSR2: %s\n", paused ? "pausing (SIGUSR2 again to resume)" : "resuming");
+          runtime.control(
+              {paused ? tributary::ControlVerb::pause : tributary::ControlVerb::resume, "", "", tributary::Value()});
+        } else if (++stops == 1) {
+          const char* name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+          std::fprintf(stderr, "\n%s: stopping gracefully (again to stop at once)\n", name);
+          runtime.request_stop(std::string(name) + " received");
         } else {
           std::fprintf(stderr, "\nsecond signal: stopping at once\n");
           std::_Exit(130);
