@@ -207,22 +207,18 @@ int cmd_describe(const Options& o) {
   return kExitFinished;
 }
 
-int cmd_validate(const Options& o) {
+// validate and graph: build the plan (every check a run makes before it starts), then report.
+int cmd_check(const Options& o, bool graph) {
   tc::Logging logging(log_settings(o));
   tc::PluginRegistry registry;
   tc::RunInfo run;
   tc::Plan plan = prepare(o, registry, logging, run);
-  std::cout << o.file << ": valid pipeline '" << plan.decl.name << "' (" << plan.nodes.size() << " nodes, "
-            << plan.links.size() << " links)\n";
-  return kExitFinished;
-}
-
-int cmd_graph(const Options& o) {
-  tc::Logging logging(log_settings(o));
-  tc::PluginRegistry registry;
-  tc::RunInfo run;
-  tc::Plan plan = prepare(o, registry, logging, run);
-  std::cout << (o.format == "mermaid" ? tc::to_mermaid(plan) : tc::to_dot(plan));
+  if (graph) {
+    std::cout << (o.format == "mermaid" ? tc::to_mermaid(plan) : tc::to_dot(plan));
+  } else {
+    std::cout << o.file << ": valid pipeline '" << plan.decl.name << "' (" << plan.nodes.size() << " nodes, "
+              << plan.links.size() << " links)\n";
+  }
   return kExitFinished;
 }
 
@@ -368,10 +364,10 @@ int main(int argc, char** argv) {
 
   try {
     if (*run) return cmd_run(o);
-    if (*validate) return cmd_validate(o);
+    if (*validate) return cmd_check(o, false);
     if (*plugins) return cmd_plugins(o);
     if (*describe) return cmd_describe(o);
-    if (*graph) return cmd_graph(o);
+    if (*graph) return cmd_check(o, true);
   } catch (const tc::PipelineError& e) {
     std::cerr << e.report();
     return kExitInvalid;

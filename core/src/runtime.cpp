@@ -439,13 +439,7 @@ class Runtime::Impl final : public RuntimeHooks {
   void process(NodeState& node, const InputPort& port, const PacketPtr& packet) {
     std::uint32_t weight = node.busy_sampler.weight();
     std::uint64_t t0 = weight != 0 ? busy_clock() : 0;
-    try {
-      node.plan->node->process(port, packet, *node.emitter);
-    } catch (const std::exception& e) {
-      fail(node, e.what());
-    } catch (...) {
-      fail(node, "unknown exception");
-    }
+    guarded(node, [&] { node.plan->node->process(port, packet, *node.emitter); });
     if (weight != 0) {
       auto elapsed = static_cast<std::int64_t>(busy_clock() - t0);
       node.busy_ticks.add(elapsed * weight, node.parallel);
@@ -472,17 +466,23 @@ class Runtime::Impl final : public RuntimeHooks {
                 telemetry_snapshot());
       }
       auto t0 = busy_clock();
-      try {
-        node.plan->node->flush(*node.emitter);
-      } catch (const std::exception& e) {
-        fail(node, e.what());
-      } catch (...) {
-        fail(node, "unknown exception");
-      }
+      guarded(node, [&] { node.plan->node->flush(*node.emitter); });
       node.busy_ticks.add(static_cast<std::int64_t>(busy_clock() - t0), true);
     }
     for (auto& port_links : node.out_links) {
       for (LinkState* link : port_links) put(*link, Envelope{nullptr, 0, link->id, EnvelopeType::eos});
+    }
+  }
+
+  // Runs a call into the node's own code: an exception fails the node with its message.
+  template <typename Call>
+  void guarded(NodeState& node, Call&& call) {
+    try {
+      call();
+    } catch (const std::exception& e) {
+      fail(node, e.what());
+    } catch (...) {
+      fail(node, "unknown exception");
     }
   }
 
@@ -573,20 +573,18 @@ class Runtime::Impl final : public RuntimeHooks {
       room = 1;
     }
     for (std::int64_t i = 0; i < room; ++i) {
-      bool more = false;
-      std::uint64_t t0 = busy_clock();
-      try {
-        more = node.plan->node->produce(*node.emitter);
-      } catch (const std::exception& e) {
-        fail(node, e.what());
-      } catch (...) {
-        fail(node, "unknown exception");
-      }
-      node.busy_ticks.add(static_cast<std::int64_t>(busy_clock() - t0), false);
-      if (!more || node.failed.load()) return finish_source(node);
-      if (stop_.load()) return finish_source(node);
+      if (!produce(node) || stop_.load()) return finish_source(node);
     }
     node.fn->try_put(Envelope{nullptr, 0, 0, EnvelopeType::resume});  // yield, then go on
+  }
+
+  // One call of a source's produce(); false at end of stream or when the source failed.
+  bool produce(NodeState& node) {
+    bool more = false;
+    std::uint64_t t0 = busy_clock();
+    guarded(node, [&] { more = node.plan->node->produce(*node.emitter); });
+    node.busy_ticks.add(static_cast<std::int64_t>(busy_clock() - t0), false);
+    return more && !node.failed.load();
   }
 
   void finish_source(NodeState& node) {
@@ -605,17 +603,7 @@ class Runtime::Impl final : public RuntimeHooks {
         wait_cv_.wait_for(lock, std::chrono::milliseconds(50), [&] { return stop_.load() || !paused_.load(); });
         continue;
       }
-      bool more = false;
-      auto t0 = busy_clock();
-      try {
-        more = node.plan->node->produce(*node.emitter);
-      } catch (const std::exception& e) {
-        fail(node, e.what());
-      } catch (...) {
-        fail(node, "unknown exception");
-      }
-      node.busy_ticks.add(static_cast<std::int64_t>(busy_clock() - t0), false);
-      if (!more) break;
+      if (!produce(node)) break;
     }
     finish(node);
     graph_->release_wait();
@@ -654,13 +642,7 @@ class Runtime::Impl final : public RuntimeHooks {
       inbox.swap(node.control_inbox);
       node.has_control.store(false);
     }
-    for (const auto& message : inbox) {
-      try {
-        node.plan->node->on_control(message, *node.emitter);
-      } catch (const std::exception& e) {
-        fail(node, e.what());
-      }
-    }
+    for (const auto& message : inbox) guarded(node, [&] { node.plan->node->on_control(message, *node.emitter); });
   }
 
   // ---- buses --------------------------------------------------------------------------------
