@@ -232,7 +232,9 @@ class SignalWatcher {
     for (int sig : {SIGINT, SIGTERM, SIGUSR1, SIGUSR2}) sigaddset(&set_, sig);
     pthread_sigmask(SIG_BLOCK, &set_, nullptr);
   }
-  ~SignalWatcher() {
+  ~SignalWatcher() { stop(); }
+  // Stops watching; the signals stay blocked, so one arriving while the run is torn down waits.
+  void stop() {
     done_.store(true);
     if (thread_.joinable()) thread_.join();
   }
@@ -286,6 +288,7 @@ int cmd_run(const Options& o) {
   tc::Runtime runtime(plan, logging);
   signals.watch(runtime);
   tc::RunResult result = runtime.run();
+  signals.stop();  // before the runtime, the plan and the plugins go
   logging.flush();
 
   int name_width = 4, plugin_width = 6;

@@ -111,13 +111,20 @@ class Loader {
     if (options_.run_variables) run_vars_ = options_.run_variables(decl.name);
 
     toml::table* nodes = root["nodes"].as_table();
+    bool nodes_malformed = root.contains("nodes") && nodes == nullptr;
+    if (nodes_malformed) {
+      fail({at(root.get("nodes")->source()), "'nodes' must hold one table per node",
+            "write [nodes.NAME] with plugin = \"TYPE\" for each node"});
+    }
     apply_overrides(nodes);
     expand_all(root);
 
     if (pipeline != nullptr) read_pipeline(*pipeline, decl);
     if (nodes == nullptr) {
-      fail({Location{path_, 0, 0}, "the pipeline declares no nodes",
-            "add a table per node: [nodes.NAME] with plugin = \"TYPE\""});
+      if (!nodes_malformed) {
+        fail({Location{path_, 0, 0}, "the pipeline declares no nodes",
+              "add a table per node: [nodes.NAME] with plugin = \"TYPE\""});
+      }
     } else {
       for (auto&& [key, node] : *nodes) read_node(std::string(key.str()), node, decl);
       if (nodes->empty()) fail({at(nodes->source()), "the pipeline declares no nodes", ""});
@@ -189,6 +196,7 @@ class Loader {
         target->insert_or_assign(leaf, text);
       }
       overridden_[node_name].emplace_back(key, where);
+      if (key.find('.') == std::string::npos) override_text_[node_name].push_back({key, Value(text)});
     }
   }
 
@@ -292,6 +300,7 @@ class Loader {
       }
     }
     n.plugin_where = n.locate("plugin");
+    n.override_text = override_text_[name];
     auto* plugin = table->get("plugin");
     if (plugin == nullptr) {
       fail({n.where, "node '" + name + "' has no plugin", "add plugin = \"TYPE\" (see `tributary plugins`)"});
@@ -434,6 +443,7 @@ class Loader {
   const LoadOptions& options_;
   std::map<std::string, std::string> run_vars_;
   std::set<const toml::node*> whole_variables_;
+  std::map<std::string, std::vector<TableEntry>> override_text_;
   std::map<std::string, std::vector<std::pair<std::string, Location>>> overridden_;
   std::vector<Diagnostic> diagnostics_;
 };

@@ -28,6 +28,9 @@ struct NodeDecl {
   // Keys whose value was one ${VAR} and nothing else: validation reads such a value as the
   // declared type (count = "${PACKETS:-100}" is an integer), since TOML has no bare ${VAR}.
   std::vector<std::string> whole_variables;
+  // Top-level keys set with --set, and the text given there: a string parameter takes the text
+  // as it is, even when it reads as a number (--set clips.label_column=4).
+  std::vector<TableEntry> override_text;
 
   // Where a parameter (dotted, possibly with [index]) was written; the node itself when unknown.
   Location locate(std::string_view param) const;

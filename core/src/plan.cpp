@@ -60,12 +60,18 @@ std::string unknown_plugin_hint(const std::string& plugin, const PluginRegistry&
   return hint;
 }
 
-// A value that was one ${VAR} is read as the declared integer, number or boolean when its text
-// is one; anything else stays text, and the type check says what is wrong with it.
-std::vector<TableEntry> typed_variables(const NodeDecl& decl, const NodeSpec& spec) {
+// Values whose text the user gave outside TOML's types: a value that was one ${VAR} is read as
+// the declared integer, number or boolean when its text is one, and a --set value for a string
+// parameter is its text as given. Anything else stays as it is, and the type check reports it.
+std::vector<TableEntry> as_declared(const NodeDecl& decl, const NodeSpec& spec) {
   std::vector<TableEntry> params = decl.params;
   for (auto& entry : params) {
     const ParamSpec* p = spec.find_param(entry.key);
+    if (p != nullptr && p->type == ParamType::string && entry.value.type() != ValueType::string) {
+      for (const auto& given : decl.override_text) {
+        if (given.key == entry.key) entry.value = given.value;
+      }
+    }
     if (p == nullptr || entry.value.type() != ValueType::string ||
         std::find(decl.whole_variables.begin(), decl.whole_variables.end(), entry.key) == decl.whole_variables.end()) {
       continue;
@@ -112,7 +118,7 @@ Plan build_plan(PipelineDecl decl, const PluginRegistry& registry, RunInfo run, 
     }
     if (node.type != nullptr) {
       std::vector<ParamIssue> issues;
-      node.params = Params::build(node.type->spec.params(), typed_variables(n, node.type->spec), issues);
+      node.params = Params::build(node.type->spec.params(), as_declared(n, node.type->spec), issues);
       for (const auto& issue : issues) {
         fail(n.locate(issue.param), "node '" + n.name + "' (" + n.plugin + "): " + issue.message, issue.hint);
       }
@@ -234,6 +240,15 @@ Plan build_plan(PipelineDecl decl, const PluginRegistry& registry, RunInfo run, 
           fail(l.where, "link \"" + l.text + "\" connects node '" + l.from_node + "' to itself");
           ok = false;
         }
+      }
+    }
+    for (std::size_t k = 0; ok && k < plan.links.size(); ++k) {
+      const LinkPlan& other = plan.links[k];
+      if (link_ok[k] && other.from == link.from && other.from_port == link.from_port && other.to == link.to &&
+          other.to_port == link.to_port) {
+        fail(l.where, "link \"" + l.text + "\" repeats the link at " + other.where.to_string(),
+             "each packet would arrive twice: remove one of them");
+        ok = false;
       }
     }
     link_ok.push_back(ok);

@@ -720,8 +720,10 @@ class Runtime::Impl final : public RuntimeHooks {
         n->fn = std::make_unique<FlowNode>(*graph, concurrency,
                                            [this, state](const Envelope& e) { return run_body(*state, e); });
       }
+      // Only a serial producer's edge: a parallel one's returned envelope could still be on its
+      // way when another of its bodies, finishing last, puts end of stream on the link.
       for (auto& n : nodes_) {
-        if (!n->fn || n->out_links.empty() || n->out_links[0].empty()) continue;
+        if (!n->fn || n->parallel || n->out_links.empty() || n->out_links[0].empty()) continue;
         LinkState& link = *n->out_links[0][0];
         link.edge = true;
         flow::make_edge(*n->fn, *nodes_[link.plan->to]->fn);
@@ -752,6 +754,10 @@ class Runtime::Impl final : public RuntimeHooks {
         started.push_back(&n);
       } catch (const std::exception& e) {
         fail(n, std::string("could not start: ") + e.what());
+        start_failed = true;
+        break;
+      } catch (...) {
+        fail(n, "could not start: unknown exception");
         start_failed = true;
         break;
       }
@@ -801,15 +807,20 @@ class Runtime::Impl final : public RuntimeHooks {
     }
 
     for (NodeState* n : started) {
+      std::string error;
       try {
         n->plan->node->stop();
       } catch (const std::exception& e) {
-        log_->error("node '", n->plan->name, "' failed while stopping: ", e.what());
-        std::lock_guard<std::mutex> lock(state_mutex_);
-        if (failed_node_.empty()) {
-          failed_node_ = n->plan->name;
-          error_ = std::string("failed while stopping: ") + e.what();
-        }
+        error = e.what();
+      } catch (...) {
+        error = "unknown exception";
+      }
+      if (error.empty()) continue;
+      log_->error("node '", n->plan->name, "' failed while stopping: ", error);
+      std::lock_guard<std::mutex> lock(state_mutex_);
+      if (failed_node_.empty()) {
+        failed_node_ = n->plan->name;
+        error_ = "failed while stopping: " + error;
       }
     }
     logging_.set_bus(nullptr);

@@ -150,6 +150,12 @@ TEST_CASE("each mistake in a pipeline file is reported where it is, with a hint"
     CHECK(e[0].message == "environment variable 'HOME_DIR_X' is not set");
     CHECK(e[0].where.to_string() == "p.toml:3:8");
   }
+  SECTION("nodes that are not tables") {
+    auto e = errors("nodes = 3\n[pipeline]\nname = \"x\"\n");
+    REQUIRE(e.size() == 1);
+    CHECK(e[0].message == "'nodes' must hold one table per node");
+    CHECK(e[0].where.line == 1);
+  }
   SECTION("no nodes at all") {
     auto e = errors("[pipeline]\nname = \"x\"\n");
     REQUIRE(e.size() == 1);

@@ -108,3 +108,22 @@ TEST_CASE("a value that is one ${VAR} takes the declared type, and other text st
   auto partial = plan_errors("[nodes.src]\nplugin = \"counter\"\ncount = \"1${TRIBUTARY_TEST_COUNT}\"\n");
   CHECK(partial.size() == 1);
 }
+
+TEST_CASE("a link given twice is refused, pointing at the first") {
+  auto e = plan_errors(
+      "[pipeline]\nlinks = [\"src -> sink\",\n  \"src.out -> sink.in\"]\n"
+      "[nodes.src]\nplugin = \"counter\"\n[nodes.sink]\nplugin = \"collect\"\n");
+  REQUIRE(e.size() == 1);
+  CHECK(e[0].message == "link \"src.out -> sink.in\" repeats the link at test.toml:2:10");
+  CHECK(e[0].where.line == 3);
+}
+
+TEST_CASE("an override of a string parameter keeps its text even when it reads as a number") {
+  testnodes::Harness h(
+      "[pipeline]\nlinks = [\"src -> r\", \"r -> sink\"]\n[nodes.src]\nplugin = \"counter\"\n"
+      "[nodes.r]\nplugin = \"relay\"\n[nodes.sink]\nplugin = \"collect\"\n",
+      {"r.note=42"});
+  const auto& r =
+      *std::find_if(h.plan.nodes.begin(), h.plan.nodes.end(), [](const NodePlan& n) { return n.name == "r"; });
+  CHECK(r.params.get<std::string>("note") == "42");
+}

@@ -95,6 +95,7 @@ class Relay final : public Node {
     spec.param<std::int64_t>("fail_at", -1, "throw at this sequence number");
     spec.param<std::int64_t>("delay_us", 0, "work per packet").min(0);
     spec.param<double>("gain", 1.0, "a settable value").settable();
+    spec.param<std::string>("note", "", "any text");
   }
   void configure(const Params& p) override {
     fail_at_ = p.get<std::int64_t>("fail_at");

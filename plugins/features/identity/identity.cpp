@@ -6,7 +6,6 @@ void Identity::declare(NodeSpec& spec) {
   spec.summary("passes every packet on unchanged (the same packet, no copy); can drop every N-th for tests");
   spec.input(kIn);
   spec.output(kOut);
-  spec.concurrency(Concurrency::parallel);
   spec.param<std::int64_t>("drop_every", 0, "drop every N-th packet (counted in arrival order); 0 drops none").min(0);
   spec.example(R"([pipeline]
 name  = "identity-demo"
@@ -40,17 +39,17 @@ void Identity::configure(const Params& params) {
 }
 
 void Identity::process(const InputPort&, const PacketPtr& packet, Emitter& out) {
-  const std::uint64_t position = seen_.fetch_add(1, std::memory_order_relaxed) + 1;
+  const std::uint64_t position = ++seen_;
   if (drop_every_ != 0 && position % drop_every_ == 0) {
-    dropped_.fetch_add(1, std::memory_order_relaxed);
+    ++dropped_;
     return;
   }
   out.emit(kOut, packet);
 }
 
 void Identity::flush(Emitter&) {
-  const auto dropped = dropped_.load();
-  if (dropped != 0) log().info("dropped ", dropped, " of ", seen_.load(), " packets (drop_every = ", drop_every_, ")");
+  const auto dropped = dropped_;
+  if (dropped != 0) log().info("dropped ", dropped, " of ", seen_, " packets (drop_every = ", drop_every_, ")");
 }
 
 }  // namespace tributary::features

@@ -25,9 +25,8 @@ class Identity final : public Node {
 
  private:
   std::uint64_t drop_every_ = 0;
-  // Packets may arrive on several threads at once (parallel concurrency).
-  std::atomic<std::uint64_t> seen_{0};
-  std::atomic<std::uint64_t> dropped_{0};
+  std::uint64_t seen_ = 0;
+  std::uint64_t dropped_ = 0;
 };
 
 }  // namespace tributary::features

@@ -16,13 +16,13 @@ PacketPtr numbered(PayloadKind kind, std::uint64_t sequence) {
 }
 }  // namespace
 
-TEST_CASE("identity declares one input and one output of any kind and runs in parallel") {
+TEST_CASE("identity declares one input and one output of any kind and keeps packets in order") {
   auto h = NodeHarness::of<Identity>();
   REQUIRE(h.spec().inputs().size() == 1);
   REQUIRE(h.spec().outputs().size() == 1);
   CHECK(h.spec().inputs()[0]->kinds == PayloadKinds::any());
   CHECK(h.spec().outputs()[0]->kinds == PayloadKinds::any());
-  CHECK(h.spec().concurrency() == Concurrency::parallel);
+  CHECK(h.spec().concurrency() == Concurrency::serial);
   CHECK(h.params().get<std::int64_t>("drop_every") == 0);
 }
 

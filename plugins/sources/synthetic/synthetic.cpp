@@ -126,8 +126,15 @@ bool Synthetic::wait_until_due() {
   if (rate_hz_ <= 0.0) return !context().stop_requested();
   using Clock = std::chrono::steady_clock;
   if (!first_due_) first_due_ = Clock::now();
-  const auto due = *first_due_ + std::chrono::duration_cast<Clock::duration>(
-                                     std::chrono::duration<double>(static_cast<double>(sequence_) / rate_hz_));
+  auto due = *first_due_ + std::chrono::duration_cast<Clock::duration>(
+                               std::chrono::duration<double>(static_cast<double>(sequence_) / rate_hz_));
+  // rate_hz is a pace, not a quota: after a pause or a stall longer than one period, go on from
+  // now instead of emitting the missed packets in a burst.
+  const auto period = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / rate_hz_));
+  if (const auto now = Clock::now(); now - due > period) {
+    *first_due_ += now - due;
+    due = now;
+  }
   for (;;) {
     if (context().stop_requested()) return false;
     const auto now = Clock::now();
