@@ -1,6 +1,7 @@
 #include "synthetic/synthetic.hpp"
 
 #include <algorithm>
+#include <thread>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cmath>
@@ -239,4 +240,14 @@ TEST_CASE("synthetic: inconsistent parameters are refused naming the parameter")
   CHECK(param_of({{"classes", 1}}) == "classes");
   CHECK(param_of({{"signal", "sawtooth"}}) == "signal");
   CHECK(param_of({{"sample_rate", 0}}) == "sample_rate");
+}
+
+TEST_CASE("synthetic: after a pause the pace goes on from now, without a burst of missed packets") {
+  auto h = NodeHarness::of<Synthetic>({{"count", 0}, {"chunk", 16}, {"rate_hz", 200.0}});
+  h.start();
+  for (int i = 0; i < 3; ++i) REQUIRE(h.produce());
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // 40 periods missed
+  const auto begin = std::chrono::steady_clock::now();
+  for (int i = 0; i < 10; ++i) REQUIRE(h.produce());
+  CHECK(std::chrono::steady_clock::now() - begin >= std::chrono::milliseconds(40));  // 9 periods of 5 ms, at least
 }
