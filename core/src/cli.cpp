@@ -1,6 +1,10 @@
 // tributary: run, validate and inspect pipelines.
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
@@ -231,21 +235,32 @@ class SignalWatcher {
     sigemptyset(&set_);
     for (int sig : {SIGINT, SIGTERM, SIGUSR1, SIGUSR2}) sigaddset(&set_, sig);
     pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+    signals_ = signalfd(-1, &set_, SFD_CLOEXEC);
+    wake_ = eventfd(0, EFD_CLOEXEC);
   }
-  ~SignalWatcher() { stop(); }
+  ~SignalWatcher() {
+    stop();
+    if (signals_ >= 0) close(signals_);
+    if (wake_ >= 0) close(wake_);
+  }
   // Stops watching; the signals stay blocked, so one arriving while the run is torn down waits.
   void stop() {
-    done_.store(true);
-    if (thread_.joinable()) thread_.join();
+    if (!thread_.joinable()) return;
+    std::uint64_t one = 1;
+    if (write(wake_, &one, sizeof one) < 0) std::perror("eventfd");
+    thread_.join();
   }
   void watch(tc::Runtime& runtime) {
     thread_ = std::thread([this, &runtime] {
       int stops = 0;
       bool paused = false;
-      while (!done_.load()) {
-        timespec timeout{0, 100 * 1000 * 1000};
-        int sig = sigtimedwait(&set_, nullptr, &timeout);
-        if (sig < 0) continue;
+      for (;;) {
+        pollfd fds[2] = {{signals_, POLLIN, 0}, {wake_, POLLIN, 0}};
+        if (poll(fds, 2, -1) < 0) continue;
+        if (fds[1].revents != 0) return;
+        signalfd_siginfo info{};
+        if (read(signals_, &info, sizeof info) != static_cast<ssize_t>(sizeof info)) continue;
+        int sig = static_cast<int>(info.ssi_signo);
         if (sig == SIGUSR1) {
           std::fprintf(stderr, "SIGUSR1: checkpoint requested\n");
           runtime.control({tributary::ControlVerb::checkpoint, "", "", tributary::Value()});
@@ -268,7 +283,8 @@ class SignalWatcher {
 
  private:
   sigset_t set_{};
-  std::atomic<bool> done_{false};
+  int signals_ = -1;
+  int wake_ = -1;
   std::thread thread_;
 };
 
