@@ -169,7 +169,6 @@ class Runtime::Impl final : public RuntimeHooks {
 
   struct NodeState {
     NodePlan* plan = nullptr;
-    std::size_t index = 0;
     std::unique_ptr<FlowNode> fn;
     std::vector<std::vector<LinkState*>> out_links;  // by output port
     std::vector<LinkState*> in_links;
@@ -210,7 +209,6 @@ class Runtime::Impl final : public RuntimeHooks {
     for (std::size_t i = 0; i < plan.nodes.size(); ++i) {
       auto node = std::make_unique<NodeState>();
       node->plan = &plan.nodes[i];
-      node->index = i;
       node->out_links.resize(plan.nodes[i].type->spec.outputs().size());
       node->parallel = !plan.nodes[i].is_source && plan.nodes[i].type->spec.concurrency() == Concurrency::parallel;
       node->pull = plan.nodes[i].is_source && plan.nodes[i].mode == SourceMode::pull;
