@@ -4,8 +4,12 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 namespace tributary::core {
 
@@ -91,33 +95,82 @@ class SdkLogger final : public Logger {
 
 }  // namespace
 
+// Log lines bound for the bus wait in a bounded queue; a thread of their own hands them to the bus,
+// so the thread that logs never runs the fan-out, and never under spdlog's sink lock.
 class BusSink final : public spdlog::sinks::base_sink<std::mutex> {
  public:
+  static constexpr std::size_t kBacklog = 4096;
+
+  ~BusSink() override { set(nullptr); }
+
+  // Starts handing lines to `bus`; an empty one hands over what is queued, then stops.
   void set(std::function<void(const LogRecord&)> bus) {
-    std::lock_guard<std::mutex> lock(bus_mutex_);
+    if (dispatcher_.joinable()) {
+      drain();
+      {
+        std::lock_guard<std::mutex> lock(queue_mutex_);
+        closing_ = true;
+      }
+      queue_cv_.notify_all();
+      dispatcher_.join();
+    }
+    std::lock_guard<std::mutex> lock(queue_mutex_);
+    closing_ = false;
     bus_ = std::move(bus);
+    if (bus_) dispatcher_ = std::thread([this] { dispatch(); });
   }
+
+  // Waits until every line queued so far has been handed to the bus.
+  void drain() {
+    std::unique_lock<std::mutex> lock(queue_mutex_);
+    idle_cv_.wait(lock, [&] { return !bus_ || (queue_.empty() && !handing_); });
+  }
+
+  std::uint64_t dropped() const noexcept { return dropped_.load(); }
 
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {
     if (t_in_bus) return;
-    std::function<void(const LogRecord&)> bus;
-    {
-      std::lock_guard<std::mutex> lock(bus_mutex_);
-      bus = bus_;
+    std::lock_guard<std::mutex> lock(queue_mutex_);
+    if (!bus_) return;
+    if (queue_.size() >= kBacklog) {
+      dropped_.fetch_add(1);
+      return;
     }
-    if (!bus) return;
-    LogRecord record{seconds(msg.time), std::string(msg.logger_name.begin(), msg.logger_name.end()),
-                     from_spdlog(msg.level), std::string(msg.payload.begin(), msg.payload.end())};
-    t_in_bus = true;
-    bus(record);
-    t_in_bus = false;
+    queue_.push_back(LogRecord{seconds(msg.time), std::string(msg.logger_name.begin(), msg.logger_name.end()),
+                               from_spdlog(msg.level), std::string(msg.payload.begin(), msg.payload.end())});
+    queue_cv_.notify_one();
   }
   void flush_() override {}
 
  private:
-  std::mutex bus_mutex_;
+  void dispatch() {
+    t_in_bus = true;  // what the bus does with a line is not logged back onto it
+    std::unique_lock<std::mutex> lock(queue_mutex_);
+    for (;;) {
+      queue_cv_.wait(lock, [&] { return closing_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // closing, and nothing left
+      std::deque<LogRecord> batch;
+      batch.swap(queue_);
+      handing_ = true;
+      auto bus = bus_;
+      lock.unlock();
+      for (const auto& record : batch) bus(record);
+      lock.lock();
+      handing_ = false;
+      idle_cv_.notify_all();
+    }
+  }
+
+  std::mutex queue_mutex_;
+  std::condition_variable queue_cv_;
+  std::condition_variable idle_cv_;
+  std::deque<LogRecord> queue_;
+  bool handing_ = false;
+  bool closing_ = false;
+  std::atomic<std::uint64_t> dropped_{0};
   std::function<void(const LogRecord&)> bus_;
+  std::thread dispatcher_;
 };
 
 struct Logging::Sinks {
@@ -148,6 +201,8 @@ std::unique_ptr<Logger> Logging::make(const std::string& name) {
 }
 
 void Logging::set_bus(std::function<void(const LogRecord&)> bus) { sinks_->bus->set(std::move(bus)); }
+void Logging::drain_bus() { sinks_->bus->drain(); }
+std::uint64_t Logging::bus_drops() const noexcept { return sinks_->bus->dropped(); }
 
 void Logging::flush() {
   for (auto& l : sinks_->loggers) l->flush();

@@ -2,6 +2,7 @@
 // Logging through spdlog: one logger per node, named after it, so one node's logs can be turned
 // up alone (--log-level NODE=debug); text or JSON lines on stderr; every line also reaches the
 // runtime's log bus, where sinks can subscribe to it.
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -44,7 +45,12 @@ class Logging {
   // A logger named `name` (a node name, or "tributary" for the runtime itself).
   std::unique_ptr<Logger> make(const std::string& name);
   // Where log lines go besides stderr; set while a run is going on, cleared after.
+  // Lines reach the bus from a thread of Logging's own, through a bounded queue (a line that finds
+  // it full is dropped and counted); an empty function hands over what is queued, then detaches.
   void set_bus(std::function<void(const LogRecord&)> bus);
+  // Waits until every line logged so far has been handed to the bus.
+  void drain_bus();
+  std::uint64_t bus_drops() const noexcept;
   void flush();
 
  private:

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <functional>
 #include <set>
+#include <stdexcept>
 
 #include "logging.hpp"
 
@@ -29,6 +30,24 @@ bool NodeContext::stop_requested() const {
 }
 void NodeContext::send_control(ControlMessage message) {
   if (auto* h = hooks_.load()) h->send_control(std::move(message));
+}
+
+namespace {
+// What a node holds outside a run: every emission is a mistake in the node, reported as such.
+class NoRunEmitter final : public Emitter {
+ public:
+  void emit(const OutputPort&, PacketPtr) override { refuse(); }
+  void emit(PacketPtr) override { refuse(); }
+
+ private:
+  [[noreturn]] static void refuse() { throw std::logic_error("emitted outside a run (before start or after stop)"); }
+};
+}  // namespace
+
+Emitter& NodeContext::emitter() {
+  static NoRunEmitter none;
+  Emitter* e = emitter_.load();
+  return e != nullptr ? *e : none;
 }
 
 NodePlan::NodePlan() = default;
@@ -139,6 +158,11 @@ Plan build_plan(PipelineDecl decl, const PluginRegistry& registry, RunInfo run, 
           node.node.reset();
         } catch (const std::exception& e) {
           fail(n.where, "node '" + n.name + "' (" + n.plugin + ") cannot be configured: " + e.what());
+          node.node.reset();
+        } catch (...) {
+          fail(n.where, "node '" + n.name + "' (" + n.plugin +
+                            ") cannot be configured: it threw an exception that is "
+                            "not a std::exception");
           node.node.reset();
         }
       }

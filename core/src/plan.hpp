@@ -35,7 +35,10 @@ class NodeContext final : public Context {
  public:
   NodeContext(std::string name, RunInfo run, std::unique_ptr<Logger> logger);
   ~NodeContext() override;
-  void attach(RuntimeHooks* hooks) noexcept { hooks_.store(hooks); }
+  void attach(RuntimeHooks* hooks, Emitter* emitter) noexcept {
+    hooks_.store(hooks);
+    emitter_.store(emitter);
+  }
 
   const std::string& node_name() const override { return name_; }
   const std::string& run_id() const override { return run_.id; }
@@ -45,12 +48,14 @@ class NodeContext final : public Context {
   void request_stop(std::string_view reason) override;
   bool stop_requested() const override;
   void send_control(ControlMessage message) override;
+  Emitter& emitter() override;
 
  private:
   std::string name_;
   RunInfo run_;
   std::unique_ptr<Logger> logger_;
   std::atomic<RuntimeHooks*> hooks_{nullptr};
+  std::atomic<Emitter*> emitter_{nullptr};
 };
 
 struct NodePlan {

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <mutex>
 #include <shared_mutex>
@@ -25,13 +26,18 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-enum class EnvelopeType : std::uint8_t { none, data, eos, bus, control, resume };
+enum class EnvelopeType : std::uint8_t { none, data, eos, bus, control, resume, post };
 
 struct Envelope {
   PacketPtr packet;
-  std::uint64_t sequence = 0;  // data, eos: position on the link
-  std::uint32_t index = 0;     // data, eos: the link; bus: the input port
+  std::uint64_t sequence = 0;  // data, eos: position on the link; data into an ordered node: its ordinal
+  std::uint32_t index = 0;     // data, eos: the link; bus: the input port; post: the output port
   EnvelopeType type = EnvelopeType::none;
+};
+
+struct Emitted {
+  std::size_t port = 0;
+  PacketPtr packet;
 };
 
 using FlowNode = oneapi::tbb::flow::function_node<Envelope, Envelope, oneapi::tbb::flow::queueing>;
@@ -43,6 +49,7 @@ struct Outbox {
   const void* node = nullptr;
   Envelope held;
   Outbox* previous = nullptr;
+  std::vector<Emitted>* capture = nullptr;  // an ordered node's body: what it emits waits its turn
 };
 thread_local Outbox* t_outbox = nullptr;
 
@@ -112,22 +119,76 @@ struct LinkState {
   alignas(64) Tally puts;   // envelopes put by the producer
   alignas(64) Tally takes;  // envelopes taken by the consumer
   alignas(64) std::int64_t padding_ = 0;
-  std::atomic<std::int64_t> skip{0};  // oldest entries to discard (drop_oldest)
   Tally drops;
+  // A dropping link keeps its packets here rather than in the flow graph's queue, so a packet
+  // dropped by drop_oldest is freed at once. Envelopes on such a link carry no packet: each one
+  // takes the oldest packet queued. There are as many envelopes on the way as packets queued.
+  bool buffered = false;
+  std::mutex queue_mutex;
+  std::deque<PacketPtr> queue;
+  std::atomic<std::int64_t> queued{0};
   std::atomic<bool> awaited{false};  // a pull source waits for this link to drain to half
   bool edge = false;                 // joined by a flow-graph edge: see Outbox
   // A serial producer numbers what it puts on a link to a serial consumer; the consumer takes
   // the envelopes in that order, holding back the few that overtake another (a returned
   // envelope travels the edge after the producer's next body may already have started).
   bool ordered = false;
-  std::uint64_t sent = 0;           // producer side
-  std::uint64_t next_take = 0;      // consumer side
-  std::vector<Envelope> early;      // consumer side: arrived before their turn
-  std::vector<void*> pull_sources;  // the pull sources upstream (their NodeState)
-  std::int64_t depth() const noexcept { return puts.get() - takes.get() - skip.load(std::memory_order_relaxed); }
+  std::atomic<std::uint64_t> sent{0};  // producer side; numbered atomically when live threads share it
+  std::uint64_t next_take = 0;         // consumer side
+  std::vector<Envelope> early;         // consumer side: arrived before their turn
+  std::vector<void*> pull_sources;     // the pull sources upstream (their NodeState)
+  std::int64_t depth() const noexcept {
+    return buffered ? queued.load(std::memory_order_relaxed) : puts.get() - takes.get();
+  }
 };
 
 constexpr std::uint32_t kBusEos = 0xffffffffu;
+// Bus packets waiting at one node at most; past it, new ones are dropped for that node and counted.
+constexpr std::int64_t kBusBacklog = 1024;
+
+// Lets the bodies of a parallel node run together and a control message run alone: on_control
+// waits for the bodies under way, and new bodies wait for it. Bodies pay two atomic operations
+// when no control message is waiting; a waiting message is never starved by a busy stream.
+class ControlGate {
+ public:
+  void enter_shared() {
+    for (;;) {
+      active_.fetch_add(1);
+      if (!wanted_.load()) return;
+      leave_shared();
+      std::unique_lock<std::mutex> lock(mutex_);
+      cv_.wait(lock, [&] { return !wanted_.load(); });
+    }
+  }
+  void leave_shared() {
+    if (active_.fetch_sub(1) == 1 && wanted_.load()) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      cv_.notify_all();
+    }
+  }
+  template <typename Call>
+  void exclusive(Call&& call) {
+    std::lock_guard<std::mutex> one_at_a_time(exclusive_mutex_);
+    wanted_.store(true);
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      cv_.wait(lock, [&] { return active_.load() == 0; });
+    }
+    call();
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      wanted_.store(false);
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  std::atomic<int> active_{0};
+  std::atomic<bool> wanted_{false};
+  std::mutex mutex_;
+  std::mutex exclusive_mutex_;
+  std::condition_variable cv_;
+};
 
 }  // namespace
 
@@ -158,10 +219,16 @@ class Runtime::Impl final : public RuntimeHooks {
    private:
     void send(std::size_t port, PacketPtr packet) {
       if (!packet) throw std::logic_error("emitted an empty packet");
-      node_.packets_out.add(1, node_.parallel);
-      const auto& links = node_.out_links[port];
-      for (std::size_t i = 0; i + 1 < links.size(); ++i) rt_.deliver(*links[i], packet);
-      if (!links.empty()) rt_.deliver(*links.back(), std::move(packet));
+      Outbox* box = t_outbox;
+      if (box != nullptr && box->node == &node_) {
+        // Inside one of the node's own callbacks.
+        if (box->capture != nullptr) return box->capture->push_back(Emitted{port, std::move(packet)});
+        return rt_.emit_now(node_, port, std::move(packet));
+      }
+      // From a thread of the node's own: a live source's outputs take it as they are; any other
+      // node's packet goes out from inside the node's own turn, never beside its callbacks.
+      if (node_.live) return rt_.emit_live(node_, port, std::move(packet));
+      rt_.post(node_, port, std::move(packet));
     }
     Impl& rt_;
     NodeState& node_;
@@ -176,7 +243,13 @@ class Runtime::Impl final : public RuntimeHooks {
     std::int64_t telemetry_port = -1;
     std::int64_t logs_port = -1;
     bool bus_only = false;
-    bool parallel = false;
+    bool has_bus_inputs = false;
+    bool stopped = false;   // stop() was called  // telemetry or logs: such a node ends when the buses close
+    bool parallel = false;  // parallel or ordered bodies
+    bool ordered = false;   // what parallel bodies emit leaves in arrival order
+    bool live = false;      // a live source: emits from its own thread and others
+    // Live sources: emissions under way, so that end of stream waits for them (see finish).
+    std::atomic<int> emitting{0};
     bool pull = false;                   // a pull source: runs as steps in the graph
     std::atomic<bool> scheduled{false};  // pull sources: a step is queued or running
     // Parallel nodes only: data envelopes put and not yet processed. A serial node takes its
@@ -194,7 +267,22 @@ class Runtime::Impl final : public RuntimeHooks {
     std::mutex control_mutex;
     std::vector<ControlMessage> control_inbox;
     std::atomic<bool> has_control{false};
+    ControlGate gate;  // parallel nodes: control runs alone
     std::unique_ptr<NodeEmitter> emitter;
+    // Bus packets queued at this node and not yet handled; past kBusBacklog they are dropped.
+    std::atomic<std::int64_t> bus_backlog{0};
+    Tally bus_drops;
+    Tally late_drops;  // emitted after the node's end of stream
+    // Ordered nodes: each input packet gets an ordinal; what its body emits is released in
+    // ordinal order.
+    std::atomic<std::uint64_t> next_ordinal{0};
+    struct Turn {
+      bool done = false;
+      std::vector<Emitted> emitted;
+    };
+    std::mutex release_mutex;
+    std::deque<Turn> turns;  // turns[i] is ordinal next_release + i
+    std::uint64_t next_release = 0;
   };
 
   Impl(Plan& plan, Logging& logging) : plan_(plan), logging_(logging), log_(logging.make("tributary")) {
@@ -210,8 +298,11 @@ class Runtime::Impl final : public RuntimeHooks {
       auto node = std::make_unique<NodeState>();
       node->plan = &plan.nodes[i];
       node->out_links.resize(plan.nodes[i].type->spec.outputs().size());
-      node->parallel = !plan.nodes[i].is_source && plan.nodes[i].type->spec.concurrency() == Concurrency::parallel;
+      Concurrency concurrency = plan.nodes[i].type->spec.concurrency();
+      node->parallel = !plan.nodes[i].is_source && concurrency != Concurrency::serial;
+      node->ordered = node->parallel && concurrency == Concurrency::ordered;
       node->pull = plan.nodes[i].is_source && plan.nodes[i].mode == SourceMode::pull;
+      node->live = plan.nodes[i].is_source && plan.nodes[i].mode == SourceMode::live;
       node->emitter = std::make_unique<NodeEmitter>(*this, *node);
       for (auto p : plan.nodes[i].bus_inputs) {
         auto feed = plan.nodes[i].type->spec.inputs()[p]->feed;
@@ -222,9 +313,13 @@ class Runtime::Impl final : public RuntimeHooks {
     for (auto& link : links_) {
       nodes_[link->plan->from]->out_links[link->plan->from_port].push_back(link.get());
       nodes_[link->plan->to]->in_links.push_back(link.get());
-      link->shared_puts = nodes_[link->plan->from]->parallel;
+      const NodeState& from = *nodes_[link->plan->from];
+      // A live source emits from its own thread and from any other of the node's.
+      link->shared_puts = from.parallel || from.live;
       link->shared_takes = nodes_[link->plan->to]->parallel;
-      link->ordered = !link->shared_puts && !link->shared_takes;
+      // An ordered node releases what it emits one turn at a time, so its links can be numbered.
+      link->ordered = (!from.parallel || from.ordered) && !link->shared_takes;
+      link->buffered = link->plan->policy != QueuePolicy::block;
     }
     clock_start_ns_ = Clock::now().time_since_epoch().count();
     clock_start_ticks_ = busy_clock();
@@ -232,7 +327,9 @@ class Runtime::Impl final : public RuntimeHooks {
     for (auto& node : nodes_) {
       node->eos_remaining = static_cast<int>(node->in_links.size());
       node->bus_only = !node->plan->is_source && node->in_links.empty();
-      if (node->bus_only) node->eos_remaining = 1;  // the bus closing
+      node->has_bus_inputs = !node->plan->bus_inputs.empty();
+      // A node fed by a bus keeps it after its links end: the buses close last.
+      if (node->bus_only || node->has_bus_inputs) node->eos_remaining.fetch_add(1);
     }
     for (auto& node : nodes_) {
       if (node->plan->is_source && node->plan->mode == SourceMode::pull) collect_throttle(*node, *node);
@@ -323,32 +420,74 @@ class Runtime::Impl final : public RuntimeHooks {
   }
 
   // ---- data path ----------------------------------------------------------------------------
+  // What a node emits inside its own callbacks, or an ordered node's turn being released.
+  void emit_now(NodeState& node, std::size_t port, PacketPtr packet) {
+    node.packets_out.add(1, node.parallel);
+    const auto& links = node.out_links[port];
+    for (std::size_t i = 0; i + 1 < links.size(); ++i) deliver(*links[i], packet);
+    if (!links.empty()) deliver(*links.back(), std::move(packet));
+  }
+
+  // A live source's packet from any thread. End of stream waits for the emissions under way, and
+  // none starts after it.
+  void emit_live(NodeState& node, std::size_t port, PacketPtr packet) {
+    node.emitting.fetch_add(1);
+    if (node.finished.load()) {
+      node.emitting.fetch_sub(1);
+      node.late_drops.add(1, true);
+      return;
+    }
+    emit_now(node, port, std::move(packet));
+    node.emitting.fetch_sub(1);
+  }
+
+  // Another node's packet from a thread of its own: it goes out from the node's own turn in the
+  // graph, so it never runs beside the node's callbacks and keeps its place before end of stream.
+  void post(NodeState& node, std::size_t port, PacketPtr packet) {
+    std::shared_lock<std::shared_mutex> lock(graph_mutex_);
+    if (!node.fn || !running_.load() || node.finished.load()) {
+      node.late_drops.add(1, true);
+      return;
+    }
+    if (node.parallel) node.pending.fetch_add(1);
+    node.fn->try_put(Envelope{std::move(packet), 0, static_cast<std::uint32_t>(port), EnvelopeType::post});
+  }
+
   void deliver(LinkState& link, PacketPtr packet) {
     NodeState& to = *nodes_[link.plan->to];
-    // A blocking link is never refused a packet (its pull sources wait instead), so only the
-    // dropping ones look at the depth here.
-    if (link.plan->policy != QueuePolicy::block && link.depth() >= link.plan->capacity) {
-      switch (link.plan->policy) {
-        case QueuePolicy::drop_newest:
-          link.drops.add(1, link.shared_puts);
-          return;
-        case QueuePolicy::drop_oldest:
-          // The oldest entry is the next one the consumer takes from this link: skip it there.
-          link.skip.fetch_add(1, std::memory_order_relaxed);
-          link.drops.add(1, link.shared_puts);
-          break;
-        case QueuePolicy::block:
-          break;  // the sources upstream wait until there is room again
+    Envelope envelope{nullptr, 0, link.id, EnvelopeType::data};
+    if (link.buffered) {
+      PacketPtr dropped;  // freed when this returns, outside the lock
+      {
+        std::lock_guard<std::mutex> lock(link.queue_mutex);
+        if (static_cast<std::int64_t>(link.queue.size()) >= link.plan->capacity) {
+          link.drops.add(1, true);
+          if (link.plan->policy == QueuePolicy::drop_newest) return;
+          dropped = std::move(link.queue.front());
+          link.queue.pop_front();
+        }
+        link.queue.push_back(std::move(packet));
+        link.queued.store(static_cast<std::int64_t>(link.queue.size()), std::memory_order_relaxed);
       }
+      // The envelope on its way for the dropped packet takes this one instead.
+      if (dropped) return;
+    } else {
+      // A blocking link is never refused a packet: its pull sources wait instead.
+      envelope.packet = std::move(packet);
+      if (to.ordered) envelope.sequence = to.next_ordinal.fetch_add(1);
     }
     link.puts.add(1, link.shared_puts);
     if (to.parallel) to.pending.fetch_add(1);
-    put(link, Envelope{std::move(packet), 0, link.id, EnvelopeType::data});
+    put(link, std::move(envelope));
   }
 
   // Puts a data or end-of-stream envelope on a link, numbered when the link is ordered.
   void put(LinkState& link, Envelope envelope) {
-    if (link.ordered) envelope.sequence = link.sent++;
+    if (link.ordered) {
+      envelope.sequence = link.shared_puts ? link.sent.fetch_add(1)
+                                           : link.sent.exchange(link.sent.load(std::memory_order_relaxed) + 1,
+                                                                std::memory_order_relaxed);
+    }
     FlowNode& to = *nodes_[link.plan->to]->fn;
     Outbox* outbox = t_outbox;
     if (link.edge && outbox != nullptr && outbox->node == nodes_[link.plan->from].get()) {
@@ -397,18 +536,28 @@ class Runtime::Impl final : public RuntimeHooks {
       case EnvelopeType::data: {
         LinkState& link = *links_[envelope.index];
         link.takes.add(1, link.shared_takes);
+        PacketPtr packet = envelope.packet;
+        std::uint64_t ordinal = envelope.sequence;
+        if (link.buffered) {
+          std::lock_guard<std::mutex> lock(link.queue_mutex);
+          packet = std::move(link.queue.front());
+          link.queue.pop_front();
+          link.queued.store(static_cast<std::int64_t>(link.queue.size()), std::memory_order_relaxed);
+          if (node.ordered) ordinal = node.next_ordinal.fetch_add(1);
+        }
         if (link.awaited.load(std::memory_order_relaxed) && link.depth() <= link.plan->capacity / 2 &&
             link.awaited.exchange(false)) {
           for (void* source : link.pull_sources) schedule(*static_cast<NodeState*>(source));
         }
-        std::int64_t skip = link.skip.load(std::memory_order_relaxed);
-        while (skip > 0 && !link.skip.compare_exchange_weak(skip, skip - 1)) {
-        }
-        if (skip <= 0 && !node.failed.load(std::memory_order_relaxed)) {
+        std::vector<Emitted> emitted;
+        if (!node.failed.load(std::memory_order_relaxed)) {
           take_control(node);
-          const InputPort& port = *node.plan->type->spec.inputs()[link.plan->to_port];
-          process(node, port, envelope.packet);
+          if (node.ordered) t_outbox->capture = &emitted;
+          process(node, *node.plan->type->spec.inputs()[link.plan->to_port], packet);
+          t_outbox->capture = nullptr;
         }
+        packet.reset();
+        if (node.ordered) release_turn(node, ordinal, std::move(emitted));
         if (node.parallel) node.pending.fetch_sub(1);
         maybe_finish(node);
         break;
@@ -418,9 +567,24 @@ class Runtime::Impl final : public RuntimeHooks {
         maybe_finish(node);
         break;
       case EnvelopeType::bus:
+        node.bus_backlog.fetch_sub(1, std::memory_order_relaxed);
         if (!node.finished.load() && !node.failed.load()) {
           LogBusGuard guard;  // what a node logs while it handles bus traffic stays off the bus
           process(node, *node.plan->type->spec.inputs()[envelope.index], envelope.packet);
+        }
+        break;
+      case EnvelopeType::post:
+        if (node.finished.load() || node.failed.load()) {
+          node.late_drops.add(1, true);
+        } else if (node.ordered) {
+          std::lock_guard<std::mutex> lock(node.release_mutex);  // between two released turns
+          emit_now(node, envelope.index, envelope.packet);
+        } else {
+          emit_now(node, envelope.index, envelope.packet);
+        }
+        if (node.parallel) {
+          node.pending.fetch_sub(1);
+          maybe_finish(node);
         }
         break;
       case EnvelopeType::control:
@@ -434,10 +598,26 @@ class Runtime::Impl final : public RuntimeHooks {
     }
   }
 
+  // An ordered node's body is done: its turn, and every later one already done, go out in order.
+  void release_turn(NodeState& node, std::uint64_t ordinal, std::vector<Emitted> emitted) {
+    std::lock_guard<std::mutex> lock(node.release_mutex);
+    auto index = static_cast<std::size_t>(ordinal - node.next_release);
+    if (node.turns.size() <= index) node.turns.resize(index + 1);
+    node.turns[index].done = true;
+    node.turns[index].emitted = std::move(emitted);
+    while (!node.turns.empty() && node.turns.front().done) {
+      for (auto& e : node.turns.front().emitted) emit_now(node, e.port, std::move(e.packet));
+      node.turns.pop_front();
+      ++node.next_release;
+    }
+  }
+
   void process(NodeState& node, const InputPort& port, const PacketPtr& packet) {
     std::uint32_t weight = node.busy_sampler.weight();
     std::uint64_t t0 = weight != 0 ? busy_clock() : 0;
+    if (node.parallel) node.gate.enter_shared();
     guarded(node, [&] { node.plan->node->process(port, packet, *node.emitter); });
+    if (node.parallel) node.gate.leave_shared();
     if (weight != 0) {
       auto elapsed = static_cast<std::int64_t>(busy_clock() - t0);
       node.busy_ticks.add(elapsed * weight, node.parallel);
@@ -455,7 +635,6 @@ class Runtime::Impl final : public RuntimeHooks {
   // Flush once, then pass end of stream on. A failed node does not flush but still passes it on,
   // so the sinks downstream flush what they received.
   void finish(NodeState& node) {
-    node.finished.store(true);
     if (!node.failed.load()) {
       take_control(node);
       if (node.telemetry_port >= 0) {
@@ -467,6 +646,9 @@ class Runtime::Impl final : public RuntimeHooks {
       guarded(node, [&] { node.plan->node->flush(*node.emitter); });
       node.busy_ticks.add(static_cast<std::int64_t>(busy_clock() - t0), true);
     }
+    // From here on the node's packets are late: wait for a live source's emissions under way.
+    node.finished.store(true);
+    while (node.emitting.load() != 0) std::this_thread::yield();
     for (auto& port_links : node.out_links) {
       for (LinkState* link : port_links) put(*link, Envelope{nullptr, 0, link->id, EnvelopeType::eos});
     }
@@ -480,7 +662,7 @@ class Runtime::Impl final : public RuntimeHooks {
     } catch (const std::exception& e) {
       fail(node, e.what());
     } catch (...) {
-      fail(node, "unknown exception");
+      fail(node, "an exception that is not a std::exception");
     }
   }
 
@@ -640,7 +822,14 @@ class Runtime::Impl final : public RuntimeHooks {
       inbox.swap(node.control_inbox);
       node.has_control.store(false);
     }
-    for (const auto& message : inbox) guarded(node, [&] { node.plan->node->on_control(message, *node.emitter); });
+    auto deliver_all = [&] {
+      for (const auto& message : inbox) guarded(node, [&] { node.plan->node->on_control(message, *node.emitter); });
+    };
+    if (node.parallel) {
+      node.gate.exclusive(deliver_all);
+    } else {
+      deliver_all();
+    }
   }
 
   // ---- buses --------------------------------------------------------------------------------
@@ -659,6 +848,7 @@ class Runtime::Impl final : public RuntimeHooks {
       add(metric::kDrops, static_cast<double>(s.drops));
       add(metric::kBusySeconds, s.busy_s);
       add(metric::kQueueDepth, static_cast<double>(s.queue_depth));
+      add(metric::kBusDrops, static_cast<double>(s.bus_drops));
     }
     return packet;
   }
@@ -677,6 +867,11 @@ class Runtime::Impl final : public RuntimeHooks {
     for (auto& n : nodes_) {
       std::int64_t port = telemetry ? n->telemetry_port : n->logs_port;
       if (port < 0 || n->finished.load() || n->failed.load()) continue;
+      if (n->bus_backlog.fetch_add(1, std::memory_order_relaxed) >= kBusBacklog) {
+        n->bus_backlog.fetch_sub(1, std::memory_order_relaxed);
+        n->bus_drops.add(1, true);
+        continue;
+      }
       n->fn->try_put(Envelope{packet, 0, static_cast<std::uint32_t>(port), EnvelopeType::bus});
     }
   }
@@ -728,7 +923,7 @@ class Runtime::Impl final : public RuntimeHooks {
       }
     });
 
-    for (auto& n : plan_.nodes) n.context->attach(this);
+    for (std::size_t i = 0; i < nodes_.size(); ++i) plan_.nodes[i].context->attach(this, nodes_[i]->emitter.get());
     logging_.set_bus([this](const LogRecord& record) {
       auto packet = make_packet(PayloadKind::log);
       packet->stream = record.node;
@@ -785,15 +980,21 @@ class Runtime::Impl final : public RuntimeHooks {
       std::thread telemetry([this] { telemetry_loop(); });
       arena.execute([&] { graph->wait_for_all(); });
       for (auto& t : live_sources) t.join();
+      // Every node no bus feeds is done: those stop first, so what they log while stopping
+      // reaches the nodes that take the log bus.
+      for (NodeState* n : started) {
+        if (!n->bus_only && !n->has_bus_inputs) stop_node(*n);
+      }
       {
         std::lock_guard<std::mutex> lock(telemetry_mutex_);
         telemetry_stop_ = true;
       }
       telemetry_cv_.notify_all();
       telemetry.join();
-      // The buses close last: nodes fed only by them get a final snapshot, then end of stream.
+      logging_.drain_bus();
+      // The buses close last: nodes fed by them get a final snapshot, then end of stream.
       for (auto& n : nodes_) {
-        if (n->bus_only) n->fn->try_put(Envelope{nullptr, 0, kBusEos, EnvelopeType::eos});
+        if (n->bus_only || n->has_bus_inputs) n->fn->try_put(Envelope{nullptr, 0, kBusEos, EnvelopeType::eos});
       }
       arena.execute([&] { graph->wait_for_all(); });
       {
@@ -804,25 +1005,9 @@ class Runtime::Impl final : public RuntimeHooks {
       arena.execute([&] { graph->wait_for_all(); });
     }
 
-    for (NodeState* n : started) {
-      std::string error;
-      try {
-        n->plan->node->stop();
-      } catch (const std::exception& e) {
-        error = e.what();
-      } catch (...) {
-        error = "unknown exception";
-      }
-      if (error.empty()) continue;
-      log_->error("node '", n->plan->name, "' failed while stopping: ", error);
-      std::lock_guard<std::mutex> lock(state_mutex_);
-      if (failed_node_.empty()) {
-        failed_node_ = n->plan->name;
-        error_ = "failed while stopping: " + error;
-      }
-    }
+    for (NodeState* n : started) stop_node(*n);
     logging_.set_bus(nullptr);
-    for (auto& n : plan_.nodes) n.context->attach(nullptr);
+    for (auto& n : plan_.nodes) n.context->attach(nullptr, nullptr);
     arena.execute([&] {
       graph->reset(flow::rf_clear_edges);
       for (auto& n : nodes_) n->fn.reset();  // flow-graph nodes go before their graph
@@ -844,6 +1029,27 @@ class Runtime::Impl final : public RuntimeHooks {
     return result;
   }
 
+  // Calls the node's stop() once.
+  void stop_node(NodeState& n) {
+    if (n.stopped) return;
+    n.stopped = true;
+    std::string error;
+    try {
+      n.plan->node->stop();
+    } catch (const std::exception& e) {
+      error = e.what();
+    } catch (...) {
+      error = "an exception that is not a std::exception";
+    }
+    if (error.empty()) return;
+    log_->error("node '", n.plan->name, "' failed while stopping: ", error);
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    if (failed_node_.empty()) {
+      failed_node_ = n.plan->name;
+      error_ = "failed while stopping: " + error;
+    }
+  }
+
   std::vector<NodeStats> stats() const {
     auto ticks = static_cast<double>(busy_clock() - clock_start_ticks_);
     auto ns = static_cast<double>(Clock::now().time_since_epoch().count() - clock_start_ns_);
@@ -863,6 +1069,8 @@ class Runtime::Impl final : public RuntimeHooks {
       s.packets_in = static_cast<std::uint64_t>(n->packets_in.get());
       s.packets_out = static_cast<std::uint64_t>(n->packets_out.get());
       s.busy_s = static_cast<double>(n->busy_ticks.get()) * seconds_per_tick;
+      s.drops = static_cast<std::uint64_t>(n->late_drops.get());
+      s.bus_drops = static_cast<std::uint64_t>(n->bus_drops.get());
       for (const LinkState* l : n->in_links) {
         s.drops += static_cast<std::uint64_t>(l->drops.get());
         s.queue_depth += std::max<std::int64_t>(0, l->depth());

@@ -16,7 +16,8 @@ struct NodeStats {
   std::string plugin;
   std::uint64_t packets_in = 0;
   std::uint64_t packets_out = 0;
-  std::uint64_t drops = 0;  // dropped from the node's input queues by policy
+  std::uint64_t drops = 0;      // dropped from the node's input queues by policy, or emitted after its end
+  std::uint64_t bus_drops = 0;  // telemetry and log packets dropped because the node fell behind
   double busy_s = 0.0;
   std::int64_t queue_depth = 0;
 };

@@ -26,8 +26,18 @@ struct Record {
   std::vector<MetricPoint> telemetry;
   std::vector<ControlMessage> controls;
   std::atomic<double> gain{1.0};
+  std::atomic<long> alive{0};      // big packets not yet freed
+  std::atomic<long> max_alive{0};  // the most alive at once
+  std::atomic<int> in_process{0};
+  std::atomic<int> controls_seen{0};
+  std::atomic<int> control_overlaps{0};
 
   void reset() {
+    alive = 0;
+    max_alive = 0;
+    in_process = 0;
+    controls_seen = 0;
+    control_overlaps = 0;
     std::lock_guard<std::mutex> lock(mutex);
     received.clear();
     flushes = 0;
@@ -40,6 +50,23 @@ struct Record {
   }
 };
 Record& record();
+
+// A numbered packet holding 64 KiB, counted in record().alive until it is freed.
+inline PacketPtr big_numbered(std::uint64_t seq) {
+  auto p = make_packet(PayloadKind::features);
+  p->sequence = seq;
+  long now = ++record().alive;
+  long seen = record().max_alive.load();
+  while (now > seen && !record().max_alive.compare_exchange_weak(seen, now)) {
+  }
+  constexpr std::size_t kBytes = 64 * 1024;
+  std::shared_ptr<void> owner(::operator new(kBytes), [](void* q) {
+    ::operator delete(q);
+    --record().alive;
+  });
+  p->tensors.push_back(Tensor::wrap(owner, owner.get(), DType::u8, {static_cast<std::int64_t>(kBytes)}));
+  return p;
+}
 
 inline PacketPtr numbered(std::uint64_t seq) {
   auto p = make_packet(PayloadKind::features);
@@ -59,8 +86,10 @@ class Counter final : public Node {
     spec.param<std::int64_t>("count", 100, "how many (0 = endless)").min(0);
     spec.param<bool>("live", false, "never wait for downstream");
     spec.param<std::int64_t>("period_us", 0, "pause between packets").min(0);
+    spec.param<bool>("big", false, "64 KiB packets, counted while alive");
   }
   void configure(const Params& p) override {
+    big_ = p.get<bool>("big");
     count_ = p.get<std::int64_t>("count");
     live_ = p.get<bool>("live");
     period_ = std::chrono::microseconds(p.get<std::int64_t>("period_us"));
@@ -69,11 +98,12 @@ class Counter final : public Node {
   bool produce(Emitter& out) override {
     if (count_ > 0 && next_ >= static_cast<std::uint64_t>(count_)) return false;
     if (period_.count() > 0) std::this_thread::sleep_for(period_);
-    out.emit(kOut, numbered(next_++));
+    out.emit(kOut, big_ ? big_numbered(next_++) : numbered(next_++));
     return true;
   }
 
  private:
+  bool big_ = false;
   std::int64_t count_ = 0;
   bool live_ = false;
   std::chrono::microseconds period_{0};
@@ -96,13 +126,16 @@ class Relay final : public Node {
     spec.param<std::int64_t>("delay_us", 0, "work per packet").min(0);
     spec.param<double>("gain", 1.0, "a settable value").settable();
     spec.param<std::string>("note", "", "any text");
+    spec.param<bool>("throw_int", false, "at fail_at, throw an int rather than a std::exception");
   }
   void configure(const Params& p) override {
+    throw_int_ = p.get<bool>("throw_int");
     fail_at_ = p.get<std::int64_t>("fail_at");
     delay_ = std::chrono::microseconds(p.get<std::int64_t>("delay_us"));
   }
   void process(const InputPort&, const PacketPtr& packet, Emitter& out) override {
     if (static_cast<std::int64_t>(packet->sequence) == fail_at_) {
+      if (throw_int_) throw 42;
       throw std::runtime_error("bad packet " + std::to_string(packet->sequence));
     }
     if (delay_.count() > 0) std::this_thread::sleep_for(delay_);
@@ -115,31 +148,65 @@ class Relay final : public Node {
   }
 
  private:
+  bool throw_int_ = false;
   std::int64_t fail_at_ = -1;
   std::chrono::microseconds delay_{0};
 };
 
-// A stateless node the runtime may run in parallel.
-class Square final : public Node {
+// A stateless node the runtime may run in parallel (`ordered_square`: with its order kept).
+template <Concurrency kConcurrency>
+class SquareOf final : public Node {
  public:
-  static constexpr const char* kType = "square";
+  static constexpr const char* kType = kConcurrency == Concurrency::ordered ? "ordered_square" : "square";
   static constexpr InputPort kIn{"in", PayloadKind::features, "numbers"};
   static constexpr OutputPort kOut{"out", PayloadKind::features, "squares"};
   static void declare(NodeSpec& spec) {
     spec.summary("squares");
     spec.input(kIn);
     spec.output(kOut);
-    spec.concurrency(Concurrency::parallel);
+    spec.concurrency(kConcurrency);
+    spec.param<double>("gain", 1.0, "a settable value").settable();
+  }
+  void on_control(const ControlMessage&, Emitter&) override {
+    ++record().controls_seen;
+    if (record().in_process.load() > 0) ++record().control_overlaps;
   }
   void process(const InputPort&, const PacketPtr& packet, Emitter& out) override {
+    ++record().in_process;
     auto p = make_packet(PayloadKind::features);
     p->sequence = packet->sequence;
     double v = packet->tensors.at(0).at(0);
     p->tensors.push_back(Tensor::from_vector(std::vector<double>{v * v}));
-    std::this_thread::sleep_for(std::chrono::microseconds(50));
+    // Uneven work, so that parallel bodies finish out of order.
+    std::this_thread::sleep_for(std::chrono::microseconds(packet->sequence % 3 == 0 ? 150 : 20));
+    --record().in_process;
     out.emit(kOut, p);
   }
   void flush(Emitter&) override { ++record().flushes; }
+};
+using Square = SquareOf<Concurrency::parallel>;
+using OrderedSquare = SquareOf<Concurrency::ordered>;
+
+// A live source that emits from a second thread of its own while produce() emits too, as a
+// device callback would.
+class TwoThreads final : public Node {
+ public:
+  static constexpr const char* kType = "two_threads";
+  static constexpr int kEach = 20000;
+  static constexpr OutputPort kOut{"out", PayloadKind::features, "numbers"};
+  static void declare(NodeSpec& spec) {
+    spec.summary("emits from two threads");
+    spec.output(kOut);
+    spec.source(SourceMode::live);
+  }
+  bool produce(Emitter& out) override {
+    std::thread other([this] {
+      for (int i = 0; i < kEach; ++i) context().emitter().emit(kOut, numbered(100000 + i));
+    });
+    for (int i = 0; i < kEach; ++i) out.emit(kOut, numbered(i));
+    other.join();
+    return false;
+  }
 };
 
 class Collect final : public Node {
@@ -216,6 +283,8 @@ inline void register_all(core::PluginRegistry& registry) {
   add_type<Counter>(registry);
   add_type<Relay>(registry);
   add_type<Square>(registry);
+  add_type<OrderedSquare>(registry);
+  add_type<TwoThreads>(registry);
   add_type<Collect>(registry);
   add_type<Watch>(registry);
 }

@@ -2,6 +2,7 @@
 
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <stdexcept>
 
 namespace tributary {
@@ -36,6 +37,7 @@ struct NodeHarness::State final : Context, Emitter {
   std::vector<ControlMessage> sent;
   RecordingLogger logger{name, logs};
   bool stop = false;
+  std::mutex outputs_mutex;  // nodes may emit from threads of their own
   std::map<std::string, std::vector<PacketPtr>, std::less<>> outputs;
 
   const std::string& node_name() const override { return name; }
@@ -48,11 +50,13 @@ struct NodeHarness::State final : Context, Emitter {
   void request_stop(std::string_view) override { stop = true; }
   bool stop_requested() const override { return stop; }
   void send_control(ControlMessage message) override { sent.push_back(std::move(message)); }
+  Emitter& emitter() override { return *this; }
 
   void emit(const OutputPort& port, PacketPtr packet) override {
     bool declared = false;
     for (const auto* p : type.spec.outputs()) declared = declared || p == &port;
     if (!declared) throw std::logic_error(name + " emitted on a port it did not declare: " + port.name);
+    std::lock_guard<std::mutex> lock(outputs_mutex);
     outputs[port.name].push_back(std::move(packet));
   }
   void emit(PacketPtr packet) override {

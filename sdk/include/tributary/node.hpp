@@ -6,7 +6,8 @@
 //   start()            once, when the run starts; open files and devices here
 //   produce(out)       sources only: called repeatedly; return false at end of stream
 //   process(port, p)   for each packet on an input port
-//   on_control(msg)    between packets, for control messages addressed to the node
+//   on_control(msg)    between packets, for control messages addressed to the node; never at
+//                      the same time as process(), whatever the node's concurrency
 //   flush(out)         once, after end of stream on every linked input
 //   stop()             once, at the end of the run, whether it finished or failed
 #include <cstdint>
@@ -26,7 +27,9 @@ namespace tributary {
 
 enum class Concurrency : std::uint8_t {
   serial,    // one packet at a time, in arrival order
-  parallel,  // stateless: packets may be processed at the same time, in any order
+  parallel,  // stateless: packets may be processed at the same time, and leave in any order
+  ordered,   // stateless: packets may be processed at the same time; what each emits leaves in
+             // the order the packets arrived, as behind a serial node
 };
 
 enum class SourceMode : std::uint8_t {
@@ -151,6 +154,8 @@ class Logger {
   }
 };
 
+class Emitter;
+
 // What the runtime offers a node: its name and run, its logger, metrics, and control.
 class Context {
  public:
@@ -166,9 +171,15 @@ class Context {
   virtual bool stop_requested() const = 0;
   // Sends a control message to other nodes (e.g. "checkpoint" to a trainer).
   virtual void send_control(ControlMessage message) = 0;
+  // The node's emitter, for packets that come from the node's own threads (a device callback, a
+  // worker): usable from any thread between start() and the return of flush().
+  virtual Emitter& emitter() = 0;
 };
 
-// Where a node's packets go. The runtime routes them along the links of the port.
+// Where a node's packets go. The runtime routes them along the links of the port, each link
+// keeping its packets in the order they were emitted. Thread-safe: a node may emit from any
+// thread of its own, inside or outside its callbacks; a full dropping link drops by its policy
+// and counts the drop. Packets emitted after the node's flush() returned are dropped and counted.
 class Emitter {
  public:
   virtual ~Emitter();

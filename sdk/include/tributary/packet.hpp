@@ -103,6 +103,7 @@ inline constexpr const char* kPacketsOut = "telemetry/packets_out";
 inline constexpr const char* kDrops = "telemetry/drops";
 inline constexpr const char* kBusySeconds = "telemetry/busy_s";
 inline constexpr const char* kQueueDepth = "telemetry/queue_depth";
+inline constexpr const char* kBusDrops = "telemetry/bus_drops";  // bus packets the node fell behind on
 }  // namespace metric
 
 }  // namespace tributary
