@@ -439,3 +439,87 @@ path = "${RUN_DIR}/tone.csv"
   CHECK_THAT(r.err, Catch::Contains("second signal: stopping at once"));
   CHECK(elapsed < std::chrono::seconds(10));
 }
+
+namespace {
+
+// A source that never ends on its own, into a CSV sink in the run directory.
+fs::path endless_pipeline(const fs::path& dir) {
+  return write_file(dir / "p.toml", R"([pipeline]
+name = "endless"
+links = [ "tone -> id", "id -> out" ]
+[nodes.tone]
+plugin = "synthetic"
+signal = "sine"
+count = 0
+rate_hz = 400
+chunk = 16
+[nodes.id]
+plugin = "identity"
+[nodes.out]
+plugin = "csv"
+path = "${RUN_DIR}/tone.csv"
+)");
+}
+
+}  // namespace
+
+TEST_CASE("stop signals that arrive together are one graceful stop request") {
+  fs::path dir = fresh_dir("signals-together");
+  fs::path file = endless_pipeline(dir);
+  // What GNU timeout does: SIGTERM to the process, then to its group; here two kinds at once,
+  // so the kernel cannot merge them.
+  fs::path script = write_file(dir / "together.sh",
+                               "#!/bin/sh\n\"$@\" &\npid=$!\nsleep 1\nkill -TERM $pid\nkill -INT $pid\nwait $pid\n");
+  auto r = run_process({"/bin/sh", script.string(), kCli, "run", file.string(), "--run-dir", (dir / "run").string()});
+  INFO(r.all());
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.err, !Catch::Contains("second signal"));
+  CHECK_THAT(r.out, Catch::Contains("stopped after"));
+  auto rows = lines_of(read_file(dir / "run" / "tone.csv"));
+  REQUIRE(rows.size() >= 2);
+  CHECK(rows.size() - 1 == packets_in(r.out, "out"));
+
+  auto t = run_process({"/usr/bin/timeout", "--preserve-status", "1", kCli, "run", file.string(), "--run-dir",
+                        (dir / "run-timeout").string()});
+  INFO(t.all());
+  CHECK(t.exit_code == 0);
+  CHECK_THAT(t.out, Catch::Contains("stopped after"));
+}
+
+TEST_CASE("a file-size limit fails the run as a write error, with the path and the reason") {
+  fs::path dir = fresh_dir("ulimit-f");
+  fs::path file = write_file(dir / "p.toml", R"([pipeline]
+links = [ "tone -> out" ]
+[nodes.tone]
+plugin = "synthetic"
+count = 2000
+chunk = 64
+[nodes.out]
+plugin = "jsonl"
+path = "${RUN_DIR}/tone.jsonl"
+)");
+  auto r = run_process({"/bin/sh", "-c", "ulimit -f 8; exec \"$0\" \"$@\"", kCli, "run", file.string(), "--run-dir",
+                        (dir / "run").string()});
+  INFO(r.all());
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("node 'out' failed") && Catch::Contains((dir / "run" / "tone.jsonl").string()) &&
+                        Catch::Contains("File too large"));
+}
+
+TEST_CASE("a closed stdout ends the CLI's output quietly") {
+  fs::path dir = fresh_dir("closed-stdout");
+  fs::path file = write_file(dir / "p.toml", R"([pipeline]
+links = [ "tone -> out" ]
+[nodes.tone]
+plugin = "synthetic"
+count = 200
+[nodes.out]
+plugin = "csv"
+path = "${RUN_DIR}/tone.csv"
+)");
+  auto r = run_process({"/bin/bash", "-c", "\"$0\" \"$@\" | head -c 1 >/dev/null; echo \"exit ${PIPESTATUS[0]}\"", kCli,
+                        "run", file.string(), "--run-dir", (dir / "run").string()});
+  INFO(r.all());
+  CHECK_THAT(r.out, Catch::Contains("exit 0"));
+  CHECK_THAT(r.err, !Catch::Contains("error"));
+}

@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -229,6 +230,11 @@ int cmd_check(const Options& o, bool graph) {
 // Signals arrive on one thread of their own and go on the control bus: SIGINT or SIGTERM stops
 // gracefully (a second one ends the process at once), SIGUSR1 asks every node to checkpoint,
 // SIGUSR2 pauses the sources or resumes them.
+// Stop signals that arrive within kSameStopRequest of the first are that one request: GNU
+// `timeout` and service managers signal the process and then its group, a terminal's Ctrl-C
+// reaches every process of the job. A person pressing Ctrl-C again takes longer than that.
+constexpr std::chrono::milliseconds kSameStopRequest{250};
+
 class SignalWatcher {
  public:
   SignalWatcher() {
@@ -253,6 +259,7 @@ class SignalWatcher {
   void watch(tc::Runtime& runtime) {
     thread_ = std::thread([this, &runtime] {
       int stops = 0;
+      std::chrono::steady_clock::time_point first_stop;
       bool paused = false;
       for (;;) {
         pollfd fds[2] = {{signals_, POLLIN, 0}, {wake_, POLLIN, 0}};
@@ -269,7 +276,10 @@ class SignalWatcher {
           std::fprintf(stderr, "SIGUSR2: %s\n", paused ? "pausing (SIGUSR2 again to resume)" : "resuming");
           runtime.control(
               {paused ? tributary::ControlVerb::pause : tributary::ControlVerb::resume, "", "", tributary::Value()});
+        } else if (stops > 0 && std::chrono::steady_clock::now() - first_stop < kSameStopRequest) {
+          continue;  // the same stop request, delivered twice
         } else if (++stops == 1) {
+          first_stop = std::chrono::steady_clock::now();
           const char* name = sig == SIGINT ? "SIGINT" : "SIGTERM";
           std::fprintf(stderr, "\n%s: stopping gracefully (again to stop at once)\n", name);
           runtime.request_stop(std::string(name) + " received");
@@ -337,6 +347,11 @@ int cmd_run(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A file-size limit (ulimit -f) and a closed stdout are write errors, not reasons to die: with
+  // the signals ignored, write() fails with EFBIG or EPIPE and the writer reports it (a sink
+  // fails with its path; the CLI's own output simply ends, as with `tributary ... | head -1`).
+  signal(SIGXFSZ, SIG_IGN);
+  signal(SIGPIPE, SIG_IGN);
   CLI::App app{"Tributary: live training pipelines declared in TOML"};
   app.set_version_flag("--version", std::string("tributary ") + TRIBUTARY_VERSION_STRING + " (plugin ABI " +
                                         std::to_string(TRIBUTARY_ABI_VERSION) + ")");
