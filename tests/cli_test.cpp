@@ -523,3 +523,11 @@ path = "${RUN_DIR}/tone.csv"
   CHECK_THAT(r.out, Catch::Contains("exit 0"));
   CHECK_THAT(r.err, !Catch::Contains("error"));
 }
+
+TEST_CASE("a folder given as the pipeline file is reported as a directory") {
+  fs::path dir = fresh_dir("folder-as-file");
+  auto r = cli({"run", dir.string(), "--run-dir", (dir / "run").string()});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains(dir.string() + ": error: is a directory"));
+  CHECK_FALSE(fs::exists(dir / "run"));
+}

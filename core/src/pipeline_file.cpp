@@ -90,12 +90,15 @@ class Loader {
 
     toml::table* pipeline = root["pipeline"].as_table();
     decl.name = std::filesystem::path(path_).stem().string();
+    Location name_where = file_level();
     if (root.contains("pipeline") && pipeline == nullptr) {
       fail({at(root.get("pipeline")->source()), "'pipeline' must be a table", "write [pipeline] on its own line"});
     }
     if (pipeline != nullptr) {
       decl.where = at(pipeline->source());
+      name_where = decl.where;
       if (auto* n = pipeline->get("name")) {
+        name_where = at(n->source());
         if (auto* s = n->as_string()) {
           decl.name = expand(s->get(), at(n->source()));
         } else {
@@ -104,8 +107,8 @@ class Loader {
       }
     }
     if (!valid_name(decl.name, true)) {
-      fail({pipeline ? at(pipeline->source()) : Location{path_, 0, 0},
-            "pipeline name \"" + decl.name + "\" cannot name a folder", "use letters, digits, '.', '_' and '-' only"});
+      fail({name_where, "pipeline name \"" + decl.name + "\" cannot name a folder",
+            "use letters, digits, '.', '_' and '-' only"});
     }
 
     if (options_.run_variables) run_vars_ = options_.run_variables(decl.name);
@@ -122,7 +125,7 @@ class Loader {
     if (pipeline != nullptr) read_pipeline(*pipeline, decl);
     if (nodes == nullptr) {
       if (!nodes_malformed) {
-        fail({Location{path_, 0, 0}, "the pipeline declares no nodes",
+        fail({file_level(), "the pipeline declares no nodes",
               "add a table per node: [nodes.NAME] with plugin = \"TYPE\""});
       }
     } else {
@@ -142,6 +145,8 @@ class Loader {
     return Location{path_, static_cast<std::uint32_t>(region.begin.line),
                     static_cast<std::uint32_t>(region.begin.column)};
   }
+  // Where a problem of the whole file is reported: its first line, so every error is located.
+  Location file_level() const { return Location{path_, 1, 1}; }
   void fail(Diagnostic d) { diagnostics_.push_back(std::move(d)); }
 
   // --set node.key=value, before expansion so overrides may use ${VAR} too.
@@ -270,6 +275,14 @@ class Loader {
     return Value();
   }
 
+  // Where a key itself is written (not its value).
+  Location key_location(const toml::table& table, const std::string& key, const Location& otherwise) const {
+    for (auto&& [k, v] : table) {
+      if (k.str() == key && k.source().begin) return at(k.source());
+    }
+    return otherwise;
+  }
+
   void record_locations(NodeDecl& decl, const std::string& prefix, const toml::table& table) {
     for (auto&& [k, v] : table) {
       std::string key = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
@@ -303,7 +316,18 @@ class Loader {
     n.override_text = override_text_[name];
     auto* plugin = table->get("plugin");
     if (plugin == nullptr) {
-      fail({n.where, "node '" + name + "' has no plugin", "add plugin = \"TYPE\" (see `tributary plugins`)"});
+      std::vector<std::string> keys;
+      for (auto&& [k, v] : *table) keys.emplace_back(k.str());
+      std::string typo;
+      for (const auto& key : keys) {
+        if (closest_match(key, {"plugin"}) == "plugin") typo = key;
+      }
+      if (typo.empty()) {
+        fail({n.where, "node '" + name + "' has no plugin", "add plugin = \"TYPE\" (see `tributary plugins`)"});
+      } else {
+        fail({key_location(*table, typo, n.where), "node '" + name + "' has no plugin but a key '" + typo + "'",
+              "did you mean 'plugin'?"});
+      }
     } else if (auto* s = plugin->as_string()) {
       n.plugin = s->get();
     } else {
@@ -455,6 +479,11 @@ PipelineDecl parse_pipeline(std::string_view text, const std::string& path, cons
 }
 
 PipelineDecl load_pipeline(const std::string& path, const LoadOptions& options) {
+  std::error_code dir_error;
+  if (std::filesystem::is_directory(path, dir_error)) {
+    throw PipelineError({Diagnostic{Location{path, 0, 0}, "is a directory, not a pipeline file",
+                                    "name a .toml file, such as pipelines/default.toml"}});
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     std::error_code ec;
