@@ -484,9 +484,13 @@ class Runtime::Impl final : public RuntimeHooks {
   // Puts a data or end-of-stream envelope on a link, numbered when the link is ordered.
   void put(LinkState& link, Envelope envelope) {
     if (link.ordered) {
-      envelope.sequence = link.shared_puts ? link.sent.fetch_add(1)
-                                           : link.sent.exchange(link.sent.load(std::memory_order_relaxed) + 1,
-                                                                std::memory_order_relaxed);
+      if (link.shared_puts) {
+        envelope.sequence = link.sent.fetch_add(1);
+      } else {
+        // One writer: a plain load and store, no locked instruction on the hot path.
+        envelope.sequence = link.sent.load(std::memory_order_relaxed);
+        link.sent.store(envelope.sequence + 1, std::memory_order_relaxed);
+      }
     }
     FlowNode& to = *nodes_[link.plan->to]->fn;
     Outbox* outbox = t_outbox;
