@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "logging.hpp"
+#include "plan_checks.hpp"
 
 namespace tributary::core {
 
@@ -369,6 +370,7 @@ Plan build_plan(PipelineDecl decl, const PluginRegistry& registry, RunInfo run, 
     }
   }
 
+  check_pipeline(plan, decl, diagnostics);
   if (!diagnostics.empty()) throw PipelineError(std::move(diagnostics));
   plan.decl = std::move(decl);
   return plan;

@@ -59,9 +59,10 @@ TEST_CASE("links must name known nodes and ports of compatible kinds") {
 TEST_CASE("every input fed by links has at least one") {
   auto e =
       plan_errors("[pipeline]\nlinks = []\n[nodes.src]\nplugin = \"counter\"\n[nodes.sink]\nplugin = \"collect\"\n");
-  REQUIRE(e.size() == 1);
-  CHECK(e[0].message == "input 'in' of node 'sink' (collect) is not fed by any link");
-  CHECK(e[0].where.line == 5);
+  REQUIRE(e.size() == 2);  // and the source's output goes nowhere
+  auto unfed = std::find_if(e.begin(), e.end(), [](const Diagnostic& d) { return d.where.line == 5; });
+  REQUIRE(unfed != e.end());
+  CHECK(unfed->message == "input 'in' of node 'sink' (collect) is not fed by any link");
 }
 
 TEST_CASE("cycles are refused with the path around them") {
@@ -126,4 +127,31 @@ TEST_CASE("an override of a string parameter keeps its text even when it reads a
   const auto& r =
       *std::find_if(h.plan.nodes.begin(), h.plan.nodes.end(), [](const NodePlan& n) { return n.name == "r"; });
   CHECK(r.params.get<std::string>("note") == "42");
+}
+
+TEST_CASE("a node that can receive nothing is refused at its table") {
+  const std::string fed =
+      "[pipeline]\nlinks = [\"src -> sink\"]\n[nodes.src]\nplugin = \"counter\"\n"
+      "[nodes.sink]\nplugin = \"collect\"\n";
+  auto e = plan_errors(fed + "[nodes.tap]\nplugin = \"tap\"\n");
+  REQUIRE(e.size() == 1);
+  CHECK(e[0].message ==
+        "node 'tap' (tap) can receive nothing: no link leads to it and its bus inputs (telemetry) are off");
+  CHECK(e[0].where.to_string() == "test.toml:7:1");
+  CHECK_THAT(e[0].hint, Catch::Contains("\"SOURCE -> tap\"") && Catch::Contains("bus inputs"));
+  // Its bus input on, or a link into it, and it has something to do.
+  CHECK(plan_errors(fed + "[nodes.tap]\nplugin = \"tap\"\ntelemetry = true\n").empty());
+  CHECK(plan_errors("[pipeline]\nlinks = [\"src -> tap\"]\n[nodes.src]\nplugin = \"counter\"\n"
+                    "[nodes.tap]\nplugin = \"tap\"\n")
+            .empty());
+}
+
+TEST_CASE("a source whose output goes nowhere is refused at its table") {
+  auto e = plan_errors(
+      "[pipeline]\nlinks = [\"src -> sink\"]\n[nodes.src]\nplugin = \"counter\"\n"
+      "[nodes.sink]\nplugin = \"collect\"\n[nodes.idle]\nplugin = \"counter\"\n");
+  REQUIRE(e.size() == 1);
+  CHECK(e[0].message == "source 'idle' (counter) sends its output nowhere: no link starts at it");
+  CHECK(e[0].where.to_string() == "test.toml:7:1");
+  CHECK_THAT(e[0].hint, Catch::Contains("\"idle -> NODE\""));
 }

@@ -270,6 +270,25 @@ class Watch final : public Node {
   void flush(Emitter&) override { ++record().flushes; }
 };
 
+// A sink whose only link input is optional and whose telemetry input is off unless asked for.
+class Tap final : public Node {
+ public:
+  static constexpr const char* kType = "tap";
+  static constexpr InputPort kIn{"in", PayloadKind::features, "anything", Feed::links, true};
+  static constexpr InputPort kTelemetry{"telemetry", PayloadKind::telemetry, "telemetry", Feed::telemetry};
+  static void declare(NodeSpec& spec) {
+    spec.summary("takes what it is given");
+    spec.input(kIn);
+    spec.input(kTelemetry);
+    spec.param<bool>("telemetry", false, "subscribe to telemetry");
+  }
+  void configure(const Params& p) override { telemetry_ = p.get<bool>("telemetry"); }
+  bool wants(const InputPort&) const override { return telemetry_; }
+
+ private:
+  bool telemetry_ = false;
+};
+
 template <typename T>
 void add_type(core::PluginRegistry& registry) {
   NodeType t;
@@ -287,6 +306,7 @@ inline void register_all(core::PluginRegistry& registry) {
   add_type<TwoThreads>(registry);
   add_type<Collect>(registry);
   add_type<Watch>(registry);
+  add_type<Tap>(registry);
 }
 
 // A registry, logging and plan for a pipeline written inline.

@@ -1,0 +1,15 @@
+#pragma once
+// Checks of the whole pipeline, made once every node is configured and every link resolved:
+// what no single node or link can see on its own.
+#include <vector>
+
+#include "diagnostics.hpp"
+#include "plan.hpp"
+
+namespace tributary::core {
+
+// Appends a located error for each problem found; a node whose own declaration or links already
+// have an error is not reported again.
+void check_pipeline(const Plan& plan, const PipelineDecl& decl, std::vector<Diagnostic>& diagnostics);
+
+}  // namespace tributary::core
