@@ -45,6 +45,13 @@ Location NodeDecl::locate(std::string_view param) const {
   return where;
 }
 
+Location NodeDecl::locate_key(std::string_view key) const {
+  for (const auto& [k, location] : key_locations) {
+    if (k == key) return location;
+  }
+  return locate(key);
+}
+
 const NodeDecl* PipelineDecl::find_node(std::string_view node_name) const noexcept {
   for (const auto& n : nodes) {
     if (n.name == node_name) return &n;
@@ -287,6 +294,7 @@ class Loader {
     for (auto&& [k, v] : table) {
       std::string key = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
       decl.locations.emplace_back(key, v.source().begin ? at(v.source()) : decl.where);
+      if (prefix.empty() && k.source().begin) decl.key_locations.emplace_back(key, at(k.source()));
       if (auto* t = v.as_table()) record_locations(decl, key, *t);
     }
   }
@@ -305,11 +313,13 @@ class Loader {
     }
     record_locations(n, "", *table);
     for (const auto& [key, where] : overridden_[name]) {
-      auto it = std::find_if(n.locations.begin(), n.locations.end(), [&](const auto& e) { return e.first == key; });
-      if (it != n.locations.end()) {
-        it->second = where;
-      } else {
-        n.locations.emplace_back(key, where);
+      for (auto* located : {&n.locations, &n.key_locations}) {
+        auto it = std::find_if(located->begin(), located->end(), [&](const auto& e) { return e.first == key; });
+        if (it != located->end()) {
+          it->second = where;
+        } else if (located == &n.locations || key.find('.') == std::string::npos) {
+          located->emplace_back(key, where);
+        }
       }
     }
     n.plugin_where = n.locate("plugin");
@@ -391,6 +401,7 @@ class Loader {
           }
         } else {
           std::string near = closest_match(key, {"from", "to", "capacity", "policy"});
+          if (key != "from" && key != "to" && key != "capacity" && key != "policy") kw = at(k.source());
           fail({kw, "link key '" + key + "' is unknown or has the wrong type",
                 "a link table has from (string), to (string), capacity (integer), policy (string)" +
                     (near.empty() || near == key ? std::string() : "; did you mean '" + near + "'?")});

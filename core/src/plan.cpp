@@ -140,7 +140,8 @@ Plan build_plan(PipelineDecl decl, const PluginRegistry& registry, RunInfo run, 
       std::vector<ParamIssue> issues;
       node.params = Params::build(node.type->spec.params(), as_declared(n, node.type->spec), issues);
       for (const auto& issue : issues) {
-        fail(n.locate(issue.param), "node '" + n.name + "' (" + n.plugin + "): " + issue.message, issue.hint);
+        fail(issue_location(n, node.type->spec, issue), "node '" + n.name + "' (" + n.plugin + "): " + issue.message,
+             issue.hint);
       }
       if (issues.empty()) {
         node.context = std::make_unique<NodeContext>(n.name, plan.run, logging.make(n.name));

@@ -54,6 +54,11 @@ void check_source_outputs(const Plan& plan, const PipelineDecl& decl, std::vecto
 
 }  // namespace
 
+Location issue_location(const NodeDecl& decl, const NodeSpec& spec, const ParamIssue& issue) {
+  if (!issue.param.empty() && spec.find_param(issue.param) == nullptr) return decl.locate_key(issue.param);
+  return decl.locate(issue.param);
+}
+
 void check_pipeline(const Plan& plan, const PipelineDecl& decl, std::vector<Diagnostic>& diagnostics) {
   check_unreachable(plan, decl, diagnostics);
   check_source_outputs(plan, decl, diagnostics);

@@ -8,6 +8,9 @@
 
 namespace tributary::core {
 
+// Where a parameter problem is shown: an unknown key at the key itself, anything else at the value.
+Location issue_location(const NodeDecl& decl, const NodeSpec& spec, const ParamIssue& issue);
+
 // Appends a located error for each problem found; a node whose own declaration or links already
 // have an error is not reported again.
 void check_pipeline(const Plan& plan, const PipelineDecl& decl, std::vector<Diagnostic>& diagnostics);

@@ -8,9 +8,9 @@ using namespace tributary;
 using namespace tributary::core;
 
 namespace {
-std::vector<Diagnostic> plan_errors(const std::string& text) {
+std::vector<Diagnostic> plan_errors(const std::string& text, std::vector<std::string> overrides = {}) {
   try {
-    testnodes::Harness h(text);
+    testnodes::Harness h(text, std::move(overrides));
   } catch (const PipelineError& e) {
     return e.diagnostics();
   }
@@ -26,12 +26,12 @@ TEST_CASE("an unknown plugin gets the nearest known type and where the registry 
   CHECK_THAT(e[0].hint, Catch::StartsWith("did you mean 'counter'?") && Catch::Contains("looked in"));
 }
 
-TEST_CASE("parameters are checked against their declarations, at the line of the value") {
+TEST_CASE("parameters are checked against their declarations, at the value, or at the key when it is unknown") {
   auto e = plan_errors(
       "[nodes.a]\nplugin = \"counter\"\ncont = 3\n[nodes.b]\nplugin = \"counter\"\ncount = -2\n"
       "[nodes.c]\nplugin = \"counter\"\nlive = \"yes\"\n");
   REQUIRE(e.size() == 3);
-  CHECK(e[0].where.to_string() == "test.toml:3:8");
+  CHECK(e[0].where.to_string() == "test.toml:3:1");  // an unknown key: at the key
   CHECK(e[0].hint == "did you mean 'count'?");
   CHECK(e[1].where.to_string() == "test.toml:6:9");
   CHECK(e[1].message == "node 'b' (counter): 'count' is -2, out of range: it must be at least 0");
@@ -154,4 +154,22 @@ TEST_CASE("a source whose output goes nowhere is refused at its table") {
   CHECK(e[0].message == "source 'idle' (counter) sends its output nowhere: no link starts at it");
   CHECK(e[0].where.to_string() == "test.toml:7:1");
   CHECK_THAT(e[0].hint, Catch::Contains("\"idle -> NODE\""));
+}
+
+TEST_CASE("several errors come sorted by line, whichever check found them") {
+  auto e = plan_errors("[pipeline]\nlinks = [\"src -> snk\"]\n[nodes.src]\nplugin = \"counter\"\n  cont = 3\n");
+  REQUIRE(e.size() == 2);
+  CHECK(e[0].where.to_string() == "test.toml:2:10");
+  CHECK(e[0].message == "link \"src -> snk\" names no node 'snk'");
+  CHECK(e[1].where.to_string() == "test.toml:5:3");
+  CHECK(e[1].message == "node 'src' (counter): unknown parameter 'cont'");
+}
+
+TEST_CASE("an unknown key given with --set is shown at the override") {
+  auto e = plan_errors(
+      "[pipeline]\nlinks = [\"src -> sink\"]\n[nodes.src]\nplugin = \"counter\"\n"
+      "[nodes.sink]\nplugin = \"collect\"\n",
+      {"src.cont=3"});
+  REQUIRE(e.size() == 1);
+  CHECK(e[0].where.to_string() == "--set src.cont=3");
 }
