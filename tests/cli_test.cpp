@@ -331,7 +331,7 @@ path = "/dev/full"
                         Catch::Contains("No space left on device"));
 }
 
-TEST_CASE("a data file that is missing or corrupt fails the run with the path") {
+TEST_CASE("a data file that is missing is refused before the run, one that is corrupt fails the run with the path") {
   fs::path dir = fresh_dir("corrupt");
   write_file(dir / "bad.csv", "1,2,0\n3,x,1\n");
   fs::path file = write_file(dir / "p.toml", R"([pipeline]
@@ -345,8 +345,10 @@ path = "${RUN_DIR}/out.csv"
 )");
   auto missing = cli({"run", file.string(), "--run-dir", (dir / "run1").string()},
                      with_env("DATA_FILE", (dir / "nope.csv").string()));
-  CHECK(missing.exit_code == 1);
-  CHECK_THAT(missing.err, Catch::Contains("node 'rows' failed") && Catch::Contains((dir / "nope.csv").string()));
+  CHECK(missing.exit_code == 2);
+  CHECK_THAT(missing.err, Catch::Contains("p.toml:5:8: error: node 'rows' (table): input file " +
+                                          (dir / "nope.csv").string() + " does not exist"));
+  CHECK_FALSE(fs::exists(dir / "run1"));
   auto corrupt = cli({"run", file.string(), "--run-dir", (dir / "run2").string()},
                      with_env("DATA_FILE", (dir / "bad.csv").string()));
   CHECK(corrupt.exit_code == 1);
@@ -531,4 +533,31 @@ TEST_CASE("a folder given as the pipeline file is reported as a directory") {
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.err, Catch::Contains(dir.string() + ": error: is a directory"));
   CHECK_FALSE(fs::exists(dir / "run"));
+}
+
+TEST_CASE("relative paths are relative to the pipeline file's folder, or to the current directory with --set") {
+  fs::path dir = fresh_dir("relative-paths");
+  fs::create_directories(dir / "project" / "data");
+  fs::create_directories(dir / "elsewhere");
+  write_file(dir / "project" / "data" / "rows.csv", "1,2,0\n3,4,1\n");
+  write_file(dir / "elsewhere" / "more.csv", "1,2,0\n3,4,1\n5,6,0\n");
+  fs::path file = write_file(dir / "project" / "p.toml", R"([pipeline]
+links = [ "rows -> out" ]
+[nodes.rows]
+plugin = "table"
+path = "data/rows.csv"
+[nodes.out]
+plugin = "csv"
+path = "out/rows.csv"
+)");
+  auto r = cli({"run", file.string(), "--run-dir", (dir / "run1").string()}, in_dir(dir / "elsewhere"));
+  INFO(r.all());
+  REQUIRE(r.exit_code == 0);
+  CHECK(lines_of(read_file(dir / "project" / "out" / "rows.csv")).size() == 3);
+  auto set = cli({"run", file.string(), "--run-dir", (dir / "run2").string(), "--set", "rows.path=more.csv", "--set",
+                  "out.path=more-out.csv"},
+                 in_dir(dir / "elsewhere"));
+  INFO(set.all());
+  REQUIRE(set.exit_code == 0);
+  CHECK(lines_of(read_file(dir / "elsewhere" / "more-out.csv")).size() == 4);
 }

@@ -138,7 +138,9 @@ Plan build_plan(PipelineDecl decl, const PluginRegistry& registry, RunInfo run, 
     }
     if (node.type != nullptr) {
       std::vector<ParamIssue> issues;
-      node.params = Params::build(node.type->spec.params(), as_declared(n, node.type->spec), issues);
+      node.params =
+          Params::build(node.type->spec.params(),
+                        resolve_paths(n, node.type->spec, decl.file, as_declared(n, node.type->spec)), issues);
       for (const auto& issue : issues) {
         fail(issue_location(n, node.type->spec, issue), "node '" + n.name + "' (" + n.plugin + "): " + issue.message,
              issue.hint);

@@ -1,5 +1,11 @@
 #include "plan_checks.hpp"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <string>
 
 namespace tributary::core {
@@ -52,7 +58,107 @@ void check_source_outputs(const Plan& plan, const PipelineDecl& decl, std::vecto
   }
 }
 
+namespace fs = std::filesystem;
+
+const char* kPathRule =
+    "a relative path is relative to the pipeline file's folder, or to the current directory when "
+    "given with --set";
+
+// Input files exist and can be read; output files can be created; no file is written by two nodes
+// (their lines would tear each other) or written by one node while another reads it.
+void check_paths(const Plan& plan, const PipelineDecl& decl, std::vector<Diagnostic>& diagnostics) {
+  struct Use {
+    fs::path file;
+    std::size_t node;
+    PathRole role;
+    Location where;
+  };
+  std::vector<Use> uses;
+  for (std::size_t i = 0; i < plan.nodes.size() && i < decl.nodes.size(); ++i) {
+    const NodePlan& node = plan.nodes[i];
+    if (!node.node) continue;
+    for (const auto& spec : node.type->spec.params()) {
+      if (spec.path == PathRole::none || spec.type != ParamType::string) continue;
+      const std::string path = node.params.get<std::string>(spec.name);
+      if (path.empty()) continue;
+      const Location where = decl.nodes[i].locate(spec.name);
+      const std::string who = "node '" + node.name + "' (" + node.type->name + "): ";
+      auto fail = [&](std::string message, std::string hint = {}) {
+        diagnostics.push_back({where, who + std::move(message), std::move(hint)});
+      };
+      std::error_code ec;
+      const fs::file_status status = fs::status(path, ec);
+      if (fs::is_directory(status)) {
+        fail("'" + spec.name + "' names a directory, not a file: " + path);
+        continue;
+      }
+      if (spec.path == PathRole::input) {
+        if (!fs::exists(status)) {
+          fail("input file " + path + " does not exist", kPathRule);
+          continue;
+        }
+        if (access(path.c_str(), R_OK) != 0) {
+          fail("cannot read " + path + ": " + std::strerror(errno));
+          continue;
+        }
+      } else {
+        // The nearest folder that exists must let the missing ones, and the file, be created.
+        fs::path existing = fs::path(path).parent_path();
+        while (!existing.empty() && !fs::exists(existing, ec)) existing = existing.parent_path();
+        if (!existing.empty() && !fs::is_directory(existing, ec)) {
+          fail("cannot create " + path + ": " + existing.string() + " is not a folder");
+          continue;
+        }
+        if (!existing.empty() && access(existing.c_str(), W_OK | X_OK) != 0) {
+          fail("cannot create " + path + " in " + existing.string() + ": " + std::strerror(errno));
+          continue;
+        }
+      }
+      fs::path file = fs::weakly_canonical(path, ec);
+      if (ec) file = fs::path(path).lexically_normal();
+      for (const auto& other : uses) {
+        if (other.file != file || (other.role == PathRole::input && spec.path == PathRole::input)) continue;
+        // Shown at the one written later in the file, naming the other first.
+        const bool later =
+            std::make_pair(other.where.line, other.where.column) < std::make_pair(where.line, where.column);
+        const NodePlan& first = later ? plan.nodes[other.node] : node;
+        const NodePlan& second = later ? node : plan.nodes[other.node];
+        const Location& at = later ? where : other.where;
+        std::string message;
+        std::string hint;
+        if (other.role == PathRole::output && spec.path == PathRole::output) {
+          message = "nodes '" + first.name + "' and '" + second.name + "' both write " + path;
+          hint = "their lines would tear each other: give one of them another path";
+        } else {
+          const std::string& reader = other.role == PathRole::input ? plan.nodes[other.node].name : node.name;
+          const std::string& writer = other.role == PathRole::input ? node.name : plan.nodes[other.node].name;
+          message = "node '" + writer + "' writes " + path + ", which node '" + reader + "' reads";
+          hint = "read and write different files";
+        }
+        diagnostics.push_back({at, "node '" + second.name + "' (" + second.type->name + "): " + message, hint});
+        break;
+      }
+      uses.push_back({file, i, spec.path, where});
+    }
+  }
+}
+
 }  // namespace
+
+std::vector<TableEntry> resolve_paths(const NodeDecl& decl, const NodeSpec& spec, const std::string& pipeline_file,
+                                      std::vector<TableEntry> params) {
+  for (auto& entry : params) {
+    const ParamSpec* p = spec.find_param(entry.key);
+    if (p == nullptr || p->path == PathRole::none || entry.value.type() != ValueType::string) continue;
+    const std::string& text = entry.value.as_string();
+    if (text.empty()) continue;
+    const bool from_command_line = std::any_of(decl.override_text.begin(), decl.override_text.end(),
+                                               [&](const TableEntry& given) { return given.key == entry.key; });
+    fs::path base = from_command_line ? fs::current_path() : fs::absolute(pipeline_file).parent_path();
+    entry.value = Value((base / text).lexically_normal().string());
+  }
+  return params;
+}
 
 Location issue_location(const NodeDecl& decl, const NodeSpec& spec, const ParamIssue& issue) {
   if (!issue.param.empty() && spec.find_param(issue.param) == nullptr) return decl.locate_key(issue.param);
@@ -62,6 +168,7 @@ Location issue_location(const NodeDecl& decl, const NodeSpec& spec, const ParamI
 void check_pipeline(const Plan& plan, const PipelineDecl& decl, std::vector<Diagnostic>& diagnostics) {
   check_unreachable(plan, decl, diagnostics);
   check_source_outputs(plan, decl, diagnostics);
+  check_paths(plan, decl, diagnostics);
 }
 
 }  // namespace tributary::core

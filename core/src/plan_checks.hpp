@@ -1,12 +1,19 @@
 #pragma once
 // Checks of the whole pipeline, made once every node is configured and every link resolved:
 // what no single node or link can see on its own.
+#include <string>
 #include <vector>
 
 #include "diagnostics.hpp"
 #include "plan.hpp"
 
 namespace tributary::core {
+
+// A node's parameter values with relative input and output paths (see PathRole) made absolute:
+// against the pipeline file's folder for a value written in the file, against the current
+// directory for one given with --set, as a shell user expects.
+std::vector<TableEntry> resolve_paths(const NodeDecl& decl, const NodeSpec& spec, const std::string& pipeline_file,
+                                      std::vector<TableEntry> params);
 
 // Where a parameter problem is shown: an unknown key at the key itself, anything else at the value.
 Location issue_location(const NodeDecl& decl, const NodeSpec& spec, const ParamIssue& issue);

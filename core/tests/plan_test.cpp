@@ -1,6 +1,7 @@
 // Validation against node declarations: every check happens before anything starts.
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <filesystem>
 
 #include "test_nodes.hpp"
 
@@ -172,4 +173,36 @@ TEST_CASE("an unknown key given with --set is shown at the override") {
       {"src.cont=3"});
   REQUIRE(e.size() == 1);
   CHECK(e[0].where.to_string() == "--set src.cont=3");
+}
+
+TEST_CASE("two nodes writing the same file are refused, naming both") {
+  const std::string head = "[pipeline]\nlinks = [\"src -> a\", \"src -> b\"]\n[nodes.src]\nplugin = \"counter\"\n";
+  const std::string here = std::filesystem::current_path().string();
+  auto e = plan_errors(head + "[nodes.a]\nplugin = \"tap\"\npath = \"out/x.csv\"\n[nodes.b]\nplugin = \"tap\"\n" +
+                       "path = \"" + here + "/out/../out/x.csv\"\n");
+  REQUIRE(e.size() == 1);
+  CHECK(e[0].message == "node 'b' (tap): nodes 'a' and 'b' both write " + here + "/out/x.csv");
+  CHECK(e[0].where.to_string() == "test.toml:10:8");
+  CHECK(plan_errors(head + "[nodes.a]\nplugin = \"tap\"\npath = \"out/x.csv\"\n[nodes.b]\nplugin = \"tap\"\n" +
+                    "path = \"out/y.csv\"\n")
+            .empty());
+}
+
+TEST_CASE("an input file that does not exist is found before anything starts") {
+  const std::string here = std::filesystem::current_path().string();
+  auto e = plan_errors(
+      "[pipeline]\nlinks = [\"src -> sink\"]\n[nodes.src]\nplugin = \"counter\"\nfrom = \"no-such.csv\"\n"
+      "[nodes.sink]\nplugin = \"collect\"\n");
+  REQUIRE(e.size() == 1);
+  CHECK(e[0].message == "node 'src' (counter): input file " + here + "/no-such.csv does not exist");
+  CHECK(e[0].where.to_string() == "test.toml:5:8");
+  CHECK_THAT(e[0].hint, Catch::Contains("relative to the pipeline file's folder"));
+}
+
+TEST_CASE("an output file whose folder cannot be made is found before anything starts") {
+  auto e = plan_errors(
+      "[pipeline]\nlinks = [\"src -> a\"]\n[nodes.src]\nplugin = \"counter\"\n"
+      "[nodes.a]\nplugin = \"tap\"\npath = \"/etc/passwd/x.csv\"\n");
+  REQUIRE(e.size() == 1);
+  CHECK(e[0].message == "node 'a' (tap): cannot create /etc/passwd/x.csv: /etc/passwd is not a folder");
 }

@@ -87,6 +87,7 @@ class Counter final : public Node {
     spec.param<bool>("live", false, "never wait for downstream");
     spec.param<std::int64_t>("period_us", 0, "pause between packets").min(0);
     spec.param<bool>("big", false, "64 KiB packets, counted while alive");
+    spec.param<std::string>("from", "", "a file it would read").input_path();
   }
   void configure(const Params& p) override {
     big_ = p.get<bool>("big");
@@ -281,6 +282,7 @@ class Tap final : public Node {
     spec.input(kIn);
     spec.input(kTelemetry);
     spec.param<bool>("telemetry", false, "subscribe to telemetry");
+    spec.param<std::string>("path", "", "a file it would write").output_path();
   }
   void configure(const Params& p) override { telemetry_ = p.get<bool>("telemetry"); }
   bool wants(const InputPort&) const override { return telemetry_; }

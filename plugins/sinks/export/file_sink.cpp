@@ -8,7 +8,7 @@ void FileSink::declare_file_sink(NodeSpec& spec) {
   spec.input(kIn);
   spec.input(kTelemetry);
   spec.input(kLogs);
-  spec.required<std::string>("path", "the file to write; missing parent directories are created");
+  spec.required<std::string>("path", "the file to write; missing parent directories are created").output_path();
   spec.param<bool>("append", true,
                    "append to an existing file without writing its header again; false truncates the file");
   spec.param<bool>("telemetry", false, "also write the runtime's telemetry for every node (metric points)");

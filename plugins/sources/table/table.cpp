@@ -160,7 +160,8 @@ void Table::declare(NodeSpec& spec) {
   spec.summary("rows of a CSV or gzip-compressed CSV file as labelled examples, with deterministic splits");
   spec.output(kOut);
   spec.source(SourceMode::pull);
-  spec.required<std::string>("path", "the CSV file; .csv.gz and other gzip files are decompressed as they are read");
+  spec.required<std::string>("path", "the CSV file; .csv.gz and other gzip files are decompressed as they are read")
+      .input_path();
   spec.param<std::string>("header", "auto",
                           "whether the first row is a header: auto recognises a row of column names or the "
                           "scikit-learn count row (\"150,4,setosa,versicolor,virginica\"), yes, or no")

@@ -23,6 +23,11 @@ enum class ParamType : std::uint8_t {
 };
 const char* to_string(ParamType type) noexcept;
 
+// A string parameter that names a file the node reads or writes. The loader resolves such a path
+// when it is relative, checks that an input exists and that an output can be created, and
+// refuses two nodes writing the same file.
+enum class PathRole : std::uint8_t { none, input, output };
+
 struct ParamSpec {
   std::string name;
   ParamType type = ParamType::string;
@@ -33,6 +38,7 @@ struct ParamSpec {
   std::vector<std::string> choices;  // for strings and string lists
   std::string doc;
   bool settable = false;  // may change while running, through the control bus
+  PathRole path = PathRole::none;
 };
 
 // Thrown by a node's configure() (and by validation) when a value is wrong. `param` names the
