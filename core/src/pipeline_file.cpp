@@ -61,6 +61,11 @@ const NodeDecl* PipelineDecl::find_node(std::string_view node_name) const noexce
 
 namespace {
 
+// Bounds a person would not reach by accident; beyond them a run exhausts memory or threads.
+constexpr std::int64_t kMaxQueueCapacity = 100000;
+constexpr std::int64_t kMaxThreads = 256;
+constexpr std::size_t kMaxNameLength = 100;
+
 constexpr const char* kPipelineKeys[] = {"name",           "links",   "plugin_path",
                                          "queue_capacity", "threads", "telemetry_interval_s"};
 
@@ -114,8 +119,13 @@ class Loader {
       }
     }
     if (!valid_name(decl.name, true)) {
-      fail({name_where, "pipeline name \"" + decl.name + "\" cannot name a folder",
+      fail({name_where, "pipeline name \"" + decl.name.substr(0, kMaxNameLength) + "\" cannot name a folder",
             "use letters, digits, '.', '_' and '-' only"});
+    } else if (decl.name.size() > kMaxNameLength) {
+      fail({name_where,
+            "pipeline name \"" + decl.name.substr(0, 20) + "...\" is " + std::to_string(decl.name.size()) +
+                " characters long, more than the " + std::to_string(kMaxNameLength) + " a run folder takes",
+            "choose a shorter name"});
     }
 
     if (options_.run_variables) run_vars_ = options_.run_variables(decl.name);
@@ -391,7 +401,9 @@ class Loader {
           to = v.as_string()->get();
         } else if (key == "capacity" && v.is_integer()) {
           link.capacity = v.as_integer()->get();
-          if (*link.capacity < 1) fail({kw, "a link's capacity must be at least 1", ""});
+          if (*link.capacity < 1 || *link.capacity > kMaxQueueCapacity) {
+            fail({kw, "a link's capacity must be between 1 and " + std::to_string(kMaxQueueCapacity) + " packets", ""});
+          }
         } else if (key == "policy" && v.is_string()) {
           link.policy = parse_queue_policy(v.as_string()->get());
           if (!link.policy) {
@@ -448,14 +460,18 @@ class Loader {
           add(v);
         }
       } else if (key == "queue_capacity") {
-        if (!v.is_integer() || v.as_integer()->get() < 1) {
-          fail({where, "'queue_capacity' must be an integer of at least 1", ""});
+        if (!v.is_integer() || v.as_integer()->get() < 1 || v.as_integer()->get() > kMaxQueueCapacity) {
+          fail({where,
+                "'queue_capacity' must be an integer between 1 and " + std::to_string(kMaxQueueCapacity) +
+                    " (packets held per link)",
+                ""});
         } else {
           decl.queue_capacity = v.as_integer()->get();
         }
       } else if (key == "threads") {
-        if (!v.is_integer() || v.as_integer()->get() < 0 || v.as_integer()->get() > 1024) {
-          fail({where, "'threads' must be an integer between 0 (one per core) and 1024", ""});
+        if (!v.is_integer() || v.as_integer()->get() < 0 || v.as_integer()->get() > kMaxThreads) {
+          fail({where, "'threads' must be an integer between 0 (one per core) and " + std::to_string(kMaxThreads),
+                "more threads than cores slow a run down: 0 is usually best"});
         } else {
           decl.threads = v.as_integer()->get();
         }

@@ -156,6 +156,24 @@ TEST_CASE("each mistake in a pipeline file is reported where it is, with a hint"
     CHECK(e[0].message == "'nodes' must hold one table per node");
     CHECK(e[0].where.line == 1);
   }
+  SECTION("sizes beyond what a run can hold") {
+    auto e = errors(
+        "[pipeline]\nqueue_capacity = 9223372036854775807\nthreads = 1024\n"
+        "links = [{from = \"a\", to = \"b\", capacity = 1000000000}]\n[nodes.a]\nplugin = \"x\"\n");
+    REQUIRE(e.size() == 3);
+    CHECK(e[0].message == "'queue_capacity' must be an integer between 1 and 100000 (packets held per link)");
+    CHECK(e[1].message == "'threads' must be an integer between 0 (one per core) and 256");
+    CHECK(e[2].message == "a link's capacity must be between 1 and 100000 packets");
+    CHECK(e[2].where.line == 4);
+  }
+  SECTION("a pipeline name too long for a folder") {
+    auto e = errors("[pipeline]\nname = \"" + std::string(300, 'a') + "\"\n[nodes.a]\nplugin = \"x\"\n");
+    REQUIRE(e.size() == 1);
+    CHECK(e[0].message ==
+          "pipeline name \"aaaaaaaaaaaaaaaaaaaa...\" is 300 characters long, more than the 100 a run "
+          "folder takes");
+    CHECK(e[0].where.line == 2);
+  }
   SECTION("no nodes at all") {
     auto e = errors("[pipeline]\nname = \"x\"\n");
     REQUIRE(e.size() == 1);

@@ -55,6 +55,8 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 }
 
 std::string format_number(double d) {
+  // Bounds are mostly whole numbers: 1048576, not 1.04858e+06.
+  if (d == std::floor(d) && std::fabs(d) < 1e15) return std::to_string(static_cast<std::int64_t>(d));
   std::ostringstream out;
   out << d;
   return out.str();

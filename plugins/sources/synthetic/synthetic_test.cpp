@@ -1,12 +1,12 @@
 #include "synthetic/synthetic.hpp"
 
 #include <algorithm>
-#include <thread>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <thread>
 
 #include "tributary/testing.hpp"
 
@@ -250,4 +250,22 @@ TEST_CASE("synthetic: after a pause the pace goes on from now, without a burst o
   const auto begin = std::chrono::steady_clock::now();
   for (int i = 0; i < 10; ++i) REQUIRE(h.produce());
   CHECK(std::chrono::steady_clock::now() - begin >= std::chrono::milliseconds(40));  // 9 periods of 5 ms, at least
+}
+
+TEST_CASE("synthetic: sizes and paces have bounds a person would not reach by accident") {
+  auto refusal = [](const std::vector<TableEntry>& params) {
+    try {
+      NodeHarness::of<Synthetic>(params);
+    } catch (const ParamError& e) {
+      return e.param() + ": " + e.what();
+    }
+    return std::string("(accepted)");
+  };
+  CHECK(refusal({{"chunk", 2000000000}}) ==
+        "chunk: 'chunk' is 2000000000, out of range: it must be between 1 and 1048576");
+  CHECK(refusal({{"chunk", 1 << 20}}) == "(accepted)");
+  CHECK_THAT(refusal({{"rate_hz", 1e-11}}), Catch::StartsWith("rate_hz: 'rate_hz' is 1e-11, below the slowest pace"));
+  CHECK(refusal({{"rate_hz", 0.001}}) == "(accepted)");
+  CHECK(refusal({{"rate_hz", 1e9}}) ==
+        "rate_hz: 'rate_hz' is 1000000000, out of range: it must be between 0 and 1000000");
 }
