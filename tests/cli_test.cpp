@@ -561,3 +561,56 @@ path = "out/rows.csv"
   REQUIRE(set.exit_code == 0);
   CHECK(lines_of(read_file(dir / "elsewhere" / "more-out.csv")).size() == 4);
 }
+
+TEST_CASE("a log level for a node the pipeline does not have is refused, as --set refuses one") {
+  auto file = (kSource / "pipelines" / "blobs.toml").string();
+  auto unknown = cli({"validate", file, "--log-level", "tarin=debug"});
+  CHECK(unknown.exit_code == 2);
+  CHECK_THAT(unknown.err, Catch::Contains("--log-level tarin=debug: error: no node named 'tarin' to set the log level "
+                                          "of\n  hint: did you mean 'train'?"));
+  auto nameless = cli({"validate", file, "--log-level", "=debug"});
+  CHECK(nameless.exit_code == 2);
+  CHECK_THAT(nameless.err, Catch::Contains("'=debug' names no node"));
+  CHECK(cli({"validate", file, "--log-level", "train=debug", "--log-level", "tributary=warn"}).exit_code == 0);
+}
+
+TEST_CASE("swapping a node's plugin with --set drops the keys the new plugin does not declare, in a note") {
+  auto file = (kSource / "pipelines" / "blobs.toml").string();
+  std::string iris = "/usr/lib/python3/dist-packages/sklearn/datasets/data/iris.csv";
+  auto r = cli({"validate", file, "--set", "points.plugin=table", "--set", "points.path=" + iris});
+  INFO(r.all());
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.err, Catch::Contains("--set points.plugin=table: note: node 'points' is now a table: dropped classes, "
+                                    "count, dims, signal, which table does not declare"));
+  // A key given with --set is the user's own: still checked.
+  auto own =
+      cli({"validate", file, "--set", "points.plugin=table", "--set", "points.path=" + iris, "--set", "points.dims=3"});
+  CHECK(own.exit_code == 2);
+  CHECK_THAT(own.err, Catch::Contains("--set points.dims=3: error: node 'points' (table): unknown parameter 'dims'"));
+}
+
+TEST_CASE("a pipeline setting is overridden with --set pipeline.KEY=VALUE") {
+  auto file = (kSource / "pipelines" / "blobs.toml").string();
+  auto r = cli({"validate", file, "--set", "pipeline.threads=2", "--set", "pipeline.name=other"});
+  INFO(r.all());
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("valid pipeline 'other'"));
+  auto bad = cli({"validate", file, "--set", "pipeline.threads=5000"});
+  CHECK(bad.exit_code == 2);
+  CHECK_THAT(bad.err, Catch::Contains("--set pipeline.threads=5000: error: 'threads' must be an integer between 0"));
+  auto links = cli({"validate", file, "--set", "pipeline.links=[\"points -> trian\"]"});
+  CHECK(links.exit_code == 2);
+  CHECK_THAT(links.err, Catch::Contains("--set pipeline.links=[\"points -> trian\"]: error: link \"points -> trian\" "
+                                        "names no node 'trian'"));
+}
+
+TEST_CASE("with --log-json, validation errors and warnings are JSON lines too") {
+  auto r = cli({"validate", (kSource / "tests" / "pipelines" / "broken" / "typo_param.toml").string(), "--log-json"});
+  CHECK(r.exit_code == 2);
+  auto line = nlohmann::json::parse(lines_of(r.err).at(0));
+  CHECK(line["level"] == "error");
+  CHECK(line["message"] == "node 'train' (softmax_regression): unknown parameter 'clases'");
+  CHECK(line["line"] == 10);
+  CHECK(line["column"] == 1);
+  CHECK(line["hint"] == "did you mean 'classes'?");
+}

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -45,6 +46,33 @@ struct Options {
   bool json = false;
 };
 
+// Problems the CLI reports on stderr: text, or with --log-json one JSON line each, as log lines are.
+void report(const Options& o, const std::string& level, const std::string& message,
+            const tc::Diagnostic* where = nullptr) {
+  if (!o.log_json) {
+    std::cerr << (where != nullptr ? tc::format(*where) : level + ": " + message) << "\n";
+    return;
+  }
+  nlohmann::json line{
+      {"time", std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count()},
+      {"level", level},
+      {"node", "tributary"},
+      {"message", where != nullptr ? where->message : message}};
+  if (where != nullptr) {
+    line["file"] = where->where.file;
+    if (where->where.line > 0) {
+      line["line"] = where->where.line;
+      line["column"] = where->where.column;
+    }
+    if (!where->hint.empty()) line["hint"] = where->hint;
+  }
+  std::cerr << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+}
+
+void report(const Options& o, const tc::Diagnostic& d) {
+  report(o, std::string(d.severity) == "note" ? "info" : "error", d.message, &d);
+}
+
 tc::LogSettings log_settings(const Options& o) {
   tc::LogSettings s;
   s.json = o.log_json;
@@ -54,6 +82,7 @@ tc::LogSettings log_settings(const Options& o) {
     auto parsed = tc::parse_log_level(level);
     if (!parsed)
       throw CLI::ValidationError("--log-level", "unknown level '" + level + "' (trace, debug, info, warn, error)");
+    if (eq == 0) throw CLI::ValidationError("--log-level", "'" + spec + "' names no node: write NODE=LEVEL");
     if (eq == std::string::npos) {
       s.level = *parsed;
     } else {
@@ -70,11 +99,32 @@ void load_plugins(tc::PluginRegistry& registry, const Options& o, const std::vec
     for (const auto& p : tc::split_path_list(env)) registry.load_folder(p);
   }
   for (const auto& p : tc::default_plugin_folders()) registry.load_folder(p);
-  for (const auto& w : registry.warnings()) std::cerr << "warning: " << w << "\n";
+  for (const auto& w : registry.warnings()) report(o, "warning", w);
 }
 
-void report_refused(const tc::PluginRegistry& registry) {
-  for (const auto& r : registry.refused()) std::cerr << "warning: plugin " << r.path << " " << r.reason << "\n";
+void report_refused(const Options& o, const tc::PluginRegistry& registry) {
+  for (const auto& r : registry.refused()) report(o, "warning", "plugin " + r.path + " " + r.reason);
+}
+
+// --log-level NODE=LEVEL names a node of the pipeline (or "tributary", the runtime's own logger),
+// refused otherwise as --set refuses an unknown node.
+void check_log_levels(const Options& o, const tc::Plan& plan) {
+  std::vector<std::string> names{"tributary"};
+  for (const auto& n : plan.nodes) names.push_back(n.name);
+  std::string known;
+  for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
+  std::vector<tc::Diagnostic> unknown;
+  for (const auto& spec : o.log_levels) {
+    auto eq = spec.find('=');
+    if (eq == std::string::npos) continue;
+    std::string name = spec.substr(0, eq);
+    if (std::find(names.begin(), names.end(), name) != names.end()) continue;
+    std::string near = tributary::closest_match(name, names);
+    unknown.push_back({tc::Location{"--log-level " + spec, 0, 0},
+                       "no node named '" + name + "' to set the log level of",
+                       near.empty() ? "loggers: " + known : "did you mean '" + near + "'?"});
+  }
+  if (!unknown.empty()) throw tc::PipelineError(std::move(unknown));
 }
 
 // Loads the file, loads plugins (including the file's plugin_path) and validates.
@@ -87,7 +137,10 @@ tc::Plan prepare(const Options& o, tc::PluginRegistry& registry, tc::Logging& lo
   };
   tc::PipelineDecl decl = tc::load_pipeline(o.file, load);
   load_plugins(registry, o, decl.plugin_path);
-  return tc::build_plan(std::move(decl), registry, run, logging);
+  tc::Plan plan = tc::build_plan(std::move(decl), registry, run, logging);
+  check_log_levels(o, plan);
+  for (const auto& note : plan.notes) report(o, note);
+  return plan;
 }
 
 std::string kinds_text(tributary::PayloadKinds k) { return tributary::to_string(k); }
@@ -144,7 +197,7 @@ nlohmann::json type_json(const NodeType& t) {
 int cmd_plugins(const Options& o) {
   tc::PluginRegistry registry;
   load_plugins(registry, o, {});
-  report_refused(registry);
+  report_refused(o, registry);
   if (o.json) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto* t : registry.types()) out.push_back(type_json(*t));
@@ -170,7 +223,7 @@ int cmd_describe(const Options& o) {
   load_plugins(registry, o, {});
   const NodeType* t = registry.find(o.type);
   if (t == nullptr) {
-    report_refused(registry);
+    report_refused(o, registry);
     std::string near = tributary::closest_match(o.type, registry.type_names());
     std::cerr << "error: no node type '" << o.type << "'" << (near.empty() ? "" : "; did you mean '" + near + "'?")
               << " (`tributary plugins` lists them)\n";
@@ -307,7 +360,7 @@ int cmd_run(const Options& o) {
   try {
     tc::create_run_dir(plan.run, plan.decl.expanded_toml);
   } catch (const std::exception& e) {
-    std::cerr << "error: " << e.what() << "\n";
+    report(o, "error", e.what());
     return kExitNodeFailed;
   }
   std::cout << "run directory: " << plan.run.dir << std::endl;
@@ -338,7 +391,7 @@ int cmd_run(const Options& o) {
       std::cout << "stopped after " << result.wall_s << " s: " << result.stop_reason << std::endl;
       return kExitFinished;
     case tc::RunResult::Status::failed:
-      std::cerr << "error: node '" << result.failed_node << "' failed: " << result.error << std::endl;
+      report(o, "error", "node '" + result.failed_node + "' failed: " + result.error);
       return kExitNodeFailed;
   }
   return kExitFinished;
@@ -403,13 +456,13 @@ int main(int argc, char** argv) {
     if (*describe) return cmd_describe(o);
     if (*graph) return cmd_check(o, true);
   } catch (const tc::PipelineError& e) {
-    std::cerr << e.report();
+    for (const auto& d : e.diagnostics()) report(o, d);
     return kExitInvalid;
   } catch (const CLI::ValidationError& e) {
-    std::cerr << "error: " << e.what() << "\n";
+    report(o, "error", e.what());
     return kExitInvalid;
   } catch (const std::exception& e) {
-    std::cerr << "error: " << e.what() << "\n";
+    report(o, "error", e.what());
     return kExitNodeFailed;
   }
   return kExitInvalid;

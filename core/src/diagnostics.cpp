@@ -11,7 +11,7 @@ std::string Location::to_string() const {
 }
 
 std::string format(const Diagnostic& d) {
-  std::string out = d.where.to_string() + ": error: " + d.message;
+  std::string out = d.where.to_string() + ": " + d.severity + ": " + d.message;
   if (!d.hint.empty()) out += "\n  hint: " + d.hint;
   return out;
 }

@@ -17,7 +17,8 @@ struct Location {
 struct Diagnostic {
   Location where;
   std::string message;
-  std::string hint;  // may be empty
+  std::string hint;                // may be empty
+  const char* severity = "error";  // or "note": worth knowing, not a reason to refuse
 };
 
 // "file:3:7: error: unknown parameter 'n_mfc'\n  hint: did you mean 'n_mfcc'?"

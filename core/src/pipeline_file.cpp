@@ -100,6 +100,7 @@ class Loader {
       }
     }
 
+    apply_pipeline_overrides(root);
     toml::table* pipeline = root["pipeline"].as_table();
     decl.name = std::filesystem::path(path_).stem().string();
     Location name_where = file_level();
@@ -110,11 +111,11 @@ class Loader {
       decl.where = at(pipeline->source());
       name_where = decl.where;
       if (auto* n = pipeline->get("name")) {
-        name_where = at(n->source());
+        name_where = pipeline_where("name", n->source());
         if (auto* s = n->as_string()) {
-          decl.name = expand(s->get(), at(n->source()));
+          decl.name = expand(s->get(), name_where);
         } else {
-          fail({at(n->source()), "'name' must be a string", ""});
+          fail({name_where, "'name' must be a string", ""});
         }
       }
     }
@@ -166,6 +167,50 @@ class Loader {
   Location file_level() const { return Location{path_, 1, 1}; }
   void fail(Diagnostic d) { diagnostics_.push_back(std::move(d)); }
 
+  // The value of an override is TOML when it parses as TOML (40, 0.5, true, [1, 2], { a = 1 }),
+  // else the text as a string.
+  static void assign(toml::table& table, const std::string& key, const std::string& text) {
+    toml::table parsed;
+    bool is_toml = false;
+    try {
+      parsed = toml::parse("v = " + text);
+      is_toml = parsed.size() == 1 && parsed.contains("v");
+    } catch (const toml::parse_error&) {
+      is_toml = false;
+    }
+    if (is_toml) {
+      table.insert_or_assign(key, std::move(*parsed.get("v")));
+    } else {
+      table.insert_or_assign(key, text);
+    }
+  }
+
+  // --set pipeline.key=value, before the [pipeline] table is read; `pipeline.` always names it.
+  void apply_pipeline_overrides(toml::table& root) {
+    for (const auto& arg : options_.overrides) {
+      auto eq = arg.find('=');
+      if (arg.rfind("pipeline.", 0) != 0 || eq == std::string::npos || eq < 9) continue;
+      Location where{"--set " + arg, 0, 0};
+      std::string key = arg.substr(9, eq - 9);
+      if (key.empty() || key.find('.') != std::string::npos) {
+        fail({where, "'" + key + "' is not a pipeline setting",
+              "write --set pipeline.KEY=VALUE, e.g. --set pipeline.threads=4"});
+        continue;
+      }
+      if (!root.contains("pipeline")) root.insert("pipeline", toml::table{});
+      toml::table* pipeline = root["pipeline"].as_table();
+      if (pipeline == nullptr) continue;  // reported with the file's own error
+      assign(*pipeline, key, arg.substr(eq + 1));
+      pipeline_overridden_[key] = where;
+    }
+  }
+
+  // Where a [pipeline] setting was given: the override when there is one, else the file.
+  Location pipeline_where(const std::string& key, const toml::source_region& region) const {
+    auto it = pipeline_overridden_.find(key);
+    return it != pipeline_overridden_.end() ? it->second : at(region);
+  }
+
   // --set node.key=value, before expansion so overrides may use ${VAR} too.
   void apply_overrides(toml::table* nodes) {
     for (const auto& arg : options_.overrides) {
@@ -173,12 +218,13 @@ class Loader {
       auto eq = arg.find('=');
       auto dot = arg.find('.');
       if (eq == std::string::npos || dot == std::string::npos || dot > eq || dot == 0 || dot + 1 == eq) {
-        fail({where, "an override is written node.key=value", "for example --set train.lr=0.01"});
+        fail({where, "an override is written node.key=value or pipeline.key=value", "for example --set train.lr=0.01"});
         continue;
       }
       std::string node_name = arg.substr(0, dot);
       std::string key = arg.substr(dot + 1, eq - dot - 1);
       std::string text = arg.substr(eq + 1);
+      if (node_name == "pipeline") continue;  // applied before the [pipeline] table was read
       toml::table* node = nodes ? (*nodes)[node_name].as_table() : nullptr;
       if (node == nullptr) {
         std::vector<std::string> names;
@@ -189,15 +235,6 @@ class Loader {
         fail({where, "no node named '" + node_name + "' to override",
               near.empty() ? "" : "did you mean '" + near + "'?"});
         continue;
-      }
-      // The value is TOML when it parses as TOML (40, 0.5, true, [1, 2], { a = 1 }), else a string.
-      toml::table parsed;
-      bool is_toml = false;
-      try {
-        parsed = toml::parse("v = " + text);
-        is_toml = parsed.size() == 1 && parsed.contains("v");
-      } catch (const toml::parse_error&) {
-        is_toml = false;
       }
       toml::table* target = node;
       std::string leaf = key;
@@ -212,11 +249,7 @@ class Loader {
         fail({where, "'" + key + "' does not name a value inside a table of node '" + node_name + "'", ""});
         continue;
       }
-      if (is_toml) {
-        target->insert_or_assign(leaf, std::move(*parsed.get("v")));
-      } else {
-        target->insert_or_assign(leaf, text);
-      }
+      assign(*target, leaf, text);
       overridden_[node_name].emplace_back(key, where);
       if (key.find('.') == std::string::npos) override_text_[node_name].push_back({key, Value(text)});
     }
@@ -378,9 +411,10 @@ class Loader {
     }
   }
 
-  void read_link(const toml::node& item, PipelineDecl& decl) {
+  // `given`: where links given with --set are shown, since their text has no place in the file.
+  void read_link(const toml::node& item, PipelineDecl& decl, const Location* given) {
     LinkDecl link;
-    link.where = at(item.source());
+    link.where = given != nullptr ? *given : at(item.source());
     std::string from, to;
     if (auto* s = item.as_string()) {
       link.text = s->get();
@@ -394,7 +428,7 @@ class Loader {
     } else if (auto* t = item.as_table()) {
       for (auto&& [k, v] : *t) {
         std::string key(k.str());
-        Location kw = at(v.source());
+        Location kw = given != nullptr ? *given : at(v.source());
         if (key == "from" && v.is_string()) {
           from = v.as_string()->get();
         } else if (key == "to" && v.is_string()) {
@@ -413,7 +447,9 @@ class Loader {
           }
         } else {
           std::string near = closest_match(key, {"from", "to", "capacity", "policy"});
-          if (key != "from" && key != "to" && key != "capacity" && key != "policy") kw = at(k.source());
+          if (given == nullptr && key != "from" && key != "to" && key != "capacity" && key != "policy") {
+            kw = at(k.source());
+          }
           fail({kw, "link key '" + key + "' is unknown or has the wrong type",
                 "a link table has from (string), to (string), capacity (integer), policy (string)" +
                     (near.empty() || near == key ? std::string() : "; did you mean '" + near + "'?")});
@@ -437,21 +473,24 @@ class Loader {
     std::vector<std::string> known(std::begin(kPipelineKeys), std::end(kPipelineKeys));
     for (auto&& [k, v] : table) {
       std::string key(k.str());
-      Location where = at(v.source());
+      Location where = pipeline_where(key, v.source());
       if (key == "name") continue;
       if (key == "links") {
         if (auto* a = v.as_array()) {
-          for (const auto& item : *a) read_link(item, decl);
+          const bool given = pipeline_overridden_.count(key) != 0;
+          for (const auto& item : *a) read_link(item, decl, given ? &where : nullptr);
         } else {
           fail({where, "'links' must be a list", "links = [ \"a -> b\", \"b -> c\" ]"});
         }
       } else if (key == "plugin_path") {
-        auto base = std::filesystem::absolute(path_).parent_path();
+        // Relative to the file's folder, or to the current directory when given with --set.
+        auto base = pipeline_overridden_.count(key) != 0 ? std::filesystem::current_path()
+                                                         : std::filesystem::absolute(path_).parent_path();
         auto add = [&](const toml::node& p) {
           if (auto* s = p.as_string()) {
             decl.plugin_path.push_back((base / s->get()).lexically_normal().string());
           } else {
-            fail({at(p.source()), "'plugin_path' holds folder names (strings)", ""});
+            fail({pipeline_where(key, p.source()), "'plugin_path' holds folder names (strings)", ""});
           }
         };
         if (auto* a = v.as_array()) {
@@ -483,7 +522,7 @@ class Loader {
         }
       } else {
         std::string near = closest_match(key, known);
-        fail({at(k.source()), "unknown pipeline setting '" + key + "'",
+        fail({pipeline_where(key, k.source()), "unknown pipeline setting '" + key + "'",
               near.empty() ? "known settings: name, links, plugin_path, queue_capacity, threads, telemetry_interval_s"
                            : "did you mean '" + near + "'?"});
       }
@@ -496,6 +535,7 @@ class Loader {
   std::set<const toml::node*> whole_variables_;
   std::map<std::string, std::vector<TableEntry>> override_text_;
   std::map<std::string, std::vector<std::pair<std::string, Location>>> overridden_;
+  std::map<std::string, Location> pipeline_overridden_;
   std::vector<Diagnostic> diagnostics_;
 };
 

@@ -140,7 +140,9 @@ Plan build_plan(PipelineDecl decl, const PluginRegistry& registry, RunInfo run, 
       std::vector<ParamIssue> issues;
       node.params =
           Params::build(node.type->spec.params(),
-                        resolve_paths(n, node.type->spec, decl.file, as_declared(n, node.type->spec)), issues);
+                        resolve_paths(n, node.type->spec, decl.file,
+                                      drop_undeclared(n, node.type->spec, as_declared(n, node.type->spec), plan.notes)),
+                        issues);
       for (const auto& issue : issues) {
         fail(issue_location(n, node.type->spec, issue), "node '" + n.name + "' (" + n.plugin + "): " + issue.message,
              issue.hint);

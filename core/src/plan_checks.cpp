@@ -145,6 +145,31 @@ void check_paths(const Plan& plan, const PipelineDecl& decl, std::vector<Diagnos
 
 }  // namespace
 
+std::vector<TableEntry> drop_undeclared(const NodeDecl& decl, const NodeSpec& spec, std::vector<TableEntry> params,
+                                        std::vector<Diagnostic>& notes) {
+  auto given_with_set = [&](const std::string& key) {
+    return std::any_of(decl.override_text.begin(), decl.override_text.end(),
+                       [&](const TableEntry& given) { return given.key == key; });
+  };
+  if (!given_with_set("plugin")) return params;
+  std::string dropped;
+  auto undeclared = [&](const TableEntry& entry) {
+    if (spec.find_param(entry.key) != nullptr || given_with_set(entry.key)) return false;
+    dropped += (dropped.empty() ? "" : ", ") + entry.key;
+    return true;
+  };
+  params.erase(std::remove_if(params.begin(), params.end(), undeclared), params.end());
+  if (!dropped.empty()) {
+    Diagnostic note{decl.plugin_where,
+                    "node '" + decl.name + "' is now a " + decl.plugin + ": dropped " + dropped + ", which " +
+                        decl.plugin + " does not declare",
+                    ""};
+    note.severity = "note";
+    notes.push_back(std::move(note));
+  }
+  return params;
+}
+
 std::vector<TableEntry> resolve_paths(const NodeDecl& decl, const NodeSpec& spec, const std::string& pipeline_file,
                                       std::vector<TableEntry> params) {
   for (auto& entry : params) {
@@ -169,6 +194,8 @@ void check_pipeline(const Plan& plan, const PipelineDecl& decl, std::vector<Diag
   check_unreachable(plan, decl, diagnostics);
   check_source_outputs(plan, decl, diagnostics);
   check_paths(plan, decl, diagnostics);
+  // A refused pipeline still shows what was dropped on the way.
+  if (!diagnostics.empty()) diagnostics.insert(diagnostics.end(), plan.notes.begin(), plan.notes.end());
 }
 
 }  // namespace tributary::core

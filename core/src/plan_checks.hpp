@@ -9,6 +9,12 @@
 
 namespace tributary::core {
 
+// When --set changed a node's plugin, the keys the new type does not declare (left from the old
+// one) are dropped and listed in a note; keys that were themselves given with --set stay, and are
+// checked as usual.
+std::vector<TableEntry> drop_undeclared(const NodeDecl& decl, const NodeSpec& spec, std::vector<TableEntry> params,
+                                        std::vector<Diagnostic>& notes);
+
 // A node's parameter values with relative input and output paths (see PathRole) made absolute:
 // against the pipeline file's folder for a value written in the file, against the current
 // directory for one given with --set, as a shell user expects.
