@@ -110,9 +110,31 @@ TEST_CASE("describe prints a node type's ports and parameters, and suggests a na
   CHECK_THAT(r.out, Catch::Contains("inputs:") && Catch::Contains("outputs:") && Catch::Contains("metrics [metrics]"));
   CHECK_THAT(r.out, Catch::Contains("classes (integer, required)"));
   CHECK_THAT(r.out, Catch::Contains("[settable while running]"));
+  auto synthetic = cli({"describe", "synthetic"});
+  CHECK_THAT(synthetic.out, Catch::Contains("chunk (integer, default 1600) range 1..1048576"));
+  CHECK_THAT(cli({"describe", "table"}).out, Catch::Contains("path (string, required) [input file]"));
   auto typo = cli({"describe", "softmax_regresion"});
   CHECK(typo.exit_code == 2);
   CHECK_THAT(typo.err, Catch::Contains("did you mean 'softmax_regression'?"));
+}
+
+TEST_CASE("describe --json gives defaults as typed JSON values") {
+  auto r = cli({"describe", "synthetic", "--json"});
+  REQUIRE(r.exit_code == 0);
+  auto params = nlohmann::json::parse(r.out)["params"];
+  auto param = [&](const std::string& name) {
+    for (const auto& p : params) {
+      if (p["name"] == name) return p;
+    }
+    return nlohmann::json();
+  };
+  CHECK(param("signal")["default"] == "sine");
+  CHECK(param("count")["default"] == 100);
+  CHECK(param("live")["default"] == false);
+  CHECK(param("split")["default"] == nlohmann::json::array({0.8, 0.1, 0.1}));
+  auto csv = nlohmann::json::parse(cli({"describe", "csv", "--json"}).out)["params"];
+  CHECK(csv[0]["name"] == "path");
+  CHECK(csv[0]["path"] == "output");
 }
 
 TEST_CASE("every pipeline shipped in pipelines/ validates") {
@@ -305,6 +327,13 @@ TEST_CASE("a plugin built for another ABI is refused with a message naming the f
   auto stray = cli({"plugins", "--plugin-path", std::string(TRIBUTARY_TEST_BINARY_DIR) + "/refused-stray"});
   CHECK(stray.exit_code == 0);
   CHECK_THAT(stray.err, Catch::Contains("libstray.so is not a Tributary plugin"));
+  // A file that is no shared library at all: the loader's reason, and nothing else.
+  fs::path junk = fresh_dir("junk-plugin");
+  write_file(junk / "libjunk.so", "not a library\n");
+  auto garbage = cli({"plugins", "--plugin-path", junk.string()});
+  CHECK(garbage.exit_code == 0);
+  CHECK_THAT(garbage.err, Catch::Contains("warning: plugin " + (junk / "libjunk.so").string() +
+                                          " cannot be loaded: file too short\n"));
   // A pipeline that needs a type nobody provides hears about the refused library too.
   fs::path dir = fresh_dir("abi");
   fs::path file = write_file(dir / "p.toml", "[pipeline]\nlinks = []\n[nodes.x]\nplugin = \"future_node\"\n");

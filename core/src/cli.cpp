@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -145,19 +146,59 @@ tc::Plan prepare(const Options& o, tc::PluginRegistry& registry, tc::Logging& lo
 
 std::string kinds_text(tributary::PayloadKinds k) { return tributary::to_string(k); }
 
+// A bound as a person writes it: 1048576, not 1.04858e+06.
+std::string bound_text(double d) {
+  if (d == std::floor(d) && std::fabs(d) < 1e15) return std::to_string(static_cast<std::int64_t>(d));
+  std::ostringstream out;
+  out << d;
+  return out.str();
+}
+
 std::string param_constraints(const tributary::ParamSpec& p) {
   std::ostringstream out;
   if (p.min && p.max)
-    out << "range " << *p.min << ".." << *p.max;
+    out << "range " << bound_text(*p.min) << ".." << bound_text(*p.max);
   else if (p.min)
-    out << ">= " << *p.min;
+    out << ">= " << bound_text(*p.min);
   else if (p.max)
-    out << "<= " << *p.max;
+    out << "<= " << bound_text(*p.max);
   if (!p.choices.empty()) {
     out << (out.tellp() > 0 ? "; " : "") << "one of";
     for (std::size_t i = 0; i < p.choices.size(); ++i) out << (i ? ", " : " ") << p.choices[i];
   }
   return out.str();
+}
+
+// A parameter value as typed JSON: 40, 0.5, "sine", [0.8, 0.1, 0.1], {"kind": "cnn"}.
+nlohmann::json value_json(const tributary::Value& v) {
+  using tributary::ValueType;
+  switch (v.type()) {
+    case ValueType::none:
+      return nullptr;
+    case ValueType::boolean:
+      return v.as_bool();
+    case ValueType::integer:
+      return v.as_int();
+    case ValueType::number:
+      return v.as_number();
+    case ValueType::string:
+      return v.as_string();
+    case ValueType::list: {
+      nlohmann::json items = nlohmann::json::array();
+      for (const auto& item : v.as_list()) items.push_back(value_json(item));
+      return items;
+    }
+    case ValueType::table: {
+      nlohmann::json table = nlohmann::json::object();
+      for (const auto& entry : v.as_table()) table[entry.key] = value_json(entry.value);
+      return table;
+    }
+  }
+  return nullptr;
+}
+
+const char* path_role_text(tributary::PathRole role) {
+  return role == tributary::PathRole::input ? "input" : role == tributary::PathRole::output ? "output" : "";
 }
 
 nlohmann::json type_json(const NodeType& t) {
@@ -184,7 +225,8 @@ nlohmann::json type_json(const NodeType& t) {
                       {"doc", p.doc},
                       {"required", p.required},
                       {"settable", p.settable}};
-    if (!p.required) pj["default"] = p.default_value.to_string();
+    if (!p.required) pj["default"] = value_json(p.default_value);
+    if (p.path != tributary::PathRole::none) pj["path"] = path_role_text(p.path);
     if (p.min) pj["min"] = *p.min;
     if (p.max) pj["max"] = *p.max;
     if (!p.choices.empty()) pj["choices"] = p.choices;
@@ -259,6 +301,7 @@ int cmd_describe(const Options& o) {
     std::string c = param_constraints(p);
     if (!c.empty()) std::cout << " " << c;
     if (p.settable) std::cout << " [settable while running]";
+    if (p.path != tributary::PathRole::none) std::cout << " [" << path_role_text(p.path) << " file]";
     std::cout << "\n      " << p.doc << "\n";
   }
   if (!t->spec.example().empty()) std::cout << "\nexample:\n" << t->spec.example() << "\n";

@@ -53,7 +53,9 @@ bool FileSink::wants(const InputPort& port) const {
 }
 
 std::string describe(const Packet& packet) {
-  return concat("a ", to_string(packet.kind), " packet", packet.stream.empty() ? "" : " from ", packet.stream);
+  const std::string kind = to_string(packet.kind);
+  const bool vowel = std::string("aeiou").find(kind.front()) != std::string::npos;
+  return concat(vowel ? "an " : "a ", kind, " packet", packet.stream.empty() ? "" : " from ", packet.stream);
 }
 
 const Tensor& first_tensor(const Packet& packet, const std::string& path) {

@@ -172,3 +172,12 @@ TEST_CASE("jsonl: NaN and infinities are written as the strings Python's json re
                        Catch::Contains("\"values\":[1.5,\"Infinity\",\"NaN\"]"));
   CHECK_THAT(text, !Catch::Contains("\"value\":null"));
 }
+
+TEST_CASE("jsonl: a packet without a tensor is named in the error, with its article") {
+  ScratchDir dir;
+  auto h = NodeHarness::of<JsonLinesSink>({{"path", dir.file("empty.jsonl")}});
+  h.start();
+  CHECK_THROWS_WITH(h.push("in", make_packet(PayloadKind::example)),
+                    Catch::Contains("an example packet holds no tensor to write"));
+  h.stop();
+}

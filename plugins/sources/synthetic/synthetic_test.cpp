@@ -266,6 +266,8 @@ TEST_CASE("synthetic: sizes and paces have bounds a person would not reach by ac
   CHECK(refusal({{"chunk", 1 << 20}}) == "(accepted)");
   CHECK_THAT(refusal({{"rate_hz", 1e-11}}), Catch::StartsWith("rate_hz: 'rate_hz' is 1e-11, below the slowest pace"));
   CHECK(refusal({{"rate_hz", 0.001}}) == "(accepted)");
+  CHECK(refusal({{"split", list({0.5, 0.5, 0.2})}}) ==
+        "split: the 'split' fractions sum to 1.2; they must sum to 1, e.g. [0.8, 0.1, 0.1]");
   CHECK(refusal({{"rate_hz", 1e9}}) ==
         "rate_hz: 'rate_hz' is 1000000000, out of range: it must be between 0 and 1000000");
 }
