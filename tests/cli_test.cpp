@@ -643,3 +643,19 @@ TEST_CASE("with --log-json, validation errors and warnings are JSON lines too") 
   CHECK(line["column"] == 1);
   CHECK(line["hint"] == "did you mean 'classes'?");
 }
+
+TEST_CASE("a run directory that holds an earlier run, or cannot be made, is refused before the run") {
+  fs::path dir = fresh_dir("run-dir-reuse");
+  auto file = (kSource / "pipelines" / "default.toml").string();
+  auto first = cli({"run", file, "--run-dir", (dir / "run").string()});
+  INFO(first.all());
+  REQUIRE(first.exit_code == 0);
+  auto again = cli({"run", file, "--run-dir", (dir / "run").string()});
+  CHECK(again.exit_code == 2);
+  CHECK_THAT(again.err, Catch::Contains("--run-dir " + (dir / "run").string() + ": error: run directory " +
+                                        (dir / "run").string() + " is not empty"));
+  write_file(dir / "runs", "a file where the runs folder would go\n");
+  auto blocked = cli({"validate", file}, in_dir(dir));
+  CHECK(blocked.exit_code == 2);
+  CHECK_THAT(blocked.err, Catch::Contains((dir / "runs").string() + " is not a folder"));
+}

@@ -140,6 +140,10 @@ tc::Plan prepare(const Options& o, tc::PluginRegistry& registry, tc::Logging& lo
   load_plugins(registry, o, decl.plugin_path);
   tc::Plan plan = tc::build_plan(std::move(decl), registry, run, logging);
   check_log_levels(o, plan);
+  if (std::string problem = tc::run_dir_problem(plan.run); !problem.empty()) {
+    throw tc::PipelineError({{tc::Location{o.run_dir.empty() ? plan.run.dir : "--run-dir " + o.run_dir, 0, 0}, problem,
+                              "name a new or empty folder, or leave --run-dir out for runs/<pipeline>/<run id>"}});
+  }
   for (const auto& note : plan.notes) report(o, note);
   return plan;
 }
