@@ -1,4 +1,6 @@
 // The tributary command as a user meets it: real plugins, real files, real signals.
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -658,4 +660,17 @@ TEST_CASE("a run directory that holds an earlier run, or cannot be made, is refu
   auto blocked = cli({"validate", file}, in_dir(dir));
   CHECK(blocked.exit_code == 2);
   CHECK_THAT(blocked.err, Catch::Contains((dir / "runs").string() + " is not a folder"));
+}
+
+TEST_CASE("a pipeline file that cannot be read is located at its start, with the reason") {
+  fs::path dir = fresh_dir("unreadable");
+  fs::path file = write_file(dir / "p.toml", "[nodes.a]\nplugin = \"synthetic\"\n");
+  fs::permissions(file, fs::perms::none);
+  // Permissions do not hold back root: the check runs as nobody then.
+  std::vector<std::string> args{kCli, "validate", file.string()};
+  if (geteuid() == 0) args.insert(args.begin(), {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"});
+  auto r = run_process(args);
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains(file.string() + ":1:1: error: cannot read the pipeline file: Permission denied"));
+  fs::permissions(file, fs::perms::owner_all);
 }

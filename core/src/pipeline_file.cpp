@@ -3,7 +3,9 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -551,16 +553,25 @@ PipelineDecl load_pipeline(const std::string& path, const LoadOptions& options) 
     throw PipelineError({Diagnostic{Location{path, 0, 0}, "is a directory, not a pipeline file",
                                     "name a .toml file, such as pipelines/default.toml"}});
   }
+  errno = 0;
   std::ifstream in(path, std::ios::binary);
   if (!in) {
+    const int reason = errno;
     std::error_code ec;
-    bool exists = std::filesystem::exists(path, ec);
+    if (!std::filesystem::exists(path, ec))
+      throw PipelineError({Diagnostic{Location{path, 0, 0}, "no such pipeline file", ""}});
+    // It exists: a file-level error, located at its start like the others.
     throw PipelineError(
-        {Diagnostic{Location{path, 0, 0}, exists ? "cannot read the pipeline file" : "no such pipeline file",
-                    exists ? "check its permissions" : ""}});
+        {Diagnostic{Location{path, 1, 1},
+                    std::string("cannot read the pipeline file: ") + std::strerror(reason != 0 ? reason : EACCES),
+                    "check its permissions"}});
   }
   std::ostringstream text;
   text << in.rdbuf();
+  if (in.bad()) {
+    throw PipelineError({Diagnostic{Location{path, 1, 1},
+                                    std::string("reading the pipeline file failed: ") + std::strerror(errno), ""}});
+  }
   return parse_pipeline(text.str(), path, options);
 }
 
