@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <set>
 #include <sstream>
 
 #include "process.hpp"
@@ -668,9 +669,31 @@ TEST_CASE("a pipeline file that cannot be read is located at its start, with the
   fs::permissions(file, fs::perms::none);
   // Permissions do not hold back root: the check runs as nobody then.
   std::vector<std::string> args{kCli, "validate", file.string()};
-  if (geteuid() == 0) args.insert(args.begin(), {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"});
+  if (geteuid() == 0)
+    args.insert(args.begin(), {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"});
   auto r = run_process(args);
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.err, Catch::Contains(file.string() + ":1:1: error: cannot read the pipeline file: Permission denied"));
   fs::permissions(file, fs::perms::owner_all);
+}
+
+TEST_CASE("the shipped plugins say more at --log-level debug") {
+  fs::path dir = fresh_dir("debug-logs");
+  auto r = cli({"run", (kSource / "pipelines" / "default.toml").string(), "--run-dir", (dir / "run").string(), "--set",
+                "flowers.epochs=2", "--log-level", "debug", "--log-json"});
+  INFO(r.all());
+  REQUIRE(r.exit_code == 0);
+  std::set<std::string> debug_from;
+  for (const auto& line : lines_of(r.err)) {
+    if (line.empty() || line[0] != '{') continue;
+    auto j = nlohmann::json::parse(line);
+    if (j["level"] == "debug") debug_from.insert(j["node"].get<std::string>());
+  }
+  for (const char* node : {"flowers", "train", "log", "events"}) {
+    INFO(node);
+    CHECK(debug_from.count(node) == 1);
+  }
+  auto quiet = cli({"run", (kSource / "pipelines" / "default.toml").string(), "--run-dir", (dir / "quiet").string(),
+                    "--set", "flowers.epochs=2"});
+  CHECK_THAT(quiet.err, !Catch::Contains("epoch 1 of 2"));
 }

@@ -232,6 +232,7 @@ void SoftmaxRegression::configure(const Params& params) {
 }
 
 void SoftmaxRegression::start() {
+  log().debug("SGD with lr ", lr_, ", batch ", batch_, ", momentum ", momentum_, ", l2 ", l2_);
   run_clock_ = std::chrono::steady_clock::now();
   report_clock_ = run_clock_;
 }

@@ -24,6 +24,8 @@ void FileSink::configure(const Params& params) {
 }
 
 void FileSink::start() {
+  log().debug(append_ ? "appending to " : "writing ", path_, telemetry_ ? ", with telemetry" : "",
+              logs_ ? ", with logs" : "");
   file_.open(path_, append_);
   opened_before_ = true;
 }
@@ -41,6 +43,7 @@ void FileSink::process(const InputPort& port, const PacketPtr& packet, Emitter& 
 
 void FileSink::flush(Emitter& out) {
   (void)out;
+  log().debug("end of stream: closing ", path_);
   file_.close();
 }
 

@@ -121,6 +121,11 @@ void Synthetic::start() {
   phase_ = 0.0;
   first_due_.reset();
   if (signal_ == Signal::blobs) place_centres();
+  log().debug(count_ > 0 ? concat(count_, " packets") : std::string("endless packets"),
+              signal_ == Signal::blobs ? concat(" of ", classes_, " blobs in ", dims_, " dimensions")
+                                       : concat(" of ", chunk_, " samples at ", sample_rate_, " Hz"),
+              rate_hz_ > 0 ? concat(", ", rate_hz_, " per second") : std::string(", unpaced"), live_ ? ", live" : "",
+              ", seed ", seed_);
 }
 
 bool Synthetic::produce(Emitter& out) {

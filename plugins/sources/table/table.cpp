@@ -406,7 +406,10 @@ void Table::shuffle_for_epoch() {
 bool Table::produce(Emitter& out) {
   if (!values_) start();
   if (rows_ == 0 || epoch_ >= epochs_) return false;
-  if (cursor_ == 0) shuffle_for_epoch();
+  if (cursor_ == 0) {
+    shuffle_for_epoch();
+    log().debug("epoch ", epoch_ + 1, " of ", epochs_, ": ", rows_, " rows", shuffle_ ? ", shuffled" : "");
+  }
   const std::size_t row = order_[cursor_];
 
   auto packet = make_packet(PayloadKind::example);
