@@ -697,3 +697,20 @@ TEST_CASE("the shipped plugins say more at --log-level debug") {
                     "--set", "flowers.epochs=2"});
   CHECK_THAT(quiet.err, !Catch::Contains("epoch 1 of 2"));
 }
+
+TEST_CASE("the pipeline shown in the README is whole and runs as it is") {
+  std::string readme = read_file(kSource / "README.md");
+  auto section = readme.find("## Pipeline files");
+  REQUIRE(section != std::string::npos);
+  auto begin = readme.find("```toml\n", section);
+  REQUIRE(begin != std::string::npos);
+  begin += 8;
+  auto end = readme.find("```", begin);
+  fs::path dir = fresh_dir("readme-pipeline");
+  fs::path file = write_file(dir / "iris.toml", readme.substr(begin, end - begin));
+  auto r = cli({"run", file.string(), "--run-dir", (dir / "run").string()});
+  INFO(r.all());
+  CHECK(r.exit_code == 0);
+  CHECK(lines_of(read_file(dir / "run" / "metrics.csv")).size() > 10);
+  CHECK(fs::exists(dir / "run" / "predictions.jsonl"));
+}
