@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -150,22 +149,14 @@ tc::Plan prepare(const Options& o, tc::PluginRegistry& registry, tc::Logging& lo
 
 std::string kinds_text(tributary::PayloadKinds k) { return tributary::to_string(k); }
 
-// A bound as a person writes it: 1048576, not 1.04858e+06.
-std::string bound_text(double d) {
-  if (d == std::floor(d) && std::fabs(d) < 1e15) return std::to_string(static_cast<std::int64_t>(d));
-  std::ostringstream out;
-  out << d;
-  return out.str();
-}
-
 std::string param_constraints(const tributary::ParamSpec& p) {
   std::ostringstream out;
   if (p.min && p.max)
-    out << "range " << bound_text(*p.min) << ".." << bound_text(*p.max);
+    out << "range " << tributary::format_number(*p.min) << ".." << tributary::format_number(*p.max);
   else if (p.min)
-    out << ">= " << bound_text(*p.min);
+    out << ">= " << tributary::format_number(*p.min);
   else if (p.max)
-    out << "<= " << bound_text(*p.max);
+    out << "<= " << tributary::format_number(*p.max);
   if (!p.choices.empty()) {
     out << (out.tellp() > 0 ? "; " : "") << "one of";
     for (std::size_t i = 0; i < p.choices.size(); ++i) out << (i ? ", " : " ") << p.choices[i];

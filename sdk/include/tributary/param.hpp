@@ -156,6 +156,9 @@ std::vector<std::string> Params::get<std::vector<std::string>>(std::string_view 
 template <>
 Value Params::get<Value>(std::string_view name) const;
 
+// A number as a person writes it, for messages: 1048576 (not 1.04858e+06), 0.5, 1e-11.
+std::string format_number(double value);
+
 // The candidate nearest to `name` by edit distance, or empty when none is close enough.
 std::string closest_match(std::string_view name, const std::vector<std::string>& candidates);
 
