@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <shared_mutex>
 #include <thread>
@@ -26,7 +27,33 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-enum class EnvelopeType : std::uint8_t { none, data, eos, bus, control, resume, post };
+enum class EnvelopeType : std::uint8_t { none, data, eos, bus, control, resume, post, tick, close };
+
+// Markers travel the data path as packets of a kind of their own, which no port declares and no
+// node's process() sees.
+constexpr auto kMarkerKind = static_cast<PayloadKind>(std::uint64_t{1} << 63);
+
+PacketPtr marker_packet(const Marker& marker) {
+  auto packet = make_packet(kMarkerKind);
+  packet->stream = marker.stream;
+  packet->split = marker.split;
+  packet->sequence = static_cast<std::uint64_t>(marker.kind);
+  packet->timestamp_ns = marker.epoch;
+  return packet;
+}
+
+Marker marker_of(const Packet& packet) {
+  Marker marker;
+  marker.kind = static_cast<MarkerKind>(packet.sequence);
+  marker.epoch = packet.timestamp_ns;
+  marker.split = packet.split;
+  marker.stream = packet.stream;
+  return marker;
+}
+
+bool is_marker(const PacketPtr& packet) noexcept { return packet->kind == kMarkerKind; }
+
+enum Bus : std::size_t { kTelemetryBus, kLogBus, kControlBus, kBuses };
 
 struct Envelope {
   PacketPtr packet;
@@ -137,6 +164,9 @@ struct LinkState {
   std::uint64_t next_take = 0;         // consumer side
   std::vector<Envelope> early;         // consumer side: arrived before their turn
   std::vector<void*> pull_sources;     // the pull sources upstream (their NodeState)
+  // A live source's link: the blocking (lossless) links downstream of it. While one is full, this
+  // link drops as if it were full itself, so they stay within their capacity.
+  std::vector<LinkState*> lossless_below;
   std::int64_t depth() const noexcept {
     return buffered ? queued.load(std::memory_order_relaxed) : puts.get() - takes.get();
   }
@@ -215,6 +245,14 @@ class Runtime::Impl final : public RuntimeHooks {
         throw std::logic_error("emitted, but the node type declares no output port");
       send(0, std::move(packet));
     }
+    void mark(const Marker& marker) override {
+      if (marker.kind == MarkerKind::end_of_stream)
+        throw std::logic_error("end_of_stream markers come from the runtime; a node ends its stream by finishing");
+      Marker m = marker;
+      if (m.stream.empty()) m.stream = node_.plan->name;
+      PacketPtr packet = marker_packet(m);
+      for (std::size_t i = 0; i < node_.out_links.size(); ++i) send(i, packet);
+    }
 
    private:
     void send(std::size_t port, PacketPtr packet) {
@@ -239,15 +277,41 @@ class Runtime::Impl final : public RuntimeHooks {
     std::unique_ptr<FlowNode> fn;
     std::vector<std::vector<LinkState*>> out_links;  // by output port
     std::vector<LinkState*> in_links;
-    std::vector<LinkState*> throttle;  // block-policy links downstream (pull sources wait on them)
-    std::int64_t telemetry_port = -1;
-    std::int64_t logs_port = -1;
+    std::vector<LinkState*> throttle;              // block-policy links downstream (pull sources wait on them)
+    std::int64_t bus_port[kBuses] = {-1, -1, -1};  // the input fed by each bus, -1 for none
     bool bus_only = false;
     bool has_bus_inputs = false;
     bool stopped = false;   // stop() was called  // telemetry or logs: such a node ends when the buses close
     bool parallel = false;  // parallel or ordered bodies
     bool ordered = false;   // what parallel bodies emit leaves in arrival order
     bool live = false;      // a live source: emits from its own thread and others
+    bool timed = false;     // a source driven by its timer instead of produce()
+    bool own_thread = false;
+    // Own-thread nodes: what the flow graph hands the node, run in order on its thread.
+    std::thread own;
+    std::mutex own_mutex;
+    std::condition_variable own_cv;
+    std::deque<Envelope> own_queue;
+    bool own_quit = false;
+    // Timers.
+    std::atomic<bool> tick_pending{false};
+    Clock::time_point next_tick{};
+    std::int64_t tick_ns = 0;
+    // Live sources: a produce() under way, and whether the loop has returned.
+    std::atomic<bool> in_produce{false};
+    std::atomic<bool> returned{false};
+    std::atomic<bool> source_done{false};
+    // Inputs: end of stream per input port (links still open into it; data not yet processed).
+    std::unique_ptr<std::atomic<int>[]> port_eos;
+    std::unique_ptr<std::atomic<std::int64_t>[]> port_pending;
+    std::unique_ptr<std::atomic<bool>[]> port_ended;
+    // Markers taken by a parallel node and not yet passed on: later bodies hold what they emit.
+    std::atomic<int> markers_pending{0};
+    // Control aimed at this node: its inputs held (pause) or closed (stop).
+    std::atomic<bool> held{false};
+    std::mutex held_mutex;
+    std::vector<Envelope> held_envelopes;
+    std::atomic<bool> inputs_closed{false};
     // Live sources: emissions under way, so that end of stream waits for them (see finish).
     std::atomic<int> emitting{0};
     bool pull = false;                   // a pull source: runs as steps in the graph
@@ -278,6 +342,7 @@ class Runtime::Impl final : public RuntimeHooks {
     std::atomic<std::uint64_t> next_ordinal{0};
     struct Turn {
       bool done = false;
+      bool marker = false;
       std::vector<Emitted> emitted;
     };
     std::mutex release_mutex;
@@ -298,21 +363,36 @@ class Runtime::Impl final : public RuntimeHooks {
       auto node = std::make_unique<NodeState>();
       node->plan = &plan.nodes[i];
       node->out_links.resize(plan.nodes[i].type->spec.outputs().size());
-      Concurrency concurrency = plan.nodes[i].type->spec.concurrency();
-      node->parallel = !plan.nodes[i].is_source && concurrency != Concurrency::serial;
+      const NodeSpec& spec = plan.nodes[i].type->spec;
+      Concurrency concurrency = spec.concurrency();
+      node->own_thread = spec.thread() == NodeThread::own;
+      node->parallel = !plan.nodes[i].is_source && !node->own_thread && concurrency != Concurrency::serial;
       node->ordered = node->parallel && concurrency == Concurrency::ordered;
-      node->pull = plan.nodes[i].is_source && plan.nodes[i].mode == SourceMode::pull;
+      // A source with a timer set in configure() is driven by it.
+      node->timed = plan.nodes[i].is_source && plan.nodes[i].context->timer_ns() > 0;
+      node->pull = plan.nodes[i].is_source && plan.nodes[i].mode == SourceMode::pull && !node->timed;
       node->live = plan.nodes[i].is_source && plan.nodes[i].mode == SourceMode::live;
       node->emitter = std::make_unique<NodeEmitter>(*this, *node);
       for (auto p : plan.nodes[i].bus_inputs) {
-        auto feed = plan.nodes[i].type->spec.inputs()[p]->feed;
-        (feed == Feed::telemetry ? node->telemetry_port : node->logs_port) = static_cast<std::int64_t>(p);
+        auto feed = spec.inputs()[p]->feed;
+        Bus bus = feed == Feed::telemetry ? kTelemetryBus : feed == Feed::logs ? kLogBus : kControlBus;
+        node->bus_port[bus] = static_cast<std::int64_t>(p);
+      }
+      std::size_t ports = spec.inputs().size();
+      node->port_eos = std::make_unique<std::atomic<int>[]>(ports);
+      node->port_pending = std::make_unique<std::atomic<std::int64_t>[]>(ports);
+      node->port_ended = std::make_unique<std::atomic<bool>[]>(ports);
+      for (std::size_t p = 0; p < ports; ++p) {
+        node->port_eos[p] = 0;
+        node->port_pending[p] = 0;
+        node->port_ended[p] = false;
       }
       nodes_.push_back(std::move(node));
     }
     for (auto& link : links_) {
       nodes_[link->plan->from]->out_links[link->plan->from_port].push_back(link.get());
       nodes_[link->plan->to]->in_links.push_back(link.get());
+      nodes_[link->plan->to]->port_eos[link->plan->to_port].fetch_add(1);
       const NodeState& from = *nodes_[link->plan->from];
       // A live source emits from its own thread and from any other of the node's.
       link->shared_puts = from.parallel || from.live;
@@ -334,6 +414,21 @@ class Runtime::Impl final : public RuntimeHooks {
     for (auto& node : nodes_) {
       if (node->plan->is_source && node->plan->mode == SourceMode::pull) collect_throttle(*node, *node);
     }
+    for (auto& link : links_) {
+      if (link->plan->live_edge) collect_lossless(*link, *nodes_[link->plan->to]);
+    }
+  }
+
+  void collect_lossless(LinkState& edge, NodeState& from) {
+    for (auto& port_links : from.out_links) {
+      for (LinkState* link : port_links) {
+        bool seen =
+            std::find(edge.lossless_below.begin(), edge.lossless_below.end(), link) != edge.lossless_below.end();
+        if (seen) continue;
+        if (link->plan->policy == QueuePolicy::block) edge.lossless_below.push_back(link);
+        collect_lossless(edge, *nodes_[link->plan->to]);
+      }
+    }
   }
 
   ~Impl() override = default;
@@ -343,7 +438,7 @@ class Runtime::Impl final : public RuntimeHooks {
     auto packet = make_packet(PayloadKind::telemetry);
     packet->stream = point.node;
     packet->metrics.push_back(std::move(point));
-    publish_bus(std::move(packet), true);
+    publish_bus(std::move(packet), kTelemetryBus);
   }
 
   void request_stop(std::string reason) override {
@@ -351,6 +446,7 @@ class Runtime::Impl final : public RuntimeHooks {
       std::lock_guard<std::mutex> lock(state_mutex_);
       if (stop_.load()) return;
       stop_reason_ = std::move(reason);
+      stop_time_ns_.store(Clock::now().time_since_epoch().count());
       stop_.store(true);
     }
     log_->info("stopping: ", stop_reason_);
@@ -359,13 +455,62 @@ class Runtime::Impl final : public RuntimeHooks {
 
   bool stop_requested() const override { return stop_.load(std::memory_order_relaxed); }
 
-  void send_control(ControlMessage message) override {
-    std::string error = control(std::move(message));
+  std::uint64_t send_control(ControlMessage message) override {
+    std::uint64_t id = 0;
+    std::string error = control(std::move(message), {}, &id);
     if (!error.empty()) log_->warn("control message refused: ", error);
+    return id;
+  }
+
+  void timer_changed(std::size_t index) override {
+    {
+      std::lock_guard<std::mutex> lock(timer_mutex_);
+      timers_dirty_ = true;
+    }
+    timer_cv_.notify_all();
+    (void)index;
   }
 
   // ---- control bus --------------------------------------------------------------------------
-  std::string control(ControlMessage message) {
+  // Sends a control message. The runtime answers at once when it refuses the message or handles
+  // it itself; set and checkpoint are answered by the nodes. Every reply goes on the control bus
+  // and to on_reply. Returns an empty string when the message went out, else why not.
+  std::string control(ControlMessage message, Runtime::ReplyHandler on_reply = {}, std::uint64_t* id_out = nullptr) {
+    message.id = next_control_id_.fetch_add(1) + 1;
+    if (message.sender.empty()) message.sender = "api";
+    if (id_out != nullptr) *id_out = message.id;
+    if (on_reply) {
+      std::lock_guard<std::mutex> lock(reply_mutex_);
+      reply_handlers_[message.id] = std::move(on_reply);
+    }
+    publish_bus(control_packet(message), kControlBus);
+    std::string error = route_control(message);
+    if (!error.empty()) reply(message, "tributary", false, -1, error);
+    return error;
+  }
+
+  void reply(const ControlMessage& message, const std::string& node, bool accepted, std::int64_t step,
+             const std::string& text) {
+    ControlReply r{message.id, node, accepted, step, text, true};
+    if (accepted) {
+      log_->info("control #", r.id, " ", to_string(message.verb), message.target.empty() ? "" : " ", message.target,
+                 message.key.empty() ? "" : " ", message.key, ": ", node, " took it",
+                 step >= 0 ? " at step " + std::to_string(step) : std::string(), text.empty() ? "" : " (", text,
+                 text.empty() ? "" : ")");
+    } else {
+      log_->warn("control #", r.id, " ", to_string(message.verb), " refused by ", node, ": ", text);
+    }
+    publish_bus(control_packet(r), kControlBus);
+    Runtime::ReplyHandler handler;
+    {
+      std::lock_guard<std::mutex> lock(reply_mutex_);
+      auto it = reply_handlers_.find(r.id);
+      if (it != reply_handlers_.end()) handler = it->second;
+    }
+    if (handler) handler(r);
+  }
+
+  std::string route_control(const ControlMessage& message) {
     NodeState* target = nullptr;
     if (!message.target.empty()) {
       for (auto& n : nodes_) {
@@ -380,17 +525,31 @@ class Runtime::Impl final : public RuntimeHooks {
     }
     switch (message.verb) {
       case ControlVerb::stop:
-        request_stop(message.target.empty() ? "stop requested through the control bus"
-                                            : "stop requested for node '" + message.target + "'");
+        if (target == nullptr) {
+          request_stop("stop requested through the control bus");
+          reply(message, "tributary", true, -1, "the run is stopping");
+        } else {
+          close_inputs(*target);
+          reply(message, target->plan->name, true, target->packets_in.get(),
+                target->plan->is_source ? "the source ends its stream" : "its inputs are closed");
+        }
         return {};
       case ControlVerb::pause:
-      case ControlVerb::resume:
+      case ControlVerb::resume: {
+        bool pause = message.verb == ControlVerb::pause;
         if (target == nullptr) {
-          paused_.store(message.verb == ControlVerb::pause);
-          log_->info(message.verb == ControlVerb::pause ? "paused" : "resumed");
+          paused_.store(pause);
+          log_->info(pause ? "paused" : "resumed");
           schedule_all_sources_from_outside();
+          reply(message, "tributary", true, -1, pause ? "sources hold" : "sources go on");
+        } else {
+          hold_inputs(*target, pause);
+          reply(message, target->plan->name, true, target->packets_in.get(),
+                pause ? (target->plan->is_source ? "the source holds" : "its inputs are held")
+                      : (target->plan->is_source ? "the source goes on" : "its inputs go on"));
         }
-        break;
+        return {};
+      }
       case ControlVerb::set: {
         if (target == nullptr) return "'set' needs a node name: which node's '" + message.key + "'?";
         const ParamSpec* spec = target->plan->type->spec.find_param(message.key);
@@ -406,9 +565,11 @@ class Runtime::Impl final : public RuntimeHooks {
                  (settable.empty() ? "; it has no settable parameters" : "; settable: " + list);
         }
         std::vector<ParamIssue> issues;
-        message.value = Params::check(*spec, message.value, issues);
+        ControlMessage checked = message;
+        checked.value = Params::check(*spec, message.value, issues);
         if (!issues.empty()) return issues.front().message;
-        break;
+        enqueue_control(*target, checked);
+        return {};
       }
       case ControlVerb::checkpoint:
         break;
@@ -419,10 +580,40 @@ class Runtime::Impl final : public RuntimeHooks {
     return {};
   }
 
+  // Stop aimed at one node: what reaches its inputs from now on is dropped, and it ends (flushes
+  // and passes end of stream on) as soon as what it is processing is done.
+  void close_inputs(NodeState& node) {
+    node.inputs_closed.store(true);
+    hold_inputs(node, false);
+    if (node.plan->is_source) {
+      schedule_all_sources_from_outside();
+      return;
+    }
+    put_from_outside(node, Envelope{nullptr, 0, 0, EnvelopeType::close});
+  }
+
+  // Pause aimed at one node: its input envelopes wait in the runtime, so the node itself stays
+  // free for control; resume puts them back in the order they came.
+  void hold_inputs(NodeState& node, bool hold) {
+    std::vector<Envelope> released;
+    {
+      std::lock_guard<std::mutex> lock(node.held_mutex);
+      node.held.store(hold);
+      if (!hold) released.swap(node.held_envelopes);
+    }
+    for (auto& e : released) put_from_outside(node, std::move(e));
+    if (node.plan->is_source) schedule_all_sources_from_outside();
+  }
+
+  void put_from_outside(NodeState& node, Envelope envelope) {
+    std::shared_lock<std::shared_mutex> lock(graph_mutex_);
+    if (node.fn && running_.load()) node.fn->try_put(envelope);
+  }
+
   // ---- data path ----------------------------------------------------------------------------
   // What a node emits inside its own callbacks, or an ordered node's turn being released.
   void emit_now(NodeState& node, std::size_t port, PacketPtr packet) {
-    node.packets_out.add(1, node.parallel);
+    if (!is_marker(packet)) node.packets_out.add(1, node.parallel || node.live);
     const auto& links = node.out_links[port];
     for (std::size_t i = 0; i + 1 < links.size(); ++i) deliver(*links[i], packet);
     if (!links.empty()) deliver(*links.back(), std::move(packet));
@@ -456,15 +647,21 @@ class Runtime::Impl final : public RuntimeHooks {
   void deliver(LinkState& link, PacketPtr packet) {
     NodeState& to = *nodes_[link.plan->to];
     Envelope envelope{nullptr, 0, link.id, EnvelopeType::data};
+    bool marker = is_marker(packet);
     if (link.buffered) {
       PacketPtr dropped;  // freed when this returns, outside the lock
       {
         std::lock_guard<std::mutex> lock(link.queue_mutex);
-        if (static_cast<std::int64_t>(link.queue.size()) >= link.plan->capacity) {
+        bool full = static_cast<std::int64_t>(link.queue.size()) >= link.plan->capacity || lossless_full(link);
+        if (full && !marker) {
+          // Markers are never dropped, nor dropped for.
           link.drops.add(1, true);
           if (link.plan->policy == QueuePolicy::drop_newest) return;
-          dropped = std::move(link.queue.front());
-          link.queue.pop_front();
+          auto oldest =
+              std::find_if(link.queue.begin(), link.queue.end(), [](const PacketPtr& p) { return !is_marker(p); });
+          if (oldest == link.queue.end()) return;
+          dropped = std::move(*oldest);
+          link.queue.erase(oldest);
         }
         link.queue.push_back(std::move(packet));
         link.queued.store(static_cast<std::int64_t>(link.queue.size()), std::memory_order_relaxed);
@@ -474,11 +671,25 @@ class Runtime::Impl final : public RuntimeHooks {
     } else {
       // A blocking link is never refused a packet: its pull sources wait instead.
       envelope.packet = std::move(packet);
-      if (to.ordered) envelope.sequence = to.next_ordinal.fetch_add(1);
+      if (to.parallel) {
+        if (marker) to.markers_pending.fetch_add(1);
+        envelope.sequence = to.next_ordinal.fetch_add(1);
+      }
     }
     link.puts.add(1, link.shared_puts);
-    if (to.parallel) to.pending.fetch_add(1);
+    if (to.parallel) {
+      to.pending.fetch_add(1);
+      to.port_pending[link.plan->to_port].fetch_add(1);
+    }
     put(link, std::move(envelope));
+  }
+
+  // Whether a lossless link behind this live edge is full.
+  static bool lossless_full(const LinkState& link) {
+    for (const LinkState* below : link.lossless_below) {
+      if (below->depth() >= below->plan->capacity) return true;
+    }
+    return false;
   }
 
   // Puts a data or end-of-stream envelope on a link, numbered when the link is ordered.
@@ -504,6 +715,16 @@ class Runtime::Impl final : public RuntimeHooks {
 
   // One body of a node, with an outbox for its edge link; returns what the edge carries on.
   Envelope run_body(NodeState& node, const Envelope& envelope) {
+    if (envelope.type == EnvelopeType::data || envelope.type == EnvelopeType::eos) {
+      // A node paused on its own: its inputs wait here, in the order they came.
+      if (node.held.load(std::memory_order_relaxed) && envelope.index != kBusEos) {
+        std::lock_guard<std::mutex> lock(node.held_mutex);
+        if (node.held.load()) {
+          node.held_envelopes.push_back(envelope);
+          return Envelope{};
+        }
+      }
+    }
     Outbox outbox{&node, Envelope{}, t_outbox};
     t_outbox = &outbox;
     if (envelope.type == EnvelopeType::data || envelope.type == EnvelopeType::eos) {
@@ -513,6 +734,36 @@ class Runtime::Impl final : public RuntimeHooks {
     }
     t_outbox = outbox.previous;
     return std::move(outbox.held);
+  }
+
+  // An own-thread node's flow-graph body hands each envelope to the node's thread; the graph is
+  // not done while one waits there.
+  Envelope hand_to_own_thread(NodeState& node, const Envelope& envelope) {
+    graph_->reserve_wait();
+    {
+      std::lock_guard<std::mutex> lock(node.own_mutex);
+      node.own_queue.push_back(envelope);
+    }
+    node.own_cv.notify_one();
+    return Envelope{};
+  }
+
+  void own_thread_loop(NodeState& node) {
+    std::unique_lock<std::mutex> lock(node.own_mutex);
+    for (;;) {
+      node.own_cv.wait(lock, [&] { return node.own_quit || !node.own_queue.empty(); });
+      if (node.own_queue.empty()) return;
+      Envelope envelope = std::move(node.own_queue.front());
+      node.own_queue.pop_front();
+      lock.unlock();
+      Envelope held = run_body(node, envelope);
+      if (held.type != EnvelopeType::none) {
+        LinkState& link = *links_[held.index];
+        nodes_[link.plan->to]->fn->try_put(held);
+      }
+      graph_->release_wait();
+      lock.lock();
+    }
   }
 
   void take_in_order(NodeState& node, const Envelope& envelope) {
@@ -547,27 +798,56 @@ class Runtime::Impl final : public RuntimeHooks {
           packet = std::move(link.queue.front());
           link.queue.pop_front();
           link.queued.store(static_cast<std::int64_t>(link.queue.size()), std::memory_order_relaxed);
-          if (node.ordered) ordinal = node.next_ordinal.fetch_add(1);
+          if (node.parallel) {
+            if (is_marker(packet)) node.markers_pending.fetch_add(1);
+            ordinal = node.next_ordinal.fetch_add(1);
+          }
         }
         if (link.awaited.load(std::memory_order_relaxed) && link.depth() <= link.plan->capacity / 2 &&
             link.awaited.exchange(false)) {
           for (void* source : link.pull_sources) schedule(*static_cast<NodeState*>(source));
         }
+        bool marker = is_marker(packet);
+        std::size_t port = link.plan->to_port;
+        // A parallel node holds what it emits while a marker before it waits to be passed on.
+        bool capture = node.ordered || (node.parallel && (marker || node.markers_pending.load() > 0));
         std::vector<Emitted> emitted;
-        if (!node.failed.load(std::memory_order_relaxed)) {
+        if (node.inputs_closed.load(std::memory_order_relaxed)) {
+          if (!marker) node.late_drops.add(1, true);
+        } else if (!node.failed.load(std::memory_order_relaxed)) {
           take_control(node);
-          if (node.ordered) t_outbox->capture = &emitted;
-          process(node, *node.plan->type->spec.inputs()[link.plan->to_port], packet);
+          if (capture) t_outbox->capture = &emitted;
+          const InputPort& input = *node.plan->type->spec.inputs()[port];
+          if (marker) {
+            on_marker(node, input, marker_of(*packet));
+          } else {
+            process(node, input, packet);
+          }
           t_outbox->capture = nullptr;
         }
         packet.reset();
-        if (node.ordered) release_turn(node, ordinal, std::move(emitted));
-        if (node.parallel) node.pending.fetch_sub(1);
+        if (node.parallel) {
+          release_turn(node, ordinal, std::move(emitted), marker);
+          node.port_pending[port].fetch_sub(1);
+          check_port_end(node, port);
+          node.pending.fetch_sub(1);
+        }
         maybe_finish(node);
         break;
       }
       case EnvelopeType::eos:
+        if (envelope.index != kBusEos) {
+          std::size_t port = links_[envelope.index]->plan->to_port;
+          node.port_eos[port].fetch_sub(1);
+          check_port_end(node, port);
+        }
         node.eos_remaining.fetch_sub(1);
+        maybe_finish(node);
+        break;
+      case EnvelopeType::tick:
+        tick(node);
+        break;
+      case EnvelopeType::close:
         maybe_finish(node);
         break;
       case EnvelopeType::bus:
@@ -603,17 +883,47 @@ class Runtime::Impl final : public RuntimeHooks {
   }
 
   // An ordered node's body is done: its turn, and every later one already done, go out in order.
-  void release_turn(NodeState& node, std::uint64_t ordinal, std::vector<Emitted> emitted) {
+  void release_turn(NodeState& node, std::uint64_t ordinal, std::vector<Emitted> emitted, bool marker) {
     std::lock_guard<std::mutex> lock(node.release_mutex);
     auto index = static_cast<std::size_t>(ordinal - node.next_release);
     if (node.turns.size() <= index) node.turns.resize(index + 1);
     node.turns[index].done = true;
+    node.turns[index].marker = marker;
     node.turns[index].emitted = std::move(emitted);
     while (!node.turns.empty() && node.turns.front().done) {
       for (auto& e : node.turns.front().emitted) emit_now(node, e.port, std::move(e.packet));
+      if (node.turns.front().marker) node.markers_pending.fetch_sub(1);
       node.turns.pop_front();
       ++node.next_release;
     }
+  }
+
+  // A marker reaches the node's on_marker(), in the same way as process() would run.
+  void on_marker(NodeState& node, const InputPort& port, const Marker& marker) {
+    if (node.parallel) node.gate.enter_shared();
+    guarded(node, [&] { node.plan->node->on_marker(port, marker, *node.emitter); });
+    if (node.parallel) node.gate.leave_shared();
+  }
+
+  // Every link into the port has ended and what came through it is processed: the node hears of
+  // it once, after everything that came before.
+  void check_port_end(NodeState& node, std::size_t port) {
+    if (node.port_eos[port].load() != 0) return;
+    if (node.parallel && node.port_pending[port].load() != 0) return;
+    if (node.port_ended[port].exchange(true)) return;
+    if (node.failed.load() || node.inputs_closed.load()) return;
+    Marker end{MarkerKind::end_of_stream, -1, Split::none, node.plan->name};
+    const InputPort& input = *node.plan->type->spec.inputs()[port];
+    if (!node.parallel) return on_marker(node, input, end);
+    node.markers_pending.fetch_add(1);
+    std::uint64_t ordinal = node.next_ordinal.fetch_add(1);
+    std::vector<Emitted> emitted;
+    Outbox* box = t_outbox;
+    std::vector<Emitted>* previous = box->capture;
+    box->capture = &emitted;
+    on_marker(node, input, end);
+    box->capture = previous;
+    release_turn(node, ordinal, std::move(emitted), true);
   }
 
   void process(NodeState& node, const InputPort& port, const PacketPtr& packet) {
@@ -631,7 +941,8 @@ class Runtime::Impl final : public RuntimeHooks {
   }
 
   void maybe_finish(NodeState& node) {
-    if (node.eos_remaining.load() != 0 || (node.parallel && node.pending.load() != 0)) return;
+    if (node.eos_remaining.load() != 0 && !node.inputs_closed.load()) return;
+    if (node.parallel && node.pending.load() != 0) return;
     if (node.finished.exchange(true)) return;
     finish(node);
   }
@@ -641,9 +952,9 @@ class Runtime::Impl final : public RuntimeHooks {
   void finish(NodeState& node) {
     if (!node.failed.load()) {
       take_control(node);
-      if (node.telemetry_port >= 0) {
+      if (node.bus_port[kTelemetryBus] >= 0) {
         LogBusGuard guard;
-        process(node, *node.plan->type->spec.inputs()[static_cast<std::size_t>(node.telemetry_port)],
+        process(node, *node.plan->type->spec.inputs()[static_cast<std::size_t>(node.bus_port[kTelemetryBus])],
                 telemetry_snapshot());
       }
       auto t0 = busy_clock();
@@ -719,6 +1030,10 @@ class Runtime::Impl final : public RuntimeHooks {
   void schedule_all_sources_from_outside() {
     for (auto& n : nodes_) {
       if (n->pull) schedule_from_outside(*n);
+      // A timed source ends at once when asked to, not at its next tick.
+      if (n->timed && source_ends(*n) && !n->tick_pending.exchange(true)) {
+        put_from_outside(*n, Envelope{nullptr, 0, 0, EnvelopeType::tick});
+      }
     }
     { std::lock_guard<std::mutex> lock(wait_mutex_); }
     wait_cv_.notify_all();  // live sources waiting while paused
@@ -729,13 +1044,18 @@ class Runtime::Impl final : public RuntimeHooks {
   // the next step. No thread waits.
   static constexpr int kSourceBatch = 16;
 
+  bool source_paused(const NodeState& node) const { return paused_.load() || node.held.load(); }
+  bool source_ends(const NodeState& node) const {
+    return stop_.load() || node.failed.load() || node.inputs_closed.load();
+  }
+
   void source_step(NodeState& node) {
     if (node.finished.load()) return;
     take_control(node);
-    if (stop_.load() || node.failed.load()) return finish_source(node);
-    if (paused_.load()) {
+    if (source_ends(node)) return finish_source(node);
+    if (source_paused(node)) {
       node.scheduled.store(false);
-      if (paused_.load() || node.scheduled.exchange(true)) return;  // resume schedules it again
+      if (source_paused(node) || node.scheduled.exchange(true)) return;  // resume schedules it again
     }
     // The room left downstream, read once a step: the links' counters live on other cores.
     std::int64_t room = kSourceBatch;
@@ -757,7 +1077,7 @@ class Runtime::Impl final : public RuntimeHooks {
       room = 1;
     }
     for (std::int64_t i = 0; i < room; ++i) {
-      if (!produce(node) || stop_.load()) return finish_source(node);
+      if (!produce(node) || source_ends(node)) return finish_source(node);
     }
     node.fn->try_put(Envelope{nullptr, 0, 0, EnvelopeType::resume});  // yield, then go on
   }
@@ -772,7 +1092,7 @@ class Runtime::Impl final : public RuntimeHooks {
   }
 
   void finish_source(NodeState& node) {
-    if (node.finished.load()) return;
+    if (node.source_done.exchange(true)) return;
     finish(node);
     graph_->release_wait();
   }
@@ -780,17 +1100,103 @@ class Runtime::Impl final : public RuntimeHooks {
   // A live source runs on a thread of its own: produce() waits for its device, and the
   // runtime never makes it wait for downstream (full links drop by policy).
   void live_source_loop(NodeState& node) {
-    while (!node.failed.load() && !stop_.load()) {
+    while (!source_ends(node)) {
       take_control(node);
-      if (paused_.load()) {
+      if (source_paused(node)) {
         std::unique_lock<std::mutex> lock(wait_mutex_);
-        wait_cv_.wait_for(lock, std::chrono::milliseconds(50), [&] { return stop_.load() || !paused_.load(); });
+        wait_cv_.wait_for(lock, std::chrono::milliseconds(50),
+                          [&] { return source_ends(node) || !source_paused(node); });
         continue;
       }
-      if (!produce(node)) break;
+      node.in_produce.store(true);
+      bool more = produce(node);
+      node.in_produce.store(false);
+      if (!more) break;
     }
-    finish(node);
-    graph_->release_wait();
+    finish_source(node);
+    node.returned.store(true);
+  }
+
+  // A live source whose produce() has not returned this long after a stop request ends without
+  // it: end of stream goes on, what it emits later is dropped and counted, and its stop() is
+  // called before the runtime waits for its thread, so a device read can be cut short there.
+  static constexpr std::chrono::milliseconds kLiveStopBound{500};
+
+  void end_stuck_sources() {
+    std::int64_t since = stop_time_ns_.load();
+    if (!stop_.load() || since == 0) return;
+    if (Clock::now().time_since_epoch().count() - since < std::chrono::nanoseconds(kLiveStopBound).count()) return;
+    for (auto& n : nodes_) {
+      if (!n->live || n->timed || n->source_done.load() || !n->in_produce.load()) continue;
+      if (n->source_done.exchange(true)) continue;
+      log_->warn("source '", n->plan->name, "' has not returned from produce() ", kLiveStopBound.count(),
+                 " ms after the stop request: its stream ends without it");
+      n->finished.store(true);
+      while (n->emitting.load() != 0) std::this_thread::yield();
+      for (auto& port_links : n->out_links) {
+        for (LinkState* link : port_links) put(*link, Envelope{nullptr, 0, link->id, EnvelopeType::eos});
+      }
+      graph_->release_wait();
+    }
+  }
+
+  // ---- timers -------------------------------------------------------------------------------
+  // One thread keeps every node's timer; a due tick goes into the node's own turn. A node still
+  // busy with its last tick skips the ticks that fall due meanwhile.
+  void timer_loop() {
+    std::unique_lock<std::mutex> lock(timer_mutex_);
+    for (auto& n : nodes_) {
+      n->tick_ns = n->plan->context->timer_ns();
+      // A source's first tick comes at once; any other node's one period after start.
+      n->next_tick = Clock::now() + (n->timed ? Clock::duration(0) : std::chrono::nanoseconds(n->tick_ns));
+    }
+    while (!timer_stop_) {
+      if (timers_dirty_) {
+        timers_dirty_ = false;
+        for (auto& n : nodes_) {
+          std::int64_t period = n->plan->context->timer_ns();
+          if (period != n->tick_ns) {
+            n->tick_ns = period;
+            n->next_tick = Clock::now() + std::chrono::nanoseconds(period);
+          }
+        }
+      }
+      auto now = Clock::now();
+      auto wake = now + std::chrono::seconds(1);
+      for (auto& n : nodes_) {
+        if (n->tick_ns <= 0 || n->finished.load() || !n->fn) continue;
+        if (n->next_tick <= now) {
+          if (!n->tick_pending.exchange(true)) put_from_outside(*n, Envelope{nullptr, 0, 0, EnvelopeType::tick});
+          auto period = std::chrono::nanoseconds(n->tick_ns);
+          n->next_tick += period;
+          if (n->next_tick <= now) n->next_tick = now + period;  // fell behind: skip, never burst
+        }
+        wake = std::min(wake, n->next_tick);
+      }
+      timer_cv_.wait_until(lock, wake, [&] { return timer_stop_ || timers_dirty_; });
+    }
+  }
+
+  void tick(NodeState& node) {
+    node.tick_pending.store(false);
+    if (node.finished.load() || node.failed.load()) return;
+    take_control(node);
+    if (node.timed) {
+      if (source_ends(node)) return finish_source(node);
+      // A paced source waits for room downstream as a pull source does: the tick is skipped.
+      if (source_paused(node) || (node.plan->mode == SourceMode::pull && full_link(node) != nullptr)) return;
+    }
+    bool more = true;
+    auto call = [&] { guarded(node, [&] { more = node.plan->node->on_tick(*node.emitter); }); };
+    std::uint64_t t0 = busy_clock();
+    if (node.parallel) {
+      node.gate.exclusive(call);
+    } else {
+      call();
+    }
+    node.busy_ticks.add(static_cast<std::int64_t>(busy_clock() - t0), node.parallel);
+    if (node.timed && (!more || node.failed.load() || source_ends(node))) return finish_source(node);
+    if (!more) node.plan->context->set_timer(std::chrono::nanoseconds(0));
   }
 
   // Covers a step lost to a race between a source raising a link's flag and the consumer
@@ -826,13 +1232,32 @@ class Runtime::Impl final : public RuntimeHooks {
       inbox.swap(node.control_inbox);
       node.has_control.store(false);
     }
+    std::vector<std::pair<const ControlMessage*, ControlReply>> replies;
     auto deliver_all = [&] {
-      for (const auto& message : inbox) guarded(node, [&] { node.plan->node->on_control(message, *node.emitter); });
+      for (const auto& message : inbox) {
+        ControlReply r;
+        bool ok = false;
+        guarded(node, [&] {
+          r = node.plan->node->on_control(message, *node.emitter);
+          ok = true;
+        });
+        if (!ok) r = ControlReply::refuse("the node failed while handling it");
+        replies.emplace_back(&message, std::move(r));
+      }
     };
     if (node.parallel) {
       node.gate.exclusive(deliver_all);
     } else {
       deliver_all();
+    }
+    for (auto& [message, r] : replies) {
+      // A message for every node is answered by those that handle it.
+      if (!r.handled && message->target.empty()) continue;
+      if (!r.handled) {
+        r.text = "node '" + node.plan->name + "' (" + node.plan->type->name + ") does not handle '" +
+                 to_string(message->verb) + "'";
+      }
+      reply(*message, node.plan->name, r.accepted, r.step >= 0 ? r.step : node.packets_in.get(), r.text);
     }
   }
 
@@ -857,19 +1282,19 @@ class Runtime::Impl final : public RuntimeHooks {
     return packet;
   }
 
-  void publish_bus(PacketPtr packet, bool telemetry) {
+  void publish_bus(PacketPtr packet, Bus bus) {
     if (!running_.load()) {
       // While nodes start, bus traffic waits until every node is ready for it.
       std::lock_guard<std::mutex> lock(early_mutex_);
       if (!running_.load()) {
-        if (collecting_early_) early_bus_.emplace_back(std::move(packet), telemetry);
+        if (collecting_early_) early_bus_.emplace_back(std::move(packet), bus);
         return;
       }
     }
     std::shared_lock<std::shared_mutex> lock(graph_mutex_);
     if (!running_.load()) return;
     for (auto& n : nodes_) {
-      std::int64_t port = telemetry ? n->telemetry_port : n->logs_port;
+      std::int64_t port = n->bus_port[bus];
       if (port < 0 || n->finished.load() || n->failed.load()) continue;
       if (n->bus_backlog.fetch_add(1, std::memory_order_relaxed) >= kBusBacklog) {
         n->bus_backlog.fetch_sub(1, std::memory_order_relaxed);
@@ -891,10 +1316,11 @@ class Runtime::Impl final : public RuntimeHooks {
       if (telemetry_stop_) break;
       lock.unlock();
       watch_sources();
+      end_stuck_sources();
       if (Clock::now() >= next) {
         next += interval;
         ++telemetry_step_;
-        publish_bus(telemetry_snapshot(), true);
+        publish_bus(telemetry_snapshot(), kTelemetryBus);
       }
       lock.lock();
     }
@@ -911,28 +1337,40 @@ class Runtime::Impl final : public RuntimeHooks {
     arena.execute([&] {
       graph = std::make_unique<flow::graph>();
       for (auto& n : nodes_) {
-        if (n->plan->is_source && !n->pull) continue;
+        if (n->live && !n->timed) continue;  // runs on a thread of its own, with no turn in the graph
         NodeState* state = n.get();
         std::size_t concurrency = n->parallel ? static_cast<std::size_t>(threads_) : 1;
-        n->fn = std::make_unique<FlowNode>(*graph, concurrency,
-                                           [this, state](const Envelope& e) { return run_body(*state, e); });
+        if (n->own_thread) {
+          n->fn = std::make_unique<FlowNode>(
+              *graph, 1, [this, state](const Envelope& e) { return hand_to_own_thread(*state, e); });
+        } else {
+          n->fn = std::make_unique<FlowNode>(*graph, concurrency,
+                                             [this, state](const Envelope& e) { return run_body(*state, e); });
+        }
       }
       // Only a serial producer's edge: a parallel one's returned envelope could still be on its
       // way when another of its bodies, finishing last, puts end of stream on the link.
       for (auto& n : nodes_) {
-        if (!n->fn || n->parallel || n->out_links.empty() || n->out_links[0].empty()) continue;
+        if (!n->fn || n->parallel || n->own_thread || n->out_links.empty() || n->out_links[0].empty()) continue;
         LinkState& link = *n->out_links[0][0];
         link.edge = true;
         flow::make_edge(*n->fn, *nodes_[link.plan->to]->fn);
       }
     });
 
+    for (auto& n : nodes_) {
+      if (n->own_thread) n->own = std::thread([this, state = n.get()] { own_thread_loop(*state); });
+    }
+    if (plan_.view) {
+      plan_.view->threads = threads_;
+      plan_.view->start_time = wall_time_s();
+    }
     for (std::size_t i = 0; i < nodes_.size(); ++i) plan_.nodes[i].context->attach(this, nodes_[i]->emitter.get());
     logging_.set_bus([this](const LogRecord& record) {
       auto packet = make_packet(PayloadKind::log);
       packet->stream = record.node;
       packet->logs.push_back(record);
-      publish_bus(std::move(packet), false);
+      publish_bus(std::move(packet), kLogBus);
     });
 
     {
@@ -954,21 +1392,22 @@ class Runtime::Impl final : public RuntimeHooks {
         start_failed = true;
         break;
       } catch (...) {
-        fail(n, "could not start: unknown exception");
+        fail(n, "could not start: an exception that is not a std::exception");
         start_failed = true;
         break;
       }
     }
 
     if (!start_failed) {
-      std::vector<std::pair<PacketPtr, bool>> early;
+      std::vector<std::pair<PacketPtr, Bus>> early;
       {
         std::lock_guard<std::mutex> lock(early_mutex_);
         running_.store(true);
         collecting_early_ = false;
         early.swap(early_bus_);
       }
-      for (auto& [packet, telemetry] : early) publish_bus(std::move(packet), telemetry);
+      for (auto& [packet, bus] : early) publish_bus(std::move(packet), bus);
+      publish_bus(control_packet(RunState{"running", {}, {}, wall_time_s()}), kControlBus);
       // The graph is not done while any source is going: each holds a wait on it until it ends.
       for (auto& n : nodes_) {
         if (n->plan->is_source) graph->reserve_wait();
@@ -977,12 +1416,17 @@ class Runtime::Impl final : public RuntimeHooks {
       for (auto& n : nodes_) {
         if (n->pull) {
           schedule_from_outside(*n);
-        } else if (n->plan->is_source) {
+        } else if (n->live && !n->timed) {
           live_sources.emplace_back([this, state = n.get()] { live_source_loop(*state); });
         }
       }
       std::thread telemetry([this] { telemetry_loop(); });
+      std::thread timers([this] { timer_loop(); });
       arena.execute([&] { graph->wait_for_all(); });
+      // A live source cut off while blocked in produce() hears stop() first, to unblock it.
+      for (auto& n : nodes_) {
+        if (n->live && !n->timed && !n->returned.load() && n->source_done.load()) stop_node(*n);
+      }
       for (auto& t : live_sources) t.join();
       // Every node no bus feeds is done: those stop first, so what they log while stopping
       // reaches the nodes that take the log bus.
@@ -995,6 +1439,7 @@ class Runtime::Impl final : public RuntimeHooks {
       }
       telemetry_cv_.notify_all();
       telemetry.join();
+      publish_bus(control_packet(final_state()), kControlBus);
       logging_.drain_bus();
       // The buses close last: nodes fed by them get a final snapshot, then end of stream.
       for (auto& n : nodes_) {
@@ -1002,13 +1447,28 @@ class Runtime::Impl final : public RuntimeHooks {
       }
       arena.execute([&] { graph->wait_for_all(); });
       {
-        // From here on nothing from outside the graph (control, buses) puts into it.
+        std::lock_guard<std::mutex> lock(timer_mutex_);
+        timer_stop_ = true;
+      }
+      timer_cv_.notify_all();
+      timers.join();
+      {
+        // From here on nothing from outside the graph (control, buses, timers) puts into it.
         std::unique_lock<std::shared_mutex> lock(graph_mutex_);
         running_.store(false);
       }
       arena.execute([&] { graph->wait_for_all(); });
     }
 
+    for (auto& n : nodes_) {
+      if (!n->own.joinable()) continue;
+      {
+        std::lock_guard<std::mutex> lock(n->own_mutex);
+        n->own_quit = true;
+      }
+      n->own_cv.notify_all();
+      n->own.join();
+    }
     for (NodeState* n : started) stop_node(*n);
     logging_.set_bus(nullptr);
     for (auto& n : plan_.nodes) n.context->attach(nullptr, nullptr);
@@ -1031,6 +1491,13 @@ class Runtime::Impl final : public RuntimeHooks {
       result.stop_reason = stop_reason_;
     }
     return result;
+  }
+
+  RunState final_state() {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    if (!failed_node_.empty()) return RunState{"failed", failed_node_ + ": " + error_, failed_node_, wall_time_s()};
+    if (stop_.load()) return RunState{"stopped", stop_reason_, {}, wall_time_s()};
+    return RunState{"finished", {}, {}, wall_time_s()};
   }
 
   // Calls the node's stop() once.
@@ -1096,7 +1563,15 @@ class Runtime::Impl final : public RuntimeHooks {
   std::shared_mutex graph_mutex_;
   std::mutex early_mutex_;
   bool collecting_early_ = false;
-  std::vector<std::pair<PacketPtr, bool>> early_bus_;
+  std::vector<std::pair<PacketPtr, Bus>> early_bus_;
+  std::atomic<std::uint64_t> next_control_id_{0};
+  std::mutex reply_mutex_;
+  std::map<std::uint64_t, Runtime::ReplyHandler> reply_handlers_;
+  std::mutex timer_mutex_;
+  std::condition_variable timer_cv_;
+  bool timers_dirty_ = false;
+  bool timer_stop_ = false;
+  std::atomic<std::int64_t> stop_time_ns_{0};
   std::atomic<bool> stop_{false};
   std::atomic<bool> paused_{false};
   std::mutex state_mutex_;
@@ -1136,7 +1611,9 @@ Runtime::Runtime(Plan& plan, Logging& logging) : impl_(std::make_unique<Impl>(pl
 Runtime::~Runtime() = default;
 RunResult Runtime::run() { return impl_->run(); }
 void Runtime::request_stop(std::string reason) { impl_->request_stop(std::move(reason)); }
-std::string Runtime::control(ControlMessage message) { return impl_->control(std::move(message)); }
+std::string Runtime::control(ControlMessage message, ReplyHandler on_reply) {
+  return impl_->control(std::move(message), std::move(on_reply));
+}
 std::vector<NodeStats> Runtime::stats() const { return impl_->stats(); }
 
 }  // namespace tributary::core
