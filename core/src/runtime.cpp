@@ -19,6 +19,7 @@
 #endif
 
 #include "logging.hpp"
+#include "sync.hpp"
 
 namespace tributary::core {
 
@@ -53,6 +54,10 @@ Marker marker_of(const Packet& packet) {
 
 bool is_marker(const PacketPtr& packet) noexcept { return packet->kind == kMarkerKind; }
 
+struct KeepMarkers {
+  bool operator()(const PacketPtr& packet) const noexcept { return is_marker(packet); }
+};
+
 enum Bus : std::size_t { kTelemetryBus, kLogBus, kControlBus, kBuses };
 
 struct Envelope {
@@ -79,23 +84,6 @@ struct Outbox {
   std::vector<Emitted>* capture = nullptr;  // an ordered node's body: what it emits waits its turn
 };
 thread_local Outbox* t_outbox = nullptr;
-
-// A counter written by one thread at a time (a serial node, a source) needs no atomic
-// read-modify-write on the hot path; one written from parallel bodies does.
-class Tally {
- public:
-  void add(std::int64_t delta, bool shared) noexcept {
-    if (shared) {
-      value_.fetch_add(delta, std::memory_order_relaxed);
-    } else {
-      value_.store(value_.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
-    }
-  }
-  std::int64_t get() const noexcept { return value_.load(std::memory_order_relaxed); }
-
- private:
-  std::atomic<std::int64_t> value_{0};
-};
 
 // Busy time is read twice per packet per node: the time-stamp counter where there is one,
 // converted to seconds against the steady clock when telemetry asks.
@@ -151,9 +139,7 @@ struct LinkState {
   // dropped by drop_oldest is freed at once. Envelopes on such a link carry no packet: each one
   // takes the oldest packet queued. There are as many envelopes on the way as packets queued.
   bool buffered = false;
-  std::mutex queue_mutex;
-  std::deque<PacketPtr> queue;
-  std::atomic<std::int64_t> queued{0};
+  DropQueue<PacketPtr, KeepMarkers> queue;
   std::atomic<bool> awaited{false};  // a pull source waits for this link to drain to half
   bool edge = false;                 // joined by a flow-graph edge: see Outbox
   // A serial producer numbers what it puts on a link to a serial consumer; the consumer takes
@@ -167,58 +153,12 @@ struct LinkState {
   // A live source's link: the blocking (lossless) links downstream of it. While one is full, this
   // link drops as if it were full itself, so they stay within their capacity.
   std::vector<LinkState*> lossless_below;
-  std::int64_t depth() const noexcept {
-    return buffered ? queued.load(std::memory_order_relaxed) : puts.get() - takes.get();
-  }
+  std::int64_t depth() const noexcept { return buffered ? queue.size() : puts.get() - takes.get(); }
 };
 
 constexpr std::uint32_t kBusEos = 0xffffffffu;
 // Bus packets waiting at one node at most; past it, new ones are dropped for that node and counted.
 constexpr std::int64_t kBusBacklog = 1024;
-
-// Lets the bodies of a parallel node run together and a control message run alone: on_control
-// waits for the bodies under way, and new bodies wait for it. Bodies pay two atomic operations
-// when no control message is waiting; a waiting message is never starved by a busy stream.
-class ControlGate {
- public:
-  void enter_shared() {
-    for (;;) {
-      active_.fetch_add(1);
-      if (!wanted_.load()) return;
-      leave_shared();
-      std::unique_lock<std::mutex> lock(mutex_);
-      cv_.wait(lock, [&] { return !wanted_.load(); });
-    }
-  }
-  void leave_shared() {
-    if (active_.fetch_sub(1) == 1 && wanted_.load()) {
-      std::lock_guard<std::mutex> lock(mutex_);
-      cv_.notify_all();
-    }
-  }
-  template <typename Call>
-  void exclusive(Call&& call) {
-    std::lock_guard<std::mutex> one_at_a_time(exclusive_mutex_);
-    wanted_.store(true);
-    {
-      std::unique_lock<std::mutex> lock(mutex_);
-      cv_.wait(lock, [&] { return active_.load() == 0; });
-    }
-    call();
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      wanted_.store(false);
-    }
-    cv_.notify_all();
-  }
-
- private:
-  std::atomic<int> active_{0};
-  std::atomic<bool> wanted_{false};
-  std::mutex mutex_;
-  std::mutex exclusive_mutex_;
-  std::condition_variable cv_;
-};
 
 }  // namespace
 
@@ -313,7 +253,7 @@ class Runtime::Impl final : public RuntimeHooks {
     std::vector<Envelope> held_envelopes;
     std::atomic<bool> inputs_closed{false};
     // Live sources: emissions under way, so that end of stream waits for them (see finish).
-    std::atomic<int> emitting{0};
+    EmissionGate emission;
     bool pull = false;                   // a pull source: runs as steps in the graph
     std::atomic<bool> scheduled{false};  // pull sources: a step is queued or running
     // Parallel nodes only: data envelopes put and not yet processed. A serial node takes its
@@ -340,14 +280,7 @@ class Runtime::Impl final : public RuntimeHooks {
     // Ordered nodes: each input packet gets an ordinal; what its body emits is released in
     // ordinal order.
     std::atomic<std::uint64_t> next_ordinal{0};
-    struct Turn {
-      bool done = false;
-      bool marker = false;
-      std::vector<Emitted> emitted;
-    };
-    std::mutex release_mutex;
-    std::deque<Turn> turns;  // turns[i] is ordinal next_release + i
-    std::uint64_t next_release = 0;
+    TurnOrder<Emitted> turns;
   };
 
   Impl(Plan& plan, Logging& logging) : plan_(plan), logging_(logging), log_(logging.make("tributary")) {
@@ -622,14 +555,12 @@ class Runtime::Impl final : public RuntimeHooks {
   // A live source's packet from any thread. End of stream waits for the emissions under way, and
   // none starts after it.
   void emit_live(NodeState& node, std::size_t port, PacketPtr packet) {
-    node.emitting.fetch_add(1);
-    if (node.finished.load()) {
-      node.emitting.fetch_sub(1);
+    if (!node.emission.enter()) {
       node.late_drops.add(1, true);
       return;
     }
     emit_now(node, port, std::move(packet));
-    node.emitting.fetch_sub(1);
+    node.emission.leave();
   }
 
   // Another node's packet from a thread of its own: it goes out from the node's own turn in the
@@ -649,25 +580,12 @@ class Runtime::Impl final : public RuntimeHooks {
     Envelope envelope{nullptr, 0, link.id, EnvelopeType::data};
     bool marker = is_marker(packet);
     if (link.buffered) {
-      PacketPtr dropped;  // freed when this returns, outside the lock
-      {
-        std::lock_guard<std::mutex> lock(link.queue_mutex);
-        bool full = static_cast<std::int64_t>(link.queue.size()) >= link.plan->capacity || lossless_full(link);
-        if (full && !marker) {
-          // Markers are never dropped, nor dropped for.
-          link.drops.add(1, true);
-          if (link.plan->policy == QueuePolicy::drop_newest) return;
-          auto oldest =
-              std::find_if(link.queue.begin(), link.queue.end(), [](const PacketPtr& p) { return !is_marker(p); });
-          if (oldest == link.queue.end()) return;
-          dropped = std::move(*oldest);
-          link.queue.erase(oldest);
-        }
-        link.queue.push_back(std::move(packet));
-        link.queued.store(static_cast<std::int64_t>(link.queue.size()), std::memory_order_relaxed);
-      }
-      // The envelope on its way for the dropped packet takes this one instead.
-      if (dropped) return;
+      // Markers are never dropped, nor dropped for; what is dropped is freed when this returns.
+      auto pushed = link.queue.push(std::move(packet), link.plan->capacity,
+                                    link.plan->policy == QueuePolicy::drop_newest, lossless_full(link));
+      if (pushed.dropped) link.drops.add(1, true);
+      // Refused, or the envelope on its way for the dropped packet takes this one instead.
+      if (!pushed.queued || pushed.freed) return;
     } else {
       // A blocking link is never refused a packet: its pull sources wait instead.
       envelope.packet = std::move(packet);
@@ -794,14 +712,12 @@ class Runtime::Impl final : public RuntimeHooks {
         PacketPtr packet = envelope.packet;
         std::uint64_t ordinal = envelope.sequence;
         if (link.buffered) {
-          std::lock_guard<std::mutex> lock(link.queue_mutex);
-          packet = std::move(link.queue.front());
-          link.queue.pop_front();
-          link.queued.store(static_cast<std::int64_t>(link.queue.size()), std::memory_order_relaxed);
-          if (node.parallel) {
-            if (is_marker(packet)) node.markers_pending.fetch_add(1);
+          // Ordinals are taken in queue order.
+          packet = link.queue.pop([&](const PacketPtr& taken) {
+            if (!node.parallel) return;
+            if (is_marker(taken)) node.markers_pending.fetch_add(1);
             ordinal = node.next_ordinal.fetch_add(1);
-          }
+          });
         }
         if (link.awaited.load(std::memory_order_relaxed) && link.depth() <= link.plan->capacity / 2 &&
             link.awaited.exchange(false)) {
@@ -861,8 +777,7 @@ class Runtime::Impl final : public RuntimeHooks {
         if (node.finished.load() || node.failed.load()) {
           node.late_drops.add(1, true);
         } else if (node.ordered) {
-          std::lock_guard<std::mutex> lock(node.release_mutex);  // between two released turns
-          emit_now(node, envelope.index, envelope.packet);
+          node.turns.between_turns([&] { emit_now(node, envelope.index, envelope.packet); });
         } else {
           emit_now(node, envelope.index, envelope.packet);
         }
@@ -884,18 +799,8 @@ class Runtime::Impl final : public RuntimeHooks {
 
   // An ordered node's body is done: its turn, and every later one already done, go out in order.
   void release_turn(NodeState& node, std::uint64_t ordinal, std::vector<Emitted> emitted, bool marker) {
-    std::lock_guard<std::mutex> lock(node.release_mutex);
-    auto index = static_cast<std::size_t>(ordinal - node.next_release);
-    if (node.turns.size() <= index) node.turns.resize(index + 1);
-    node.turns[index].done = true;
-    node.turns[index].marker = marker;
-    node.turns[index].emitted = std::move(emitted);
-    while (!node.turns.empty() && node.turns.front().done) {
-      for (auto& e : node.turns.front().emitted) emit_now(node, e.port, std::move(e.packet));
-      if (node.turns.front().marker) node.markers_pending.fetch_sub(1);
-      node.turns.pop_front();
-      ++node.next_release;
-    }
+    node.turns.done(ordinal, std::move(emitted), marker, node.markers_pending,
+                    [&](Emitted e) { emit_now(node, e.port, std::move(e.packet)); });
   }
 
   // A marker reaches the node's on_marker(), in the same way as process() would run.
@@ -963,7 +868,7 @@ class Runtime::Impl final : public RuntimeHooks {
     }
     // From here on the node's packets are late: wait for a live source's emissions under way.
     node.finished.store(true);
-    while (node.emitting.load() != 0) std::this_thread::yield();
+    node.emission.close();
     for (auto& port_links : node.out_links) {
       for (LinkState* link : port_links) put(*link, Envelope{nullptr, 0, link->id, EnvelopeType::eos});
     }
@@ -1132,7 +1037,7 @@ class Runtime::Impl final : public RuntimeHooks {
       log_->warn("source '", n->plan->name, "' has not returned from produce() ", kLiveStopBound.count(),
                  " ms after the stop request: its stream ends without it");
       n->finished.store(true);
-      while (n->emitting.load() != 0) std::this_thread::yield();
+      n->emission.close();
       for (auto& port_links : n->out_links) {
         for (LinkState* link : port_links) put(*link, Envelope{nullptr, 0, link->id, EnvelopeType::eos});
       }
