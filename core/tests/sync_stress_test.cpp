@@ -30,7 +30,10 @@ TEST_CASE("sync: a control call never runs beside a shared body, and is never st
       }
     });
   }
+  while (reads.load() == 0) std::this_thread::yield();  // the bodies are under way
   for (int i = 0; i < 2000; ++i) gate.exclusive([&] { ++plain; });
+  long before = reads.load();
+  while (reads.load() == before) std::this_thread::yield();  // and go on after the last call
   done = true;
   for (auto& b : bodies) b.join();
   CHECK(plain == 2000);
