@@ -5,8 +5,10 @@
 //
 // --only runs one side (to profile it alone, e.g. under perf); no ratio is printed then.
 //
-// Two rows: "light" nodes each build a new packet whose 16 floats are the input's plus one; "none"
-// nodes pass the same packet on, so the row is the runtime's own cost. Both versions call the same
+// Three rows: "light" nodes each build a new packet whose 16 floats are the input's plus one; "none"
+// nodes pass the same packet on, so the row is the runtime's own cost; "ordered" does the light
+// work in order-preserving parallel nodes (against unlimited function_nodes, each followed by a
+// sequencer_node). Both versions call the same
 // functions on the same packet type (tributary::PacketPtr). Timed: from building the graph (the
 // Runtime, or the tbb::flow::graph) until the last packet reached the sink and the run returned;
 // parsing the pipeline and configuring its nodes happen before and are reported apart.
@@ -39,8 +41,8 @@ namespace flow = oneapi::tbb::flow;
 
 constexpr std::int64_t kFloats = 16;
 
-enum class Work { light, none };
-const char* to_string(Work work) { return work == Work::light ? "light" : "none"; }
+enum class Work { light, none, ordered };
+const char* to_string(Work work) { return work == Work::light ? "light" : work == Work::none ? "none" : "ordered"; }
 
 // ---- the work, shared by both versions ---------------------------------------------------------
 
@@ -125,6 +127,22 @@ class AddOne final : public Node {
   void process(const InputPort&, const PacketPtr& packet, Emitter& out) override { out.emit(kOut, add_one(packet)); }
 };
 
+// The same work as AddOne, declared stateless: the runtime runs its packets in parallel and keeps
+// what they emit in stream order.
+class AddOneOrdered final : public Node {
+ public:
+  static constexpr const char* kType = "add_one_ordered";
+  static constexpr InputPort kIn{"in", PayloadKind::features, "16 floats"};
+  static constexpr OutputPort kOut{"out", PayloadKind::features, "a new packet: the 16 floats plus one"};
+  static void declare(NodeSpec& spec) {
+    spec.summary("adds one to 16 floats, into a new packet, in parallel and in order");
+    spec.input(kIn);
+    spec.output(kOut);
+    spec.concurrency(Concurrency::ordered);
+  }
+  void process(const InputPort&, const PacketPtr& packet, Emitter& out) override { out.emit(kOut, add_one(packet)); }
+};
+
 class PassOn final : public Node {
  public:
   static constexpr const char* kType = "pass_on";
@@ -163,7 +181,7 @@ NodeType node_type(Args&... args) {
 }
 
 std::string chain_toml(Work work, int chain, std::uint64_t packets, std::int64_t capacity) {
-  const char* plugin = work == Work::light ? AddOne::kType : PassOn::kType;
+  const char* plugin = work == Work::light ? AddOne::kType : work == Work::none ? PassOn::kType : AddOneOrdered::kType;
   std::string toml =
       "[pipeline]\nname = \"runtime-overhead\"\nqueue_capacity = " + std::to_string(capacity) + "\nlinks = [";
   std::string previous = "src";
@@ -219,8 +237,15 @@ Timing run_tbb(Work work, int chain, std::uint64_t packets, std::int64_t capacit
     });
     flow::limiter_node<PacketPtr> limiter(graph, static_cast<std::size_t>(capacity));
     std::vector<std::unique_ptr<flow::function_node<PacketPtr, PacketPtr>>> nodes;
+    // Ordered: each stage runs unlimited in parallel, and a sequencer puts its output back in order.
+    std::vector<std::unique_ptr<flow::sequencer_node<PacketPtr>>> sequencers;
     for (int i = 0; i < chain; ++i) {
-      if (work == Work::light) {
+      if (work == Work::ordered) {
+        nodes.push_back(std::make_unique<flow::function_node<PacketPtr, PacketPtr>>(
+            graph, flow::unlimited, [](const PacketPtr& p) { return add_one(p); }));
+        sequencers.push_back(std::make_unique<flow::sequencer_node<PacketPtr>>(
+            graph, [](const PacketPtr& p) { return static_cast<std::size_t>(p->sequence); }));
+      } else if (work == Work::light) {
         nodes.push_back(std::make_unique<flow::function_node<PacketPtr, PacketPtr>>(
             graph, flow::serial, [](const PacketPtr& p) { return add_one(p); }));
       } else {
@@ -234,9 +259,18 @@ Timing run_tbb(Work work, int chain, std::uint64_t packets, std::int64_t capacit
     });
     flow::make_edge(source, limiter);
     flow::make_edge(limiter, *nodes.front());
-    for (int i = 1; i < chain; ++i)
-      flow::make_edge(*nodes[static_cast<std::size_t>(i) - 1], *nodes[static_cast<std::size_t>(i)]);
-    flow::make_edge(*nodes.back(), sink);
+    if (work == Work::ordered) {
+      for (int i = 0; i < chain; ++i) {
+        auto k = static_cast<std::size_t>(i);
+        flow::make_edge(*nodes[k], *sequencers[k]);
+        if (i + 1 < chain) flow::make_edge(*sequencers[k], *nodes[k + 1]);
+      }
+      flow::make_edge(*sequencers.back(), sink);
+    } else {
+      for (int i = 1; i < chain; ++i)
+        flow::make_edge(*nodes[static_cast<std::size_t>(i) - 1], *nodes[static_cast<std::size_t>(i)]);
+      flow::make_edge(*nodes.back(), sink);
+    }
     flow::make_edge(sink, limiter.decrementer());
     source.activate();
     graph.wait_for_all();
@@ -321,6 +355,7 @@ int main(int argc, char** argv) try {
   core::PluginRegistry registry;
   registry.add(node_type<BenchSource>());
   registry.add(node_type<AddOne>());
+  registry.add(node_type<AddOneOrdered>());
   registry.add(node_type<PassOn>());
   registry.add(node_type<CountingSink>(tally));
 
@@ -338,8 +373,8 @@ int main(int argc, char** argv) try {
   std::vector<std::pair<Work, double>> ratios;
   std::printf("%-6s %-10s %12s %12s %10s %10s %10s %10s\n", "work", "version", "best pkt/s", "median pkt/s",
               "best ns/pn", "med ns/pn", "best s", "median s");
-  for (Work work : {Work::light, Work::none}) {
-    const float expected = work == Work::light ? static_cast<float>(o.chain) : 0.0f;
+  for (Work work : {Work::light, Work::none, Work::ordered}) {
+    const float expected = work == Work::none ? 0.0f : static_cast<float>(o.chain);
     const std::string toml = chain_toml(work, o.chain, o.packets, o.capacity);
     auto check = [&](const char* version) {
       if (tally.packets != o.packets || tally.wrong != 0) {

@@ -78,7 +78,7 @@ std::uint64_t packets_in(const std::string& out, const std::string& node) {
 TEST_CASE("the version flag names the version and the plugin ABI") {
   auto r = cli({"--version"});
   CHECK(r.exit_code == 0);
-  CHECK_THAT(r.out, Catch::StartsWith("tributary 0.1.0 (plugin ABI 1)"));
+  CHECK_THAT(r.out, Catch::StartsWith("tributary 0.2.0 (plugin ABI 2)"));
 }
 
 TEST_CASE("a wrong command line exits with 2 and says what is wrong") {
@@ -156,6 +156,7 @@ TEST_CASE("every pipeline shipped in pipelines/ validates") {
 TEST_CASE("each broken pipeline fails validation with exit code 2 and a located, useful message") {
   fs::remove_all(kWork / "never");  // left by an earlier build that ran one of them
   int count = 0;
+  fs::remove_all(kWork / "never");
   for (const auto& entry : fs::directory_iterator(kSource / "tests" / "pipelines" / "broken")) {
     ++count;
     std::string text = read_file(entry.path());
@@ -324,8 +325,11 @@ TEST_CASE("a plugin built for another ABI is refused with a message naming the f
   std::string folder = std::string(TRIBUTARY_TEST_BINARY_DIR) + "/refused-abi";
   auto r = cli({"plugins", "--plugin-path", folder});
   CHECK(r.exit_code == 0);
-  CHECK_THAT(r.err, Catch::Contains(folder + "/libfuture_plugin.so was built for Tributary plugin ABI 2, but this "
-                                             "runtime uses ABI 1"));
+  CHECK_THAT(r.err, Catch::Contains(folder + "/libfuture_plugin.so was built for Tributary plugin ABI 3, but this "
+                                             "runtime uses ABI 2"));
+  // A plugin from SDK 0.1: its shorter info block is read no further than ABI 1 had it.
+  CHECK_THAT(r.err, Catch::Contains(folder + "/libold_plugin.so was built for Tributary plugin ABI 1, but this "
+                                             "runtime uses ABI 2; rebuild the plugin against Tributary SDK 0.2.0"));
   CHECK_THAT(r.out, Catch::Contains("synthetic"));  // the other plugins still load
   auto stray = cli({"plugins", "--plugin-path", std::string(TRIBUTARY_TEST_BINARY_DIR) + "/refused-stray"});
   CHECK(stray.exit_code == 0);
@@ -343,7 +347,37 @@ TEST_CASE("a plugin built for another ABI is refused with a message naming the f
   auto v = cli({"validate", file.string(), "--plugin-path", folder});
   CHECK(v.exit_code == 2);
   CHECK_THAT(v.err,
-             Catch::Contains("refused: " + folder + "/libfuture_plugin.so was built for Tributary plugin ABI 2"));
+             Catch::Contains("refused: " + folder + "/libfuture_plugin.so was built for Tributary plugin ABI 3"));
+}
+
+TEST_CASE("a plugin built with another standard library mode or another SDK layout is refused, not loaded") {
+  std::string debug = std::string(TRIBUTARY_TEST_BINARY_DIR) + "/refused-std";
+  auto r = cli({"plugins", "--plugin-path", debug});
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.err, Catch::Contains(debug + "/libdebug_plugin.so was built with libstdc++ with the C++11 string ABI "
+                                            "in debug mode (_GLIBCXX_DEBUG), but this runtime uses libstdc++ with "
+                                            "the C++11 string ABI; rebuild the plugin with the same standard "
+                                            "library settings"));
+  CHECK_THAT(r.out, !Catch::Contains("debug_mode_node"));
+  std::string skewed = std::string(TRIBUTARY_TEST_BINARY_DIR) + "/refused-layout";
+  auto l = cli({"plugins", "--plugin-path", skewed});
+  CHECK(l.exit_code == 0);
+  CHECK_THAT(l.err, Catch::Contains(skewed + "/libskewed_plugin.so was built against SDK headers whose types have "
+                                             "another layout"));
+  CHECK_THAT(l.err, Catch::Contains("rebuild the plugin against the headers of Tributary SDK 0.2.0"));
+}
+
+TEST_CASE("a plugin's own version is listed beside its family") {
+  std::string folder = std::string(TRIBUTARY_TEST_BINARY_DIR) + "/versioned";
+  auto r = cli({"plugins", "--plugin-path", folder});
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("versioned_node") && Catch::Contains("versioned 3.1.4"));
+  auto json = cli({"plugins", "--json", "--plugin-path", folder});
+  auto types = nlohmann::json::parse(json.out);
+  auto it =
+      std::find_if(types.begin(), types.end(), [](const nlohmann::json& t) { return t["name"] == "versioned_node"; });
+  REQUIRE(it != types.end());
+  CHECK((*it)["version"] == "3.1.4");
 }
 
 TEST_CASE("a sink that cannot write (a full disk) fails the run with the path and the reason") {

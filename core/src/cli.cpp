@@ -197,8 +197,15 @@ const char* path_role_text(tributary::PathRole role) {
 }
 
 nlohmann::json type_json(const NodeType& t) {
-  nlohmann::json j{{"name", t.name}, {"family", t.family}, {"summary", t.spec.summary()}, {"library", t.library}};
-  j["concurrency"] = t.spec.concurrency() == tributary::Concurrency::parallel ? "parallel" : "serial";
+  nlohmann::json j{{"name", t.name},
+                   {"family", t.family},
+                   {"version", t.version},
+                   {"summary", t.spec.summary()},
+                   {"library", t.library}};
+  j["concurrency"] = t.spec.concurrency() == tributary::Concurrency::parallel  ? "parallel"
+                     : t.spec.concurrency() == tributary::Concurrency::ordered ? "ordered"
+                                                                               : "serial";
+  j["thread"] = t.spec.thread() == tributary::NodeThread::own ? "own" : "pool";
   j["source"] = t.spec.is_source() ? (t.spec.source_mode() == tributary::SourceMode::live ? "live" : "pull") : "";
   j["inputs"] = nlohmann::json::array();
   for (const auto* p : t.spec.inputs()) {
@@ -207,12 +214,14 @@ nlohmann::json type_json(const NodeType& t) {
                            {"doc", p->doc},
                            {"feed", p->feed == tributary::Feed::links       ? "links"
                                     : p->feed == tributary::Feed::telemetry ? "telemetry"
-                                                                            : "logs"},
+                                    : p->feed == tributary::Feed::logs      ? "logs"
+                                                                            : "control"},
                            {"optional", p->optional}});
   }
   j["outputs"] = nlohmann::json::array();
   for (const auto* p : t.spec.outputs())
-    j["outputs"].push_back({{"name", p->name}, {"kinds", kinds_text(p->kinds)}, {"doc", p->doc}});
+    j["outputs"].push_back(
+        {{"name", p->name}, {"kinds", kinds_text(p->kinds)}, {"doc", p->doc}, {"lossless", p->lossless}});
   j["params"] = nlohmann::json::array();
   for (const auto& p : t.spec.params()) {
     nlohmann::json pj{{"name", p.name},
@@ -242,10 +251,15 @@ int cmd_plugins(const Options& o) {
     return kExitFinished;
   }
   std::size_t width = 4;
-  for (const auto* t : registry.types()) width = std::max(width, t->name.size());
+  std::size_t family_width = 6;
   for (const auto* t : registry.types()) {
-    std::printf("%-*s  %-9s %s\n", static_cast<int>(width), t->name.c_str(), t->family.c_str(),
-                t->spec.summary().c_str());
+    width = std::max(width, t->name.size());
+    family_width = std::max(family_width, t->family.size() + 1 + t->version.size());
+  }
+  for (const auto* t : registry.types()) {
+    std::string family = t->family + " " + t->version;
+    std::printf("%-*s  %-*s  %s\n", static_cast<int>(width), t->name.c_str(), static_cast<int>(family_width),
+                family.c_str(), t->spec.summary().c_str());
   }
   if (registry.types().empty()) {
     std::cerr << "no plugins found; looked in:";

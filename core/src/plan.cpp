@@ -14,8 +14,9 @@ namespace tributary::core {
 
 RuntimeHooks::~RuntimeHooks() = default;
 
-NodeContext::NodeContext(std::string name, RunInfo run, std::unique_ptr<Logger> logger)
-    : name_(std::move(name)), run_(std::move(run)), logger_(std::move(logger)) {}
+NodeContext::NodeContext(std::string name, std::size_t index, RunInfo run, const RunView* view,
+                         std::unique_ptr<Logger> logger)
+    : name_(std::move(name)), index_(index), run_(std::move(run)), view_(view), logger_(std::move(logger)) {}
 NodeContext::~NodeContext() = default;
 
 void NodeContext::metric(std::string_view name, double value, std::int64_t step, std::int64_t epoch) {
@@ -29,8 +30,19 @@ bool NodeContext::stop_requested() const {
   auto* h = hooks_.load();
   return h != nullptr && h->stop_requested();
 }
-void NodeContext::send_control(ControlMessage message) {
-  if (auto* h = hooks_.load()) h->send_control(std::move(message));
+std::uint64_t NodeContext::send_control(ControlMessage message) {
+  message.sender = name_;
+  if (auto* h = hooks_.load()) return h->send_control(std::move(message));
+  return 0;
+}
+void NodeContext::set_timer(std::chrono::nanoseconds period) {
+  timer_ns_.store(std::max<std::int64_t>(0, period.count()));
+  if (auto* h = hooks_.load()) h->timer_changed(index_);
+}
+void* NodeContext::extension(std::string_view name, std::uint32_t version) {
+  (void)name;
+  (void)version;
+  return nullptr;
 }
 
 namespace {
@@ -39,6 +51,7 @@ class NoRunEmitter final : public Emitter {
  public:
   void emit(const OutputPort&, PacketPtr) override { refuse(); }
   void emit(PacketPtr) override { refuse(); }
+  void mark(const Marker&) override { refuse(); }
 
  private:
   [[noreturn]] static void refuse() { throw std::logic_error("emitted outside a run (before start or after stop)"); }
@@ -115,9 +128,68 @@ std::vector<TableEntry> as_declared(const NodeDecl& decl, const NodeSpec& spec) 
 
 }  // namespace
 
+namespace {
+
+const char* concurrency_name(Concurrency c) {
+  switch (c) {
+    case Concurrency::serial:
+      return "serial";
+    case Concurrency::parallel:
+      return "parallel";
+    case Concurrency::ordered:
+      return "ordered";
+  }
+  return "serial";
+}
+
+void fill_view(Plan& plan, const PluginRegistry& registry) {
+  RunView& v = *plan.view;
+  v.id = plan.run.id;
+  v.dir = plan.run.dir;
+  v.name = plan.decl.name;
+  v.pipeline_path = plan.decl.file;
+  v.pipeline_text = plan.decl.expanded_toml;
+  v.tributary_version = TRIBUTARY_VERSION_STRING;
+  v.threads = static_cast<int>(plan.decl.threads);
+  for (const auto& n : plan.nodes) {
+    RunView::NodeView node;
+    node.name = n.name;
+    node.type = n.type->name;
+    node.family = n.type->family;
+    node.library = n.type->library;
+    node.plugin_version = n.type->version;
+    for (const auto* p : n.type->spec.inputs()) node.inputs.emplace_back(p->name);
+    for (const auto* p : n.type->spec.outputs()) node.outputs.emplace_back(p->name);
+    node.concurrency = concurrency_name(n.type->spec.concurrency());
+    node.source = n.is_source;
+    node.line = static_cast<int>(n.where.line);
+    v.nodes.push_back(std::move(node));
+    bool known = std::any_of(v.plugins.begin(), v.plugins.end(),
+                             [&](const RunView::PluginView& p) { return p.library == n.type->library; });
+    if (!known) v.plugins.push_back({n.type->family, n.type->library, n.type->version, TRIBUTARY_VERSION_STRING});
+  }
+  (void)registry;
+  for (const auto& l : plan.links) {
+    RunView::LinkView link;
+    const auto& from = plan.nodes[l.from];
+    const auto& to = plan.nodes[l.to];
+    link.from = from.name;
+    link.from_port = from.type->spec.outputs()[l.from_port]->name;
+    link.to = to.name;
+    link.to_port = to.type->spec.inputs()[l.to_port]->name;
+    link.policy = to_string(l.policy);
+    link.capacity = l.capacity;
+    link.text = l.text;
+    v.links.push_back(std::move(link));
+  }
+}
+
+}  // namespace
+
 Plan build_plan(PipelineDecl decl, const PluginRegistry& registry, RunInfo run, Logging& logging) {
   Plan plan;
   plan.run = std::move(run);
+  plan.view = std::make_unique<RunView>();
   std::vector<Diagnostic> diagnostics;
   auto fail = [&](Location where, std::string message, std::string hint = {}) {
     diagnostics.push_back({std::move(where), std::move(message), std::move(hint)});
@@ -148,7 +220,8 @@ Plan build_plan(PipelineDecl decl, const PluginRegistry& registry, RunInfo run, 
              issue.hint);
       }
       if (issues.empty()) {
-        node.context = std::make_unique<NodeContext>(n.name, plan.run, logging.make(n.name));
+        node.context =
+            std::make_unique<NodeContext>(n.name, plan.nodes.size(), plan.run, plan.view.get(), logging.make(n.name));
         try {
           node.node = node.type->create();
           node.node->bind(*node.context);
@@ -257,7 +330,12 @@ Plan build_plan(PipelineDecl decl, const PluginRegistry& registry, RunInfo run, 
           }
         }
         if (ok) {
+          // What this instance emits, as its configuration narrows it.
           PayloadKinds produced = outs[link.from_port]->kinds;
+          if (plan.nodes[link.from].node) {
+            PayloadKinds narrowed = plan.nodes[link.from].node->output_kinds(*outs[link.from_port]);
+            if (produced.contains(narrowed)) produced = narrowed;
+          }
           PayloadKinds accepted = ins[link.to_port]->kinds;
           if (!produced.overlaps(accepted)) {
             fail(l.where, "link \"" + l.text + "\" joins incompatible ports: " + l.from_node + "." +
@@ -345,7 +423,9 @@ Plan build_plan(PipelineDecl decl, const PluginRegistry& registry, RunInfo run, 
   }
   std::reverse(plan.order.begin(), plan.order.end());
 
-  // Live sources never wait: links downstream of one drop by policy, never block.
+  // Live sources never wait: their own links drop by policy, never block. Links further down drop
+  // too unless they leave a lossless port or are declared blocking: those stay lossless, and the
+  // live source's edge drops while they are full.
   std::vector<bool> live(plan.nodes.size(), false);
   if (!cycle) {
     for (auto n : plan.order) {
@@ -358,7 +438,13 @@ Plan build_plan(PipelineDecl decl, const PluginRegistry& registry, RunInfo run, 
     auto& link = plan.links[k];
     const auto& l = decl.links[k];
     if (!link_ok[k]) continue;
-    if (live[link.from]) {
+    const NodePlan& from = plan.nodes[link.from];
+    bool live_source = from.node && from.is_source && from.mode == SourceMode::live;
+    link.live_edge = live_source;
+    if (live[link.from] && !live_source) {
+      bool lossless = from.type != nullptr && from.type->spec.outputs()[link.from_port]->lossless;
+      link.policy = l.policy.value_or(lossless ? QueuePolicy::block : QueuePolicy::drop_oldest);
+    } else if (live_source) {
       link.policy = l.policy.value_or(QueuePolicy::drop_oldest);
       if (link.policy == QueuePolicy::block) {
         fail(l.where, "link \"" + l.text + "\" carries live data and cannot block",
@@ -378,6 +464,7 @@ Plan build_plan(PipelineDecl decl, const PluginRegistry& registry, RunInfo run, 
   check_pipeline(plan, decl, diagnostics);
   if (!diagnostics.empty()) throw PipelineError(std::move(diagnostics));
   plan.decl = std::move(decl);
+  fill_view(plan, registry);
   return plan;
 }
 

@@ -28,12 +28,13 @@ class RuntimeHooks {
   virtual void publish_metric(MetricPoint point) = 0;
   virtual void request_stop(std::string reason) = 0;
   virtual bool stop_requested() const = 0;
-  virtual void send_control(ControlMessage message) = 0;
+  virtual std::uint64_t send_control(ControlMessage message) = 0;
+  virtual void timer_changed(std::size_t node) = 0;
 };
 
 class NodeContext final : public Context {
  public:
-  NodeContext(std::string name, RunInfo run, std::unique_ptr<Logger> logger);
+  NodeContext(std::string name, std::size_t index, RunInfo run, const RunView* view, std::unique_ptr<Logger> logger);
   ~NodeContext() override;
   void attach(RuntimeHooks* hooks, Emitter* emitter) noexcept {
     hooks_.store(hooks);
@@ -47,12 +48,20 @@ class NodeContext final : public Context {
   void metric(std::string_view name, double value, std::int64_t step, std::int64_t epoch) override;
   void request_stop(std::string_view reason) override;
   bool stop_requested() const override;
-  void send_control(ControlMessage message) override;
+  std::uint64_t send_control(ControlMessage message) override;
   Emitter& emitter() override;
+  void set_timer(std::chrono::nanoseconds period) override;
+  const RunView& run() const override { return *view_; }
+  void* extension(std::string_view name, std::uint32_t version) override;
+
+  std::int64_t timer_ns() const noexcept { return timer_ns_.load(); }
 
  private:
   std::string name_;
+  std::size_t index_ = 0;
   RunInfo run_;
+  const RunView* view_ = nullptr;
+  std::atomic<std::int64_t> timer_ns_{0};
   std::unique_ptr<Logger> logger_;
   std::atomic<RuntimeHooks*> hooks_{nullptr};
   std::atomic<Emitter*> emitter_{nullptr};
@@ -82,6 +91,7 @@ struct LinkPlan {
   std::size_t to_port = 0;  // index into the consumer's inputs
   std::int64_t capacity = 64;
   QueuePolicy policy = QueuePolicy::block;
+  bool live_edge = false;  // from a live source: its drops also keep lossless links downstream within bounds
   Location where;
   std::string text;
 };
@@ -89,6 +99,7 @@ struct LinkPlan {
 struct Plan {
   PipelineDecl decl;
   RunInfo run;
+  std::unique_ptr<RunView> view;  // what nodes read through Context::run(); filled by build_plan
   std::vector<NodePlan> nodes;
   std::vector<LinkPlan> links;
   std::vector<std::size_t> order;  // topological: producers before consumers

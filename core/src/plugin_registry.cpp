@@ -20,8 +20,11 @@ class Collector final : public PluginRegistrar {
   std::vector<NodeType> types;
 };
 
-std::string abi_text(std::uint32_t tag) {
-  return "g++ ABI " + std::to_string(tag / 10) + (tag % 10 ? " with" : " without") + " the C++11 string ABI";
+std::string hex(std::uint64_t value) {
+  static const char* digits = "0123456789abcdef";
+  std::string out = "0x";
+  for (int shift = 60; shift >= 0; shift -= 4) out += digits[(value >> shift) & 0xfu];
+  return out;
 }
 
 }  // namespace
@@ -91,9 +94,15 @@ bool PluginRegistry::load_library(const std::string& path) {
                   ", but this runtime uses ABI " + std::to_string(TRIBUTARY_ABI_VERSION) +
                   "; rebuild the plugin against Tributary SDK " + TRIBUTARY_VERSION_STRING);
   }
-  if (info->cxx_abi != TRIBUTARY_CXX_ABI_TAG) {
-    return refuse("was built with " + abi_text(info->cxx_abi) + ", but this runtime uses " +
-                  abi_text(TRIBUTARY_CXX_ABI_TAG) + "; rebuild it with the same compiler settings");
+  if (info->std_library != abi::kStdLibrary) {
+    return refuse("was built with " + abi::describe_std_library(info->std_library) + ", but this runtime uses " +
+                  abi::describe_std_library(abi::kStdLibrary) +
+                  "; rebuild the plugin with the same standard library settings");
+  }
+  if (info->layout != abi::kSdkLayout) {
+    return refuse("was built against SDK headers whose types have another layout (fingerprint " + hex(info->layout) +
+                  ", this runtime's is " + hex(abi::kSdkLayout) +
+                  "); rebuild the plugin against the headers of Tributary SDK " + TRIBUTARY_VERSION_STRING);
   }
   Collector collector;
   try {
@@ -102,6 +111,7 @@ bool PluginRegistry::load_library(const std::string& path) {
     return refuse(std::string("failed while registering its node types: ") + e.what());
   }
   std::string family = info->family ? info->family : "";
+  std::string version = info->plugin_version ? info->plugin_version : "";
   for (auto& type : collector.types) {
     if (const NodeType* existing = find(type.name)) {
       warnings_.push_back("node type '" + type.name + "' from " + path + " is ignored: " + existing->library +
@@ -110,6 +120,7 @@ bool PluginRegistry::load_library(const std::string& path) {
     }
     type.library = path;
     type.family = family;
+    type.version = version;
     types_.push_back(std::make_unique<NodeType>(std::move(type)));
   }
   libraries_.push_back(path);

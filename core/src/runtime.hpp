@@ -3,6 +3,7 @@
 // per link with its drop policy, sources on their own threads, end of stream flowing through,
 // telemetry and log buses, and a control bus.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -44,8 +45,11 @@ class Runtime {
 
   // Thread-safe, from any thread (signal handlers' threads, servers, tests).
   void request_stop(std::string reason);
-  // Returns an empty string when accepted, else why not (unknown node, parameter not settable...).
-  std::string control(ControlMessage message);
+  // Sends a control message; every reply to it ({id, node, accepted, step, text}) goes on the
+  // control bus and to on_reply (on whatever thread answers). Returns an empty string when the
+  // message went out, else why not (unknown node, parameter not settable...).
+  using ReplyHandler = std::function<void(const ControlReply&)>;
+  std::string control(ControlMessage message, ReplyHandler on_reply = {});
   std::vector<NodeStats> stats() const;
 
  private:

@@ -122,7 +122,7 @@ TEST_CASE("a live source never waits: a full queue drops by policy and counts ev
   }
 }
 
-TEST_CASE("links downstream of a live source default to drop_oldest and refuse block") {
+TEST_CASE("a live source's own links refuse block; links further down drop by default and may be lossless") {
   std::string toml = R"(
 [pipeline]
 links = [ "src -> r", "r -> sink" ]
@@ -137,9 +137,15 @@ plugin = "collect"
   Harness h(toml);
   CHECK(h.plan.links[0].policy == core::QueuePolicy::drop_oldest);
   CHECK(h.plan.links[1].policy == core::QueuePolicy::drop_oldest);
+  CHECK(h.plan.links[0].live_edge);
+  CHECK_FALSE(h.plan.links[1].live_edge);
   std::string blocking = toml;
-  blocking.replace(blocking.find("\"r -> sink\""), 11, "{ from = \"r\", to = \"sink\", policy = \"block\" }");
+  blocking.replace(blocking.find("\"src -> r\""), 10, "{ from = \"src\", to = \"r\", policy = \"block\" }");
   CHECK_THROWS_WITH(Harness(blocking), Catch::Contains("carries live data and cannot block"));
+  std::string lossless = toml;
+  lossless.replace(lossless.find("\"r -> sink\""), 11, "{ from = \"r\", to = \"sink\", policy = \"block\" }");
+  Harness further(lossless);
+  CHECK(further.plan.links[1].policy == core::QueuePolicy::block);
 }
 
 TEST_CASE("a node that throws stops the run with its name and message while sinks flush what they got") {

@@ -1,5 +1,6 @@
 #pragma once
 // Small node types for testing the runtime, registered from code.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -31,8 +32,22 @@ struct Record {
   std::atomic<int> in_process{0};
   std::atomic<int> controls_seen{0};
   std::atomic<int> control_overlaps{0};
+  std::vector<std::string> events;  // packets ("p3") and markers ("epoch_end 0", "end in") in arrival order
+  std::atomic<int> ticks{0};
+  std::vector<std::thread::id> threads;  // where an own-thread node ran its callbacks
+  std::vector<std::string> bus_control;  // what a control-bus listener saw, one line each
+  std::vector<ControlReply> replies;
+  RunView view;
+  std::atomic<bool> release_stuck{false};
 
   void reset() {
+    events.clear();
+    ticks = 0;
+    threads.clear();
+    bus_control.clear();
+    replies.clear();
+    view = RunView{};
+    release_stuck = false;
     alive = 0;
     max_alive = 0;
     in_process = 0;
@@ -142,10 +157,11 @@ class Relay final : public Node {
     if (delay_.count() > 0) std::this_thread::sleep_for(delay_);
     out.emit(kOut, packet);
   }
-  void on_control(const ControlMessage& m, Emitter&) override {
+  ControlReply on_control(const ControlMessage& m, Emitter&) override {
     std::lock_guard<std::mutex> lock(record().mutex);
     record().controls.push_back(m);
     if (m.verb == ControlVerb::set && m.key == "gain") record().gain = m.value.as_number();
+    return ControlReply::accept("recorded");
   }
 
  private:
@@ -168,9 +184,10 @@ class SquareOf final : public Node {
     spec.concurrency(kConcurrency);
     spec.param<double>("gain", 1.0, "a settable value").settable();
   }
-  void on_control(const ControlMessage&, Emitter&) override {
+  ControlReply on_control(const ControlMessage&, Emitter&) override {
     ++record().controls_seen;
     if (record().in_process.load() > 0) ++record().control_overlaps;
+    return ControlReply::accept();
   }
   void process(const InputPort&, const PacketPtr& packet, Emitter& out) override {
     ++record().in_process;
@@ -223,10 +240,20 @@ class Collect final : public Node {
     spec.input(kLogs);
     spec.param<std::int64_t>("delay_us", 0, "work per packet").min(0);
     spec.param<bool>("buses", false, "subscribe to telemetry and logs");
+    spec.param<bool>("events", false, "record packets and markers in arrival order");
   }
   void configure(const Params& p) override {
     delay_ = std::chrono::microseconds(p.get<std::int64_t>("delay_us"));
     buses_ = p.get<bool>("buses");
+    events_ = p.get<bool>("events");
+  }
+  void on_marker(const InputPort& port, const Marker& marker, Emitter&) override {
+    std::lock_guard<std::mutex> lock(record().mutex);
+    if (marker.kind == MarkerKind::end_of_stream) {
+      record().events.push_back(std::string("end ") + port.name);
+    } else {
+      record().events.push_back(std::string(to_string(marker.kind)) + " " + std::to_string(marker.epoch));
+    }
   }
   bool wants(const InputPort&) const override { return buses_; }
   void process(const InputPort& port, const PacketPtr& packet, Emitter&) override {
@@ -242,6 +269,7 @@ class Collect final : public Node {
     }
     if (delay_.count() > 0) std::this_thread::sleep_for(delay_);
     record().received.push_back(static_cast<std::int64_t>(packet->sequence));
+    if (events_) record().events.push_back("p" + std::to_string(packet->sequence));
   }
   void flush(Emitter&) override {
     ++record().flushes;
@@ -252,6 +280,175 @@ class Collect final : public Node {
  private:
   std::chrono::microseconds delay_{0};
   bool buses_ = false;
+  bool events_ = false;
+};
+
+// A pull source of numbered packets that marks the end of each epoch of `every` packets.
+class Epochs final : public Node {
+ public:
+  static constexpr const char* kType = "epochs";
+  static constexpr OutputPort kOut{"out", PayloadKind::features, "numbers and epoch markers"};
+  static void declare(NodeSpec& spec) {
+    spec.summary("numbered packets in epochs");
+    spec.output(kOut);
+    spec.source(SourceMode::pull);
+    spec.param<std::int64_t>("epochs", 3, "how many epochs").min(1);
+    spec.param<std::int64_t>("every", 100, "packets per epoch").min(1);
+  }
+  void configure(const Params& p) override {
+    epochs_ = p.get<std::int64_t>("epochs");
+    every_ = p.get<std::int64_t>("every");
+  }
+  bool produce(Emitter& out) override {
+    if (next_ >= static_cast<std::uint64_t>(epochs_ * every_)) return false;
+    out.emit(kOut, numbered(next_++));
+    if (next_ % static_cast<std::uint64_t>(every_) == 0) {
+      out.mark(Marker{MarkerKind::epoch_end, static_cast<std::int64_t>(next_) / every_ - 1, Split::none, {}});
+    }
+    return true;
+  }
+
+ private:
+  std::int64_t epochs_ = 0;
+  std::int64_t every_ = 0;
+  std::uint64_t next_ = 0;
+};
+
+// Passes packets on and counts the ticks of its timer.
+class Ticker final : public Node {
+ public:
+  static constexpr const char* kType = "ticker";
+  static constexpr InputPort kIn{"in", PayloadKind::features, "anything"};
+  static constexpr OutputPort kOut{"out", PayloadKind::features, "the same packets"};
+  static void declare(NodeSpec& spec) {
+    spec.summary("a timer beside a stream");
+    spec.input(kIn);
+    spec.output(kOut);
+    spec.param<std::int64_t>("tick_ms", 5, "timer period").min(1);
+  }
+  void configure(const Params& p) override { period_ = std::chrono::milliseconds(p.get<std::int64_t>("tick_ms")); }
+  void start() override { context().set_timer(period_); }
+  void process(const InputPort&, const PacketPtr& packet, Emitter& out) override {
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    out.emit(kOut, packet);
+  }
+  bool on_tick(Emitter&) override {
+    ++record().ticks;
+    return true;
+  }
+
+ private:
+  std::chrono::milliseconds period_{5};
+};
+
+// A paced source on the runtime's timer: `count` packets, one a tick.
+class Paced final : public Node {
+ public:
+  static constexpr const char* kType = "paced";
+  static constexpr OutputPort kOut{"out", PayloadKind::features, "numbers"};
+  static void declare(NodeSpec& spec) {
+    spec.summary("one packet a tick");
+    spec.output(kOut);
+    spec.source(SourceMode::pull);
+    spec.param<std::int64_t>("count", 3, "how many").min(1);
+    spec.param<std::int64_t>("period_ms", 500, "timer period").min(1);
+  }
+  void configure(const Params& p) override {
+    count_ = p.get<std::int64_t>("count");
+    context().set_timer(std::chrono::milliseconds(p.get<std::int64_t>("period_ms")));
+  }
+  bool on_tick(Emitter& out) override {
+    out.emit(kOut, numbered(next_++));
+    return next_ < static_cast<std::uint64_t>(count_);
+  }
+
+ private:
+  std::int64_t count_ = 0;
+  std::uint64_t next_ = 0;
+};
+
+// Runs on a thread of its own: records where its callbacks ran.
+class OwnThread final : public Node {
+ public:
+  static constexpr const char* kType = "own_thread";
+  static constexpr InputPort kIn{"in", PayloadKind::features, "anything"};
+  static constexpr OutputPort kOut{"out", PayloadKind::features, "the same packets"};
+  static void declare(NodeSpec& spec) {
+    spec.summary("a node on its own thread");
+    spec.input(kIn);
+    spec.output(kOut);
+    spec.thread(NodeThread::own);
+  }
+  void process(const InputPort&, const PacketPtr& packet, Emitter& out) override {
+    note();
+    out.emit(kOut, packet);
+  }
+  void on_marker(const InputPort& port, const Marker& marker, Emitter& out) override {
+    note();
+    Node::on_marker(port, marker, out);
+  }
+  void flush(Emitter&) override { note(); }
+
+ private:
+  static void note() {
+    std::lock_guard<std::mutex> lock(record().mutex);
+    auto id = std::this_thread::get_id();
+    if (std::find(record().threads.begin(), record().threads.end(), id) == record().threads.end()) {
+      record().threads.push_back(id);
+    }
+  }
+};
+
+// A live source whose produce() blocks until stop() releases it, as a device read can.
+class Stuck final : public Node {
+ public:
+  static constexpr const char* kType = "stuck";
+  static constexpr OutputPort kOut{"out", PayloadKind::features, "one packet, then nothing"};
+  static void declare(NodeSpec& spec) {
+    spec.summary("blocks in produce()");
+    spec.output(kOut);
+    spec.source(SourceMode::live);
+  }
+  bool produce(Emitter& out) override {
+    if (!sent_) {
+      sent_ = true;
+      out.emit(kOut, numbered(0));
+      return true;
+    }
+    while (!record().release_stuck.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    out.emit(kOut, numbered(1));  // late: dropped and counted
+    return false;
+  }
+  void stop() override { record().release_stuck = true; }
+
+ private:
+  bool sent_ = false;
+};
+
+// Listens on the control bus; records the run as its context shows it.
+class ControlWatch final : public Node {
+ public:
+  static constexpr const char* kType = "control_watch";
+  static constexpr InputPort kControl{"control", PayloadKind::control, "control traffic", Feed::control};
+  static void declare(NodeSpec& spec) {
+    spec.summary("remembers control traffic");
+    spec.input(kControl);
+  }
+  void start() override {
+    std::lock_guard<std::mutex> lock(record().mutex);
+    record().view = context().run();
+  }
+  void process(const InputPort&, const PacketPtr& packet, Emitter&) override {
+    std::lock_guard<std::mutex> lock(record().mutex);
+    if (auto m = control_request(*packet)) {
+      record().bus_control.push_back("request " + std::to_string(m->id) + " " + to_string(m->verb) + " " + m->target);
+    } else if (auto r = control_reply(*packet)) {
+      record().bus_control.push_back("reply " + std::to_string(r->id) + " " + r->node + " " +
+                                     (r->accepted ? "accepted" : "refused"));
+    } else if (auto s = run_state(*packet)) {
+      record().bus_control.push_back("run " + s->state);
+    }
+  }
 };
 
 // Fed only by the buses: no links at all.
@@ -308,6 +505,12 @@ inline void register_all(core::PluginRegistry& registry) {
   add_type<TwoThreads>(registry);
   add_type<Collect>(registry);
   add_type<Watch>(registry);
+  add_type<Epochs>(registry);
+  add_type<Ticker>(registry);
+  add_type<Paced>(registry);
+  add_type<OwnThread>(registry);
+  add_type<Stuck>(registry);
+  add_type<ControlWatch>(registry);
   add_type<Tap>(registry);
 }
 

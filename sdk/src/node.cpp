@@ -13,6 +13,26 @@ Emitter::~Emitter() = default;
 Node::~Node() = default;
 PluginRegistrar::~PluginRegistrar() = default;
 
+ControlReply Node::on_control(const ControlMessage& message, Emitter& out) {
+  (void)out;
+  ControlReply reply =
+      ControlReply::refuse(std::string("this node type does not handle '") + to_string(message.verb) + "'");
+  reply.handled = false;
+  return reply;
+}
+
+const char* to_string(MarkerKind kind) noexcept {
+  switch (kind) {
+    case MarkerKind::epoch_end:
+      return "epoch_end";
+    case MarkerKind::split_end:
+      return "split_end";
+    case MarkerKind::end_of_stream:
+      return "end_of_stream";
+  }
+  return "unknown";
+}
+
 Context& Node::context() const {
   if (context_ == nullptr) throw std::logic_error("node used before the runtime bound a context to it");
   return *context_;

@@ -66,6 +66,8 @@ const char* to_string(PayloadKind kind) noexcept {
       return "blob";
     case PayloadKind::telemetry:
       return "telemetry";
+    case PayloadKind::control:
+      return "control";
   }
   return "unknown";
 }
@@ -73,10 +75,12 @@ const char* to_string(PayloadKind kind) noexcept {
 std::string to_string(PayloadKinds kinds) {
   if (kinds == PayloadKinds::any()) return "any";
   std::string out;
-  for (std::uint32_t bit = 1; bit <= 0x80u; bit <<= 1) {
+  for (int i = 0; i < 64; ++i) {
+    std::uint64_t bit = std::uint64_t{1} << i;
     if ((kinds.bits & bit) == 0) continue;
     if (!out.empty()) out += '|';
-    out += to_string(static_cast<PayloadKind>(bit));
+    const char* name = to_string(static_cast<PayloadKind>(bit));
+    out += std::string_view(name) == "unknown" ? "kind" + std::to_string(i) : std::string(name);
   }
   return out.empty() ? "nothing" : out;
 }

@@ -49,15 +49,37 @@ struct NodeHarness::State final : Context, Emitter {
   }
   void request_stop(std::string_view) override { stop = true; }
   bool stop_requested() const override { return stop; }
-  void send_control(ControlMessage message) override { sent.push_back(std::move(message)); }
+  std::uint64_t send_control(ControlMessage message) override {
+    message.id = sent.size() + 1;
+    message.sender = name;
+    sent.push_back(std::move(message));
+    return sent.back().id;
+  }
   Emitter& emitter() override { return *this; }
+  void set_timer(std::chrono::nanoseconds period) override { timer = period; }
+  const RunView& run() const override { return view; }
+  void* extension(std::string_view, std::uint32_t) override { return nullptr; }
+
+  std::chrono::nanoseconds timer{0};
+  RunView view;
+  std::map<std::string, std::vector<Marker>, std::less<>> markers;
 
   void emit(const OutputPort& port, PacketPtr packet) override {
     bool declared = false;
     for (const auto* p : type.spec.outputs()) declared = declared || p == &port;
     if (!declared) throw std::logic_error(name + " emitted on a port it did not declare: " + port.name);
+    if (!packet) throw std::logic_error(name + " emitted an empty packet");
+    PayloadKinds kinds = node->output_kinds(port);
+    if (!kinds.contains(packet->kind)) {
+      throw std::logic_error(name + " emitted a " + to_string(packet->kind) + " packet on port '" + port.name +
+                             "', which emits " + to_string(kinds));
+    }
     std::lock_guard<std::mutex> lock(outputs_mutex);
     outputs[port.name].push_back(std::move(packet));
+  }
+  void mark(const Marker& marker) override {
+    std::lock_guard<std::mutex> lock(outputs_mutex);
+    for (const auto* p : type.spec.outputs()) markers[p->name].push_back(marker);
   }
   void emit(PacketPtr packet) override {
     if (type.spec.outputs().empty()) throw std::logic_error(name + " emitted but declares no output port");
@@ -70,6 +92,9 @@ NodeHarness::NodeHarness(NodeType type, const std::vector<TableEntry>& params, s
   auto& s = *state_;
   s.name = type.name;
   s.run_dir_value = std::move(run_dir);
+  s.view.id = s.run_id_value;
+  s.view.dir = s.run_dir_value;
+  s.view.name = "test";
   s.type = std::move(type);
   std::vector<ParamIssue> issues;
   s.params = Params::build(s.type.spec.params(), params, issues);
@@ -94,7 +119,15 @@ void NodeHarness::push(std::string_view input_port, PacketPtr packet) {
   state_->node->process(*port, packet, *state_);
 }
 
+void NodeHarness::push(std::string_view input_port, const Marker& marker) {
+  const InputPort* port = state_->type.spec.find_input(input_port);
+  if (port == nullptr) throw std::invalid_argument("node type has no input port '" + std::string(input_port) + "'");
+  state_->node->on_marker(*port, marker, *state_);
+}
+
 bool NodeHarness::produce() { return state_->node->produce(*state_); }
+bool NodeHarness::tick() { return state_->node->on_tick(*state_); }
+std::chrono::nanoseconds NodeHarness::timer() const { return state_->timer; }
 
 std::size_t NodeHarness::drain(std::size_t max_calls) {
   std::size_t calls = 0;
@@ -105,7 +138,12 @@ std::size_t NodeHarness::drain(std::size_t max_calls) {
   return calls;
 }
 
-void NodeHarness::control(ControlMessage message) { state_->node->on_control(message, *state_); }
+ControlReply NodeHarness::control(ControlMessage message) {
+  ControlReply reply = state_->node->on_control(message, *state_);
+  reply.id = message.id;
+  reply.node = state_->name;
+  return reply;
+}
 void NodeHarness::flush() { state_->node->flush(*state_); }
 void NodeHarness::stop() { state_->node->stop(); }
 
@@ -120,7 +158,21 @@ const std::vector<PacketPtr>& NodeHarness::output(std::string_view port) const {
   return it == state_->outputs.end() ? kNone : it->second;
 }
 
-void NodeHarness::clear_output() { state_->outputs.clear(); }
+const std::vector<Marker>& NodeHarness::markers(std::string_view port) const {
+  static const std::vector<Marker> kNone;
+  std::string_view name = port;
+  if (name.empty()) {
+    if (state_->type.spec.outputs().empty()) return kNone;
+    name = state_->type.spec.outputs().front()->name;
+  }
+  auto it = state_->markers.find(name);
+  return it == state_->markers.end() ? kNone : it->second;
+}
+
+void NodeHarness::clear_output() {
+  state_->outputs.clear();
+  state_->markers.clear();
+}
 const std::vector<LogRecord>& NodeHarness::logs() const { return state_->logs; }
 const std::vector<MetricPoint>& NodeHarness::metrics() const { return state_->metrics; }
 bool NodeHarness::stop_requested() const { return state_->stop; }

@@ -6,7 +6,13 @@ void register_nothing(tributary::PluginRegistrar&) {}
 }  // namespace
 
 extern "C" __attribute__((visibility("default"))) const TributaryPluginInfo* tributary_plugin_info() {
-  static const TributaryPluginInfo info{
-      TRIBUTARY_PLUGIN_MAGIC, TRIBUTARY_ABI_VERSION + 1, TRIBUTARY_CXX_ABI_TAG, "9.9.9", "future", &register_nothing};
+  static const TributaryPluginInfo info{TRIBUTARY_PLUGIN_MAGIC,
+                                        TRIBUTARY_ABI_VERSION + 1,
+                                        tributary::abi::kStdLibrary,
+                                        "9.9.9",
+                                        "future",
+                                        &register_nothing,
+                                        tributary::abi::kSdkLayout,
+                                        "9.9.9"};
   return &info;
 }

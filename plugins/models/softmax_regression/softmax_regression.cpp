@@ -427,27 +427,30 @@ void SoftmaxRegression::emit_metrics(Emitter& out, const std::vector<MetricValue
   out.emit(kMetrics, std::move(packet));
 }
 
-void SoftmaxRegression::on_control(const ControlMessage& message, Emitter& out) {
+ControlReply SoftmaxRegression::on_control(const ControlMessage& message, Emitter& out) {
+  const auto step = static_cast<std::int64_t>(steps_);
   if (message.verb == ControlVerb::set) {
     if (message.key != "lr") {
       log().warn("'", message.key, "' cannot be set while running; the settable parameter is 'lr'");
-      return;
+      return ControlReply::refuse("'" + message.key + "' cannot be set while running; the settable parameter is 'lr'");
     }
     if (!message.value.is_number() || !(message.value.as_number() > 0.0) || !std::isfinite(message.value.as_number())) {
       log().warn("ignoring lr = ", message.value.to_string(), ": the learning rate must be a finite number > 0");
-      return;
+      return ControlReply::refuse("the learning rate must be a finite number > 0, not " + message.value.to_string());
     }
     const double previous = lr_;
     lr_ = message.value.as_number();
     log().info("lr ", previous, " -> ", lr_, " at step ", steps_);
     emit_metrics(out, {{metric::kLearningRate, lr_}}, epoch_);
-    return;
+    return ControlReply::accept(concat("lr ", previous, " -> ", lr_), step);
   }
   if (message.verb == ControlVerb::checkpoint) {
     const double norm = shaped_ ? model_.weights_norm() : 0.0;
     log().info("checkpoint at step ", steps_, " (epoch ", epoch_, "): weights norm ", norm);
     emit_metrics(out, {{"weights_norm", norm}}, epoch_);
+    return ControlReply::accept(concat("weights norm ", norm), step);
   }
+  return Node::on_control(message, out);
 }
 
 void SoftmaxRegression::flush(Emitter& out) {

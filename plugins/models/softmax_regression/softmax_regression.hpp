@@ -84,7 +84,7 @@ class SoftmaxRegression final : public Node {
   void configure(const Params& params) override;
   void start() override;
   void process(const InputPort& port, const PacketPtr& packet, Emitter& out) override;
-  void on_control(const ControlMessage& message, Emitter& out) override;
+  ControlReply on_control(const ControlMessage& message, Emitter& out) override;
   void flush(Emitter& out) override;
 
  private:

@@ -16,7 +16,6 @@ constexpr std::int64_t kSpreadDims = 16;    // up to here centres are spread by 
 constexpr int kCandidates = 10;             // candidates tried per centre
 constexpr std::uint64_t kSampleStream = 0;  // sub-streams of the seed
 constexpr std::uint64_t kCentreStream = 1;
-constexpr auto kSleepSlice = std::chrono::milliseconds(50);
 
 // Nanoseconds from the start of the stream to sample `index`, without overflowing for long runs.
 std::int64_t position_ns(std::int64_t index, std::int64_t sample_rate) {
@@ -103,6 +102,10 @@ void Synthetic::configure(const Params& params) {
                      "a live source must be paced: set rate_hz above 0 (packets per second), or live = false to "
                      "let downstream set the pace");
   }
+  if (rate_hz_ > 0.0) {
+    context().set_timer(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(1.0 / rate_hz_)));
+  }
   const bool tonal = signal_ == Signal::sine || signal_ == Signal::square || signal_ == Signal::chirp;
   if (tonal && frequency_ <= 0.0) throw ParamError("frequency", "'frequency' must be above 0 Hz");
   if (tonal && frequency_ >= static_cast<double>(sample_rate_) / 2.0) {
@@ -119,7 +122,6 @@ void Synthetic::start() {
   sequence_ = 0;
   sample_index_ = 0;
   phase_ = 0.0;
-  first_due_.reset();
   if (signal_ == Signal::blobs) place_centres();
   log().debug(count_ > 0 ? concat(count_, " packets") : std::string("endless packets"),
               signal_ == Signal::blobs ? concat(" of ", classes_, " blobs in ", dims_, " dimensions")
@@ -131,30 +133,16 @@ void Synthetic::start() {
 bool Synthetic::produce(Emitter& out) {
   if (count_ > 0 && sequence_ >= static_cast<std::uint64_t>(count_)) return false;
   if (!random_) start();
-  if (!wait_until_due()) return false;
   out.emit(kOut, signal_ == Signal::blobs ? next_example() : next_audio());
-  return true;
+  return !context().stop_requested();
 }
 
-bool Synthetic::wait_until_due() {
-  if (rate_hz_ <= 0.0) return !context().stop_requested();
-  using Clock = std::chrono::steady_clock;
-  if (!first_due_) first_due_ = Clock::now();
-  auto due = *first_due_ + std::chrono::duration_cast<Clock::duration>(
-                               std::chrono::duration<double>(static_cast<double>(sequence_) / rate_hz_));
-  // rate_hz is a pace, not a quota: after a pause or a stall longer than one period, go on from
-  // now instead of emitting the missed packets in a burst.
-  const auto period = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / rate_hz_));
-  if (const auto now = Clock::now(); now - due > period) {
-    *first_due_ += now - due;
-    due = now;
-  }
-  for (;;) {
-    if (context().stop_requested()) return false;
-    const auto now = Clock::now();
-    if (now >= due) return true;
-    std::this_thread::sleep_for(std::min<Clock::duration>(due - now, kSleepSlice));
-  }
+// Paced: the runtime's timer calls this every 1/rate_hz seconds, the first time at once.
+bool Synthetic::on_tick(Emitter& out) { return produce(out); }
+
+PayloadKinds Synthetic::output_kinds(const OutputPort& port) const {
+  (void)port;
+  return signal_ == Signal::blobs ? PayloadKinds(PayloadKind::example) : PayloadKinds(PayloadKind::audio);
 }
 
 void Synthetic::advance_phase(double hz) {

@@ -27,6 +27,8 @@ class Synthetic final : public Node {
   void configure(const Params& params) override;
   void start() override;
   bool produce(Emitter& out) override;
+  bool on_tick(Emitter& out) override;
+  PayloadKinds output_kinds(const OutputPort& port) const override;
   SourceMode source_mode(SourceMode declared) const override;
 
  private:
@@ -35,7 +37,6 @@ class Synthetic final : public Node {
   PacketPtr next_audio();
   PacketPtr next_example();
   // Sleeps until the next packet is due; false when a stop was requested meanwhile.
-  bool wait_until_due();
   void place_centres();
   // Advances the oscillator's phase (in cycles, kept in [0, 1)) by one sample at `hz`.
   void advance_phase(double hz);
@@ -59,7 +60,6 @@ class Synthetic final : public Node {
   std::int64_t sample_index_ = 0;  // position of the next audio sample in the stream
   double phase_ = 0.0;             // oscillator phase in cycles
   std::vector<double> centres_;    // blobs: classes x dims, row-major
-  std::optional<std::chrono::steady_clock::time_point> first_due_;
 };
 
 }  // namespace tributary::sources

@@ -195,22 +195,27 @@ TEST_CASE("synthetic: count = 0 is endless") {
   CHECK(h.output().size() == 250);
 }
 
-TEST_CASE("synthetic: rate_hz paces the packets and a stop request ends the wait at once") {
-  auto h = NodeHarness::of<Synthetic>({{"count", 5}, {"chunk", 16}, {"rate_hz", 100.0}});
+TEST_CASE("synthetic: rate_hz sets the runtime's timer, and each tick emits one packet") {
+  auto h = NodeHarness::of<Synthetic>({{"count", 3}, {"chunk", 16}, {"rate_hz", 100.0}});
+  CHECK(h.timer() == std::chrono::milliseconds(10));
   h.start();
-  const auto begin = std::chrono::steady_clock::now();
-  h.drain();
-  const auto elapsed = std::chrono::steady_clock::now() - begin;
-  CHECK(h.output().size() == 5);
-  CHECK(elapsed >= std::chrono::milliseconds(39));  // four intervals of 10 ms after the first packet
+  CHECK(h.tick());
+  CHECK(h.output().size() == 1);
+  CHECK(h.tick());
+  CHECK(h.tick());
+  CHECK(h.output().size() == 3);
+  CHECK_FALSE(h.tick());  // count reached: the stream ends
+  CHECK(h.output().size() == 3);
+  auto unpaced = NodeHarness::of<Synthetic>({{"count", 3}});
+  CHECK(unpaced.timer() == std::chrono::nanoseconds(0));
+}
 
-  auto slow = NodeHarness::of<Synthetic>({{"count", 5}, {"rate_hz", 0.1}});
-  slow.start();
-  REQUIRE(slow.produce());
-  slow.node().context().request_stop("test");
-  const auto stop_begin = std::chrono::steady_clock::now();
-  CHECK_FALSE(slow.produce());
-  CHECK(std::chrono::steady_clock::now() - stop_begin < std::chrono::milliseconds(500));
+TEST_CASE("synthetic: its output kind follows the signal, so a mismatched link fails validation") {
+  auto tone = NodeHarness::of<Synthetic>({});
+  const OutputPort& out = *tone.spec().outputs().front();
+  CHECK(tone.node().output_kinds(out) == PayloadKinds(PayloadKind::audio));
+  auto blobs = NodeHarness::of<Synthetic>({{"signal", "blobs"}});
+  CHECK(blobs.node().output_kinds(out) == PayloadKinds(PayloadKind::example));
 }
 
 TEST_CASE("synthetic: live mode makes the source a live one") {
@@ -241,17 +246,6 @@ TEST_CASE("synthetic: inconsistent parameters are refused naming the parameter")
   CHECK(param_of({{"signal", "sawtooth"}}) == "signal");
   CHECK(param_of({{"sample_rate", 0}}) == "sample_rate");
 }
-
-TEST_CASE("synthetic: after a pause the pace goes on from now, without a burst of missed packets") {
-  auto h = NodeHarness::of<Synthetic>({{"count", 0}, {"chunk", 16}, {"rate_hz", 200.0}});
-  h.start();
-  for (int i = 0; i < 3; ++i) REQUIRE(h.produce());
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // 40 periods missed
-  const auto begin = std::chrono::steady_clock::now();
-  for (int i = 0; i < 10; ++i) REQUIRE(h.produce());
-  CHECK(std::chrono::steady_clock::now() - begin >= std::chrono::milliseconds(40));  // 9 periods of 5 ms, at least
-}
-
 TEST_CASE("synthetic: sizes and paces have bounds a person would not reach by accident") {
   auto refusal = [](const std::vector<TableEntry>& params) {
     try {

@@ -6,10 +6,20 @@
 //   start()            once, when the run starts; open files and devices here
 //   produce(out)       sources only: called repeatedly; return false at end of stream
 //   process(port, p)   for each packet on an input port
+//   on_marker(port, m) for each in-band marker (end of an epoch or a split, end of stream on one
+//                      input port), in stream order: after every packet before it
+//   on_tick(out)       every period of the node's timer (Context::set_timer), between packets
 //   on_control(msg)    between packets, for control messages addressed to the node; never at
 //                      the same time as process(), whatever the node's concurrency
 //   flush(out)         once, after end of stream on every linked input
 //   stop()             once, at the end of the run, whether it finished or failed
+//
+// Threads: callbacks run on the runtime's worker threads (a oneTBB arena of `threads` workers),
+// one at a time unless the node declares parallel or ordered concurrency. A node that declares
+// NodeThread::own runs every callback on one thread of its own instead, so long work (a training
+// step) never holds a worker; it still sees one callback at a time. A node that starts threads
+// of its own (a device, a server) emits from them through its Context's emitter().
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <sstream>
@@ -30,6 +40,11 @@ enum class Concurrency : std::uint8_t {
   parallel,  // stateless: packets may be processed at the same time, and leave in any order
   ordered,   // stateless: packets may be processed at the same time; what each emits leaves in
              // the order the packets arrived, as behind a serial node
+};
+
+enum class NodeThread : std::uint8_t {
+  pool,  // the runtime's workers
+  own,   // one thread of the node's own, started and joined by the runtime
 };
 
 enum class SourceMode : std::uint8_t {
@@ -63,6 +78,7 @@ class NodeSpec {
   void input(const InputPort& port) { inputs_.push_back(&port); }
   void output(const OutputPort& port) { outputs_.push_back(&port); }
   void concurrency(Concurrency c) { concurrency_ = c; }
+  void thread(NodeThread t) { thread_ = t; }
   void source(SourceMode mode) {
     is_source_ = true;
     source_mode_ = mode;
@@ -93,6 +109,7 @@ class NodeSpec {
   const std::vector<ParamSpec>& params() const noexcept { return params_; }
   std::vector<ParamSpec>& params() noexcept { return params_; }
   Concurrency concurrency() const noexcept { return concurrency_; }
+  NodeThread thread() const noexcept { return thread_; }
   bool is_source() const noexcept { return is_source_; }
   SourceMode source_mode() const noexcept { return source_mode_; }
 
@@ -109,6 +126,7 @@ class NodeSpec {
   std::vector<const OutputPort*> outputs_;
   std::vector<ParamSpec> params_;
   Concurrency concurrency_ = Concurrency::serial;
+  NodeThread thread_ = NodeThread::pool;
   bool is_source_ = false;
   SourceMode source_mode_ = SourceMode::pull;
 };
@@ -158,7 +176,70 @@ class Logger {
 
 class Emitter;
 
-// What the runtime offers a node: its name and run, its logger, metrics, and control.
+// In-band stream markers. A source (or any node) emits them with Emitter::mark(); they travel
+// every link in order with the packets, are never dropped by a link's policy, and reach each node
+// in stream order: after every packet emitted before them, whatever the node's concurrency. A
+// node sees them in on_marker(), whose default passes epoch and split markers on to all of the
+// node's outputs (after what the node emitted for earlier packets), so they cross feature nodes
+// untouched. The runtime itself delivers end_of_stream once per input port, when every link into
+// the port has ended; it is not passed on (each node's own end of stream follows its flush()).
+enum class MarkerKind : std::uint8_t {
+  epoch_end,     // every example of `epoch` (all splits) has been emitted
+  split_end,     // every example of `split` in `epoch` has been emitted
+  end_of_stream  // runtime only: an input port has no more packets
+};
+const char* to_string(MarkerKind kind) noexcept;
+
+struct Marker {
+  MarkerKind kind = MarkerKind::epoch_end;
+  std::int64_t epoch = -1;
+  Split split = Split::none;
+  std::string stream;  // the node that made it
+};
+
+// The run as declared, for nodes that show or record it (a dashboard, a run store).
+struct RunView {
+  struct NodeView {
+    std::string name;
+    std::string type;    // the plugin's node type
+    std::string family;  // the plugin family that provides it
+    std::string library;
+    std::string plugin_version;
+    std::vector<std::string> inputs;
+    std::vector<std::string> outputs;
+    std::string concurrency;  // serial, parallel, ordered
+    bool source = false;
+    int line = 0;  // where the node's table starts in the pipeline file
+  };
+  struct LinkView {
+    std::string from;  // node name
+    std::string from_port;
+    std::string to;
+    std::string to_port;
+    std::string policy;  // block, drop_oldest, drop_newest
+    std::int64_t capacity = 0;
+    std::string text;  // as written: "a.out -> b.in"
+  };
+  struct PluginView {
+    std::string family;
+    std::string library;
+    std::string version;
+    std::string sdk_version;
+  };
+  std::string id;
+  std::string name;           // the pipeline's name
+  std::string pipeline_path;  // the file it came from
+  std::string pipeline_text;  // the pipeline after --set and ${VAR} expansion, as TOML
+  std::string dir;            // the run directory
+  std::string tributary_version;
+  double start_time = 0.0;  // seconds since the Unix epoch
+  int threads = 0;
+  std::vector<NodeView> nodes;
+  std::vector<LinkView> links;
+  std::vector<PluginView> plugins;
+};
+
+// What the runtime offers a node: its name and run, its logger, metrics, control and timers.
 class Context {
  public:
   virtual ~Context();
@@ -171,11 +252,21 @@ class Context {
   // Asks the whole run to stop gracefully.
   virtual void request_stop(std::string_view reason) = 0;
   virtual bool stop_requested() const = 0;
-  // Sends a control message to other nodes (e.g. "checkpoint" to a trainer).
-  virtual void send_control(ControlMessage message) = 0;
+  // Sends a control message to other nodes (e.g. "checkpoint" to a trainer); returns its id. The
+  // replies come on the control bus, which a node reads through an input with Feed::control.
+  virtual std::uint64_t send_control(ControlMessage message) = 0;
   // The node's emitter, for packets that come from the node's own threads (a device callback, a
   // worker): usable from any thread between start() and the return of flush().
   virtual Emitter& emitter() = 0;
+  // Calls the node's on_tick() every period, the first time one period after start() (at once
+  // for a source). Set it in configure() or start(); a period of zero turns it off. A source with
+  // a timer is driven by it instead of produce(): on_tick() returning false ends its stream.
+  virtual void set_timer(std::chrono::nanoseconds period) = 0;
+  // The run as declared; filled in before start().
+  virtual const RunView& run() const = 0;
+  // Later additions to what the runtime offers, without another ABI break: an interface by name
+  // and version, or nullptr where this runtime does not have it.
+  virtual void* extension(std::string_view name, std::uint32_t version) = 0;
 };
 
 // Where a node's packets go. The runtime routes them along the links of the port, each link
@@ -188,6 +279,8 @@ class Emitter {
   virtual void emit(const OutputPort& port, PacketPtr packet) = 0;
   // The node's first output port.
   virtual void emit(PacketPtr packet) = 0;
+  // A marker on every output port, in order with the packets emitted before it.
+  virtual void mark(const Marker& marker) = 0;
 };
 
 class Node {
@@ -208,16 +301,28 @@ class Node {
     (void)packet;
     (void)out;
   }
-  virtual void on_control(const ControlMessage& message, Emitter& out) {
-    (void)message;
-    (void)out;
+  // Epoch and split markers go on to every output by default; end_of_stream stops here.
+  virtual void on_marker(const InputPort& port, const Marker& marker, Emitter& out) {
+    (void)port;
+    if (marker.kind != MarkerKind::end_of_stream) out.mark(marker);
   }
+  // For a source with a timer: false ends its stream. For any other node: false stops the timer.
+  virtual bool on_tick(Emitter& out) {
+    (void)out;
+    return false;
+  }
+  // set and checkpoint aimed at the node (or at every node) come here; the reply says whether it
+  // took effect, and at which step. The default refuses: the node type does not handle it.
+  virtual ControlReply on_control(const ControlMessage& message, Emitter& out);
   virtual void flush(Emitter& out) { (void)out; }
   virtual void stop() {}
 
   // A source whose mode depends on its parameters overrides this (read after configure).
   virtual SourceMode source_mode(SourceMode declared) const { return declared; }
-  // Whether a bus-fed input (telemetry, logs) should be delivered, after configure.
+  // What an output port emits for this instance, read after configure: a subset of what the port
+  // declares (a source that emits audio or video by its parameters), checked at validation.
+  virtual PayloadKinds output_kinds(const OutputPort& port) const { return port.kinds; }
+  // Whether a bus-fed input (telemetry, logs, control) should be delivered, after configure.
   virtual bool wants(const InputPort& port) const {
     (void)port;
     return true;

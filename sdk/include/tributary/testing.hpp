@@ -6,6 +6,7 @@
 //   h.start();
 //   h.push("in", audio_packet);
 //   REQUIRE(h.output("out").size() == 1);
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -40,14 +41,19 @@ class NodeHarness {
 
   void start();
   void push(std::string_view input_port, PacketPtr packet);
-  bool produce();  // one call of produce(); false at end of stream
+  void push(std::string_view input_port, const Marker& marker);  // on_marker()
+  bool produce();                                                // one call of produce(); false at end of stream
   std::size_t drain(std::size_t max_calls = static_cast<std::size_t>(-1));  // produce until false
-  void control(ControlMessage message);
+  bool tick();                                                              // one call of on_tick()
+  std::chrono::nanoseconds timer() const;                                   // the period the node set, zero when none
+  ControlReply control(ControlMessage message);
   void flush();
   void stop();
 
   // Packets emitted on an output port (the first port when empty).
   const std::vector<PacketPtr>& output(std::string_view port = {}) const;
+  // Markers emitted with mark(), as each output port received them.
+  const std::vector<Marker>& markers(std::string_view port = {}) const;
   void clear_output();
   const std::vector<LogRecord>& logs() const;
   const std::vector<MetricPoint>& metrics() const;

@@ -1,0 +1,425 @@
+// The runtime's second version: markers, timers, own threads, lossless links behind live
+// sources, control replies and per-node control, the run view, bounded stop.
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <functional>
+#include <thread>
+
+#include "test_nodes.hpp"
+
+using namespace tributary;
+using namespace tributary::testnodes;
+using core::RunResult;
+
+namespace {
+
+const core::NodeStats& stats_of(const RunResult& r, const std::string& name) {
+  return *std::find_if(r.nodes.begin(), r.nodes.end(), [&](const core::NodeStats& s) { return s.name == name; });
+}
+
+// Waits until the condition holds (or ten seconds pass, when the test then fails on it).
+bool eventually(const std::function<bool()>& condition) {
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > give_up) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+std::uint64_t taken(const core::Runtime& runtime, const std::string& name) {
+  auto all = runtime.stats();
+  return std::find_if(all.begin(), all.end(), [&](const core::NodeStats& n) { return n.name == name; })->packets_in;
+}
+
+std::vector<std::string> events() {
+  std::lock_guard<std::mutex> lock(record().mutex);
+  return record().events;
+}
+
+// Checks that packets 0..epochs*every-1 all arrived (in any order within an epoch when `any_order`)
+// and that each epoch's marker came after every packet of its epoch and before any of the next.
+void check_epochs(const std::vector<std::string>& seen, int epochs, int every, bool any_order) {
+  std::size_t i = 0;
+  for (int e = 0; e < epochs; ++e) {
+    std::vector<int> got;
+    while (i < seen.size() && seen[i][0] == 'p') got.push_back(std::stoi(seen[i++].substr(1)));
+    std::vector<int> expected(static_cast<std::size_t>(every));
+    for (int k = 0; k < every; ++k) expected[static_cast<std::size_t>(k)] = e * every + k;
+    if (any_order) std::sort(got.begin(), got.end());
+    INFO("epoch " << e);
+    CHECK(got == expected);
+    REQUIRE(i < seen.size());
+    CHECK(seen[i++] == "epoch_end " + std::to_string(e));
+  }
+  REQUIRE(i < seen.size());
+  CHECK(seen[i++] == "end in");
+  CHECK(i == seen.size());
+}
+
+std::string through(const std::string& middle_plugin, const std::string& extra = "") {
+  return R"(
+[pipeline]
+threads = 4
+links = [ "src -> mid", "mid -> sink" ]
+[nodes.src]
+plugin = "epochs"
+epochs = 4
+every = 250
+[nodes.mid]
+plugin = ")" +
+         middle_plugin + "\"\n" + extra + R"(
+[nodes.sink]
+plugin = "collect"
+events = true
+)";
+}
+
+}  // namespace
+
+TEST_CASE("epoch markers pass every node type in stream order, and each input port hears its end once") {
+  SECTION("serial") {
+    Harness h(through("relay"));
+    RunResult r = core::Runtime(h.plan, h.logging).run();
+    REQUIRE(r.status == RunResult::Status::finished);
+    check_epochs(events(), 4, 250, false);
+  }
+  SECTION("ordered, with bodies finishing out of order") {
+    Harness h(through("ordered_square"));
+    REQUIRE(core::Runtime(h.plan, h.logging).run().status == RunResult::Status::finished);
+    // Squares of 0..999 leave in order; compare by the sequence numbers the node keeps.
+    check_epochs(events(), 4, 250, false);
+  }
+  SECTION("parallel: any order within an epoch, never across a marker") {
+    Harness h(through("square"));
+    REQUIRE(core::Runtime(h.plan, h.logging).run().status == RunResult::Status::finished);
+    check_epochs(events(), 4, 250, true);
+  }
+  SECTION("on a thread of its own") {
+    Harness h(through("own_thread"));
+    REQUIRE(core::Runtime(h.plan, h.logging).run().status == RunResult::Status::finished);
+    check_epochs(events(), 4, 250, false);
+  }
+  SECTION("behind a dropping link: markers are never dropped") {
+    Harness h(R"(
+[pipeline]
+links = [ { from = "src", to = "sink", capacity = 2, policy = "drop_newest" } ]
+[nodes.src]
+plugin = "epochs"
+epochs = 5
+every = 200
+[nodes.sink]
+plugin = "collect"
+events = true
+delay_us = 50
+)");
+    RunResult r = core::Runtime(h.plan, h.logging).run();
+    REQUIRE(r.status == RunResult::Status::finished);
+    auto seen = events();
+    std::vector<std::string> markers;
+    for (const auto& e : seen) {
+      if (e[0] != 'p') markers.push_back(e);
+    }
+    CHECK(markers == std::vector<std::string>{"epoch_end 0", "epoch_end 1", "epoch_end 2", "epoch_end 3", "epoch_end 4",
+                                              "end in"});
+    CHECK(stats_of(r, "sink").drops > 0);
+    CHECK(stats_of(r, "sink").packets_in + stats_of(r, "sink").drops == 1000);
+  }
+}
+
+TEST_CASE("a timer ticks a node with input between its packets, and a paced source runs on ticks, not in a worker") {
+  // Two sources paced at 2 Hz on a two-thread arena beside a fast branch: the fast branch
+  // finishes while the paced ones are still between ticks.
+  Harness h(R"(
+[pipeline]
+threads = 2
+links = [ "slow1 -> sink1", "slow2 -> sink2", "fast -> tick", "tick -> sink3" ]
+[nodes.slow1]
+plugin = "paced"
+count = 3
+period_ms = 500
+[nodes.slow2]
+plugin = "paced"
+count = 3
+period_ms = 500
+[nodes.fast]
+plugin = "counter"
+count = 2000
+[nodes.tick]
+plugin = "ticker"
+tick_ms = 5
+[nodes.sink1]
+plugin = "collect"
+[nodes.sink2]
+plugin = "collect"
+[nodes.sink3]
+plugin = "collect"
+)");
+  core::Runtime runtime(h.plan, h.logging);
+  std::size_t slow_when_fast_done = 99;
+  std::thread watcher([&] {
+    auto now = [&](const std::string& name) {
+      auto all = runtime.stats();
+      return std::find_if(all.begin(), all.end(), [&](const core::NodeStats& n) { return n.name == name; })->packets_in;
+    };
+    eventually([&] { return now("sink3") >= 2000; });
+    slow_when_fast_done = now("sink1") + now("sink2");
+  });
+  RunResult r = runtime.run();
+  watcher.join();
+  REQUIRE(r.status == RunResult::Status::finished);
+  CHECK(stats_of(r, "sink1").packets_in == 3);
+  CHECK(stats_of(r, "sink2").packets_in == 3);
+  CHECK(stats_of(r, "sink3").packets_in == 2000);
+  // The first tick of a source comes at once; the fast branch (about 0.4 s of work) is done
+  // before the third tick at 1 s.
+  CHECK(slow_when_fast_done < 6);
+  CHECK(record().ticks > 0);
+}
+
+TEST_CASE("an own-thread node runs every callback on one thread, never a worker's") {
+  Harness h(R"(
+[pipeline]
+threads = 3
+links = [ "src -> own", "own -> sink" ]
+[nodes.src]
+plugin = "counter"
+count = 3000
+[nodes.own]
+plugin = "own_thread"
+[nodes.sink]
+plugin = "collect"
+)");
+  RunResult r = core::Runtime(h.plan, h.logging).run();
+  REQUIRE(r.status == RunResult::Status::finished);
+  std::vector<std::int64_t> expected(3000);
+  for (std::size_t i = 0; i < expected.size(); ++i) expected[i] = static_cast<std::int64_t>(i);
+  CHECK(record().received == expected);
+  REQUIRE(record().threads.size() == 1);
+  CHECK(record().threads[0] != std::this_thread::get_id());
+}
+
+TEST_CASE("behind a live source a lossless link loses nothing: the live edge drops instead") {
+  Harness h(R"(
+[pipeline]
+links = [ { from = "src", to = "r", capacity = 8 },
+          { from = "r", to = "sink", capacity = 4, policy = "block" } ]
+[nodes.src]
+plugin = "counter"
+live = true
+count = 20000
+[nodes.r]
+plugin = "relay"
+[nodes.sink]
+plugin = "collect"
+delay_us = 20
+)");
+  core::Runtime runtime(h.plan, h.logging);
+  RunResult r = runtime.run();
+  REQUIRE(r.status == RunResult::Status::finished);
+  // Everything the relay passed on reached the sink; the live edge dropped the rest.
+  CHECK(stats_of(r, "sink").packets_in == stats_of(r, "r").packets_out);
+  CHECK(stats_of(r, "sink").drops == 0);
+  CHECK(stats_of(r, "r").drops > 0);
+  CHECK(stats_of(r, "r").packets_in + stats_of(r, "r").drops == 20000);
+  auto received = record().received;
+  CHECK(std::is_sorted(received.begin(), received.end()));
+}
+
+TEST_CASE("control messages get ids and replies, on the control bus and to the sender") {
+  Harness h(R"(
+[pipeline]
+links = [ "src -> r0", "r0 -> sink" ]
+[nodes.src]
+plugin = "counter"
+count = 0
+period_us = 100
+[nodes.r0]
+plugin = "relay"
+[nodes.sink]
+plugin = "collect"
+[nodes.watch]
+plugin = "control_watch"
+)");
+  core::Runtime runtime(h.plan, h.logging);
+  std::mutex mutex;
+  std::vector<ControlReply> replies;
+  auto keep = [&](const ControlReply& reply) {
+    std::lock_guard<std::mutex> lock(mutex);
+    replies.push_back(reply);
+  };
+  auto count = [&] {
+    std::lock_guard<std::mutex> lock(mutex);
+    return replies.size();
+  };
+  std::thread driver([&] {
+    eventually([&] { return taken(runtime, "sink") > 10; });
+    runtime.control({ControlVerb::set, "nope", "gain", Value(2.0)}, keep);
+    runtime.control({ControlVerb::set, "r0", "gain", Value(3)}, keep);
+    eventually([&] { return count() >= 2; });
+    runtime.control({ControlVerb::checkpoint, "", "", Value()}, keep);
+    runtime.control({ControlVerb::checkpoint, "sink", "", Value()}, keep);
+    eventually([&] { return count() >= 4; });
+    runtime.control({ControlVerb::stop, "", "", Value()}, keep);
+  });
+  RunResult r = runtime.run();
+  driver.join();
+  REQUIRE(r.status == RunResult::Status::stopped);
+  std::sort(replies.begin(), replies.end(), [](const ControlReply& a, const ControlReply& b) { return a.id < b.id; });
+  // The checkpoint for every node is answered by those that handle it (r0), not by the others.
+  REQUIRE(replies.size() == 5);
+  CHECK(replies[0].id == 1);
+  CHECK(replies[0].node == "tributary");
+  CHECK_FALSE(replies[0].accepted);
+  CHECK(replies[0].text == "no node named 'nope'");
+  CHECK(replies[1].id == 2);
+  CHECK(replies[1].node == "r0");
+  CHECK(replies[1].accepted);
+  CHECK(replies[1].step > 0);  // the packets r0 had taken when it took effect
+  CHECK(replies[2].id == 3);
+  CHECK(replies[2].node == "r0");
+  CHECK(replies[2].accepted);
+  CHECK(replies[3].id == 4);
+  CHECK(replies[3].node == "sink");
+  CHECK_FALSE(replies[3].accepted);
+  CHECK(replies[3].text == "node 'sink' (collect) does not handle 'checkpoint'");
+  CHECK(replies[4].id == 5);
+  CHECK(replies[4].accepted);
+  auto bus = record().bus_control;
+  CHECK(bus.front() == "run running");
+  CHECK(bus.back() == "run stopped");
+  CHECK(std::find(bus.begin(), bus.end(), "request 2 set r0") != bus.end());
+  CHECK(std::find(bus.begin(), bus.end(), "reply 2 r0 accepted") != bus.end());
+  CHECK(std::find(bus.begin(), bus.end(), "reply 1 tributary refused") != bus.end());
+}
+
+TEST_CASE("stop aimed at one node ends its inputs, not the run") {
+  Harness h(R"(
+[pipeline]
+links = [ "src -> r0", "r0 -> sink", "src -> sink2" ]
+[nodes.src]
+plugin = "counter"
+count = 3000
+period_us = 100
+[nodes.r0]
+plugin = "relay"
+[nodes.sink]
+plugin = "collect"
+[nodes.sink2]
+plugin = "collect"
+)");
+  core::Runtime runtime(h.plan, h.logging);
+  std::thread driver([&] {
+    eventually([&] { return taken(runtime, "r0") > 100; });
+    runtime.control({ControlVerb::stop, "r0", "", Value()});
+  });
+  RunResult r = runtime.run();
+  driver.join();
+  CHECK(r.status == RunResult::Status::finished);
+  CHECK(stats_of(r, "sink2").packets_in == 3000);
+  CHECK(stats_of(r, "r0").packets_in < 3000);
+  CHECK(stats_of(r, "sink").packets_in == stats_of(r, "r0").packets_out);
+  CHECK(record().flushes == 2);  // both collectors flushed once
+}
+
+TEST_CASE("pause aimed at one node holds its inputs in the runtime; it still answers control") {
+  Harness h(R"(
+[pipeline]
+links = [ "src -> r0", "r0 -> sink" ]
+[nodes.src]
+plugin = "counter"
+count = 2000
+[nodes.r0]
+plugin = "relay"
+[nodes.sink]
+plugin = "collect"
+)");
+  core::Runtime runtime(h.plan, h.logging);
+  std::mutex mutex;
+  std::vector<ControlReply> replies;
+  auto keep = [&](const ControlReply& reply) {
+    std::lock_guard<std::mutex> lock(mutex);
+    replies.push_back(reply);
+  };
+  std::uint64_t held_at = 0, still_at = 0;
+  std::thread driver([&] {
+    runtime.control({ControlVerb::pause, "r0", "", Value()}, keep);
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    held_at = taken(runtime, "r0");
+    // The paused node takes a control message: its own queue is not blocked by its inputs.
+    runtime.control({ControlVerb::set, "r0", "gain", Value(5)}, keep);
+    eventually([&] {
+      std::lock_guard<std::mutex> lock(mutex);
+      return replies.size() >= 2;
+    });
+    still_at = taken(runtime, "r0");
+    runtime.control({ControlVerb::resume, "r0", "", Value()}, keep);
+  });
+  RunResult r = runtime.run();
+  driver.join();
+  REQUIRE(r.status == RunResult::Status::finished);
+  CHECK(still_at == held_at);
+  CHECK(record().gain == 5.0);
+  std::vector<std::int64_t> expected(2000);
+  for (std::size_t i = 0; i < expected.size(); ++i) expected[i] = static_cast<std::int64_t>(i);
+  CHECK(record().received == expected);
+  REQUIRE(replies.size() == 3);
+  CHECK(replies[0].accepted);
+  CHECK(replies[0].text == "its inputs are held");
+}
+
+TEST_CASE("a live source blocked in produce() does not hold the stop past its bound") {
+  Harness h(R"(
+[pipeline]
+links = [ "src -> sink" ]
+[nodes.src]
+plugin = "stuck"
+[nodes.sink]
+plugin = "collect"
+)");
+  core::Runtime runtime(h.plan, h.logging);
+  std::thread driver([&] {
+    eventually([&] { return taken(runtime, "sink") >= 1; });
+    runtime.request_stop("test");
+  });
+  RunResult r = runtime.run();
+  driver.join();
+  CHECK(r.status == RunResult::Status::stopped);
+  CHECK(record().received == std::vector<std::int64_t>{0});
+  CHECK(record().flushes == 1);
+  CHECK(stats_of(r, "src").drops == 1);  // the packet it emitted once stop() released it
+}
+
+TEST_CASE("nodes see the run as declared through their context") {
+  Harness h(R"(
+[pipeline]
+name = "viewed"
+links = [ { from = "src", to = "sink", capacity = 7 } ]
+[nodes.src]
+plugin = "counter"
+count = 5
+[nodes.sink]
+plugin = "collect"
+[nodes.watch]
+plugin = "control_watch"
+)");
+  REQUIRE(core::Runtime(h.plan, h.logging).run().status == RunResult::Status::finished);
+  const RunView& v = record().view;
+  CHECK(v.name == "viewed");
+  CHECK(v.id == "test");
+  REQUIRE(v.nodes.size() == 3);
+  auto src = std::find_if(v.nodes.begin(), v.nodes.end(), [](const RunView::NodeView& n) { return n.name == "src"; });
+  REQUIRE(src != v.nodes.end());
+  CHECK(src->type == "counter");
+  CHECK(src->source);
+  CHECK(src->outputs == std::vector<std::string>{"out"});
+  CHECK(src->line > 0);
+  REQUIRE(v.links.size() == 1);
+  CHECK(v.links[0].from == "src");
+  CHECK(v.links[0].to == "sink");
+  CHECK(v.links[0].to_port == "in");
+  CHECK(v.links[0].policy == "block");
+  CHECK(v.links[0].capacity == 7);
+  CHECK(v.threads > 0);
+  CHECK(v.start_time > 0);
+}
