@@ -110,7 +110,8 @@ class Loader {
       fail({at(root.get("pipeline")->source()), "'pipeline' must be a table", "write [pipeline] on its own line"});
     }
     if (pipeline != nullptr) {
-      decl.where = at(pipeline->source());
+      // A [pipeline] table made by --set pipeline.KEY has no place in the file.
+      decl.where = pipeline->source().begin ? at(pipeline->source()) : file_level();
       name_where = decl.where;
       if (auto* n = pipeline->get("name")) {
         name_where = pipeline_where("name", n->source());
