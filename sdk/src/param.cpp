@@ -171,6 +171,8 @@ Value Params::check(const ParamSpec& spec, const Value& value, std::vector<Param
         if (spec.type == ParamType::string_list) {
           check_choice(spec, name, items[i].as_string(), issues);
           out.push_back(items[i]);
+        } else if (!std::isfinite(items[i].as_number())) {
+          issues.push_back({name, "'" + where + "' must be a finite number, got " + items[i].to_string(), ""});
         } else {
           check_range(spec, where, items[i].as_number(), issues);
           out.push_back(spec.type == ParamType::number_list ? Value(items[i].as_number()) : items[i]);
