@@ -679,6 +679,12 @@ TEST_CASE("with --log-json, validation errors and warnings are JSON lines too") 
   CHECK(line["line"] == 10);
   CHECK(line["column"] == 1);
   CHECK(line["hint"] == "did you mean 'classes'?");
+  fs::path junk = fresh_dir("junk-plugin-json");
+  write_file(junk / "libjunk.so", "not a library\n");
+  auto warned = cli({"plugins", "--plugin-path", junk.string(), "--log-json"});
+  auto warning = nlohmann::json::parse(lines_of(warned.err).at(0));
+  CHECK(warning["level"] == "warn");
+  CHECK(warning["message"] == "plugin " + (junk / "libjunk.so").string() + " cannot be loaded: file too short");
 }
 
 TEST_CASE("a run directory that holds an earlier run, or cannot be made, is refused before the run") {

@@ -55,7 +55,7 @@ void report(const Options& o, const std::string& level, const std::string& messa
   }
   nlohmann::json line{
       {"time", std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count()},
-      {"level", level},
+      {"level", level == "warning" ? "warn" : level},  // as log lines name it
       {"node", "tributary"},
       {"message", where != nullptr ? where->message : message}};
   if (where != nullptr) {
