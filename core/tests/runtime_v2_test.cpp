@@ -329,6 +329,7 @@ links = [ "src -> r0", "r0 -> sink" ]
 [nodes.src]
 plugin = "counter"
 count = 2000
+period_us = 50
 [nodes.r0]
 plugin = "relay"
 [nodes.sink]
@@ -343,6 +344,7 @@ plugin = "collect"
   };
   std::uint64_t held_at = 0, still_at = 0;
   std::thread driver([&] {
+    eventually([&] { return taken(runtime, "r0") > 0; });
     runtime.control({ControlVerb::pause, "r0", "", Value()}, keep);
     std::this_thread::sleep_for(std::chrono::milliseconds(30));
     held_at = taken(runtime, "r0");
@@ -422,4 +424,31 @@ plugin = "control_watch"
   CHECK(v.links[0].capacity == 7);
   CHECK(v.threads > 0);
   CHECK(v.start_time > 0);
+}
+
+TEST_CASE("a node that is not a source emits from its own thread through its own turn, none lost") {
+  Harness h(R"(
+[pipeline]
+threads = 2
+links = [ "src -> poster", "poster -> sink" ]
+[nodes.src]
+plugin = "counter"
+count = 2000
+[nodes.poster]
+plugin = "poster"
+[nodes.sink]
+plugin = "collect"
+)");
+  RunResult r = core::Runtime(h.plan, h.logging).run();
+  REQUIRE(r.status == RunResult::Status::finished);
+  auto received = record().received;
+  CHECK(received.size() == 3000);
+  std::vector<std::int64_t> own;
+  std::vector<std::int64_t> passed;
+  for (auto v : received) (v >= 1000000 ? own : passed).push_back(v);
+  CHECK(own.size() == 1000);
+  CHECK(std::is_sorted(own.begin(), own.end()));  // in the order the thread emitted them
+  CHECK(passed.size() == 2000);
+  CHECK(std::is_sorted(passed.begin(), passed.end()));
+  CHECK(stats_of(r, "poster").drops == 0);
 }
