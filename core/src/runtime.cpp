@@ -113,6 +113,7 @@ RunResult Runtime::Impl::run() {
       flow::make_edge(*n->fn, *nodes_[link.plan->to]->fn);
     }
   });
+  graph_open_.store(true);
 
   for (auto& n : nodes_) {
     if (n->own_thread) n->own = std::thread([this, state = n.get()] { own_thread_loop(*state); });
@@ -154,6 +155,10 @@ RunResult Runtime::Impl::run() {
     }
   }
 
+  if (start_failed) {
+    // What nodes posted while they started still runs before the graph goes.
+    arena.execute([&] { graph->wait_for_all(); });
+  }
   if (!start_failed) {
     std::vector<std::pair<PacketPtr, Bus>> early;
     {
@@ -164,6 +169,10 @@ RunResult Runtime::Impl::run() {
     }
     for (auto& [packet, bus] : early) publish_bus(std::move(packet), bus);
     publish_bus(control_packet(RunState{"running", {}, {}, wall_time_s()}), kControlBus);
+    // Control sent while the nodes started reaches them now.
+    for (auto& n : nodes_) {
+      if (n->fn && n->has_control.load()) put_from_outside(*n, Envelope{nullptr, 0, 0, EnvelopeType::control});
+    }
     // The graph is not done while any source is going: each holds a wait on it until it ends.
     for (auto& n : nodes_) {
       if (n->plan->is_source) graph->reserve_wait();
@@ -225,6 +234,11 @@ RunResult Runtime::Impl::run() {
     n->own_cv.notify_all();
     n->own.join();
   }
+  {
+    std::unique_lock<std::shared_mutex> lock(graph_mutex_);
+    graph_open_.store(false);  // what nodes post from here on (while they stop) is late
+  }
+  arena.execute([&] { graph->wait_for_all(); });
   for (NodeState* n : started) stop_node(*n);
   logging_.set_bus(nullptr);
   for (auto& n : plan_.nodes) n.context->attach(nullptr, nullptr);

@@ -25,13 +25,46 @@ void Runtime::Impl::emit_live(NodeState& node, std::size_t port, PacketPtr packe
 // Another node's packet from a thread of its own: it goes out from the node's own turn in the
 // graph, so it never runs beside the node's callbacks and keeps its place before end of stream.
 void Runtime::Impl::post(NodeState& node, std::size_t port, PacketPtr packet) {
+  // Open from the nodes' start() on (a worker started there may emit at once) to the end.
   std::shared_lock<std::shared_mutex> lock(graph_mutex_);
-  if (!node.fn || !running_.load() || node.finished.load()) {
+  if (!graph_open_.load() || node.finished.load() || !node.fn) {
     node.late_drops.add(1, true);
     return;
   }
+  {
+    std::lock_guard<std::mutex> posts(node.post_mutex);
+    if (node.posts_closed) {
+      node.late_drops.add(1, true);
+      return;
+    }
+    node.posted.push_back(Emitted{port, std::move(packet)});
+  }
   if (node.parallel) node.pending.fetch_add(1);
-  node.fn->try_put(Envelope{std::move(packet), 0, static_cast<std::uint32_t>(port), EnvelopeType::post});
+  node.fn->try_put(Envelope{nullptr, 0, 0, EnvelopeType::post});
+}
+
+// Emits what the node posted from its own threads, in the order it posted it; from the node's
+// own turn. `close`: the last time, at the node's end: later posts are late.
+void Runtime::Impl::drain_posts(NodeState& node, bool close) {
+  std::deque<Emitted> posted;
+  {
+    std::lock_guard<std::mutex> posts(node.post_mutex);
+    posted.swap(node.posted);
+    if (close) node.posts_closed = true;
+  }
+  if (posted.empty()) return;
+  if (node.failed.load()) {
+    node.late_drops.add(static_cast<std::int64_t>(posted.size()), true);
+    return;
+  }
+  auto emit_all = [&] {
+    for (auto& e : posted) emit_now(node, e.port, std::move(e.packet));
+  };
+  if (node.ordered) {
+    node.turns.between_turns(emit_all);
+  } else {
+    emit_all();
+  }
 }
 
 void Runtime::Impl::deliver(LinkState& link, PacketPtr packet) {
@@ -233,13 +266,7 @@ void Runtime::Impl::body(NodeState& node, const Envelope& envelope) {
       }
       break;
     case EnvelopeType::post:
-      if (node.finished.load() || node.failed.load()) {
-        node.late_drops.add(1, true);
-      } else if (node.ordered) {
-        node.turns.between_turns([&] { emit_now(node, envelope.index, envelope.packet); });
-      } else {
-        emit_now(node, envelope.index, envelope.packet);
-      }
+      if (!node.finished.load()) drain_posts(node, false);
       if (node.parallel) {
         node.pending.fetch_sub(1);
         maybe_finish(node);
@@ -307,7 +334,7 @@ void Runtime::Impl::process(NodeState& node, const InputPort& port, const Packet
 void Runtime::Impl::maybe_finish(NodeState& node) {
   if (node.eos_remaining.load() != 0 && !node.inputs_closed.load()) return;
   if (node.parallel && node.pending.load() != 0) return;
-  if (node.finished.exchange(true)) return;
+  if (node.finishing.exchange(true)) return;  // finished is set once flush() and the posts are done
   finish(node);
 }
 
@@ -325,6 +352,8 @@ void Runtime::Impl::finish(NodeState& node) {
     guarded(node, [&] { node.plan->node->flush(*node.emitter); });
     node.busy_ticks.add(static_cast<std::int64_t>(busy_clock() - t0), true);
   }
+  // What the node posted from its threads up to now still goes out, before end of stream.
+  drain_posts(node, true);
   // From here on the node's packets are late: wait for a live source's emissions under way.
   node.finished.store(true);
   node.emission.close();

@@ -261,13 +261,18 @@ class Runtime::Impl final : public RuntimeHooks {
     std::atomic<bool> inputs_closed{false};
     // Live sources: emissions under way, so that end of stream waits for them (see finish).
     EmissionGate emission;
+    // Other nodes: packets posted from their own threads, emitted in their own turn.
+    std::mutex post_mutex;
+    std::deque<Emitted> posted;
+    bool posts_closed = false;
     bool pull = false;                   // a pull source: runs as steps in the graph
     std::atomic<bool> scheduled{false};  // pull sources: a step is queued or running
     // Parallel nodes only: data envelopes put and not yet processed. A serial node takes its
     // queue in order, so it has processed all data when it takes the last end of stream.
     std::atomic<std::int64_t> pending{0};
     std::atomic<int> eos_remaining{0};
-    std::atomic<bool> finished{false};
+    std::atomic<bool> finishing{false};  // finish() has begun
+    std::atomic<bool> finished{false};   // flushed: what the node emits from here on is late
     std::atomic<bool> failed{false};
     // Written by the node on every packet; read by telemetry only.
     alignas(64) Tally packets_in;
@@ -357,6 +362,7 @@ class Runtime::Impl final : public RuntimeHooks {
   // Another node's packet from a thread of its own: it goes out from the node's own turn in the
   // graph, so it never runs beside the node's callbacks and keeps its place before end of stream.
   void post(NodeState& node, std::size_t port, PacketPtr packet);
+  void drain_posts(NodeState& node, bool close);
 
   void deliver(LinkState& link, PacketPtr packet);
 
@@ -496,6 +502,7 @@ class Runtime::Impl final : public RuntimeHooks {
   std::vector<std::unique_ptr<NodeState>> nodes_;
 
   std::atomic<bool> running_{false};
+  std::atomic<bool> graph_open_{false};  // the flow graph takes posts: from before start() to teardown
   std::shared_mutex graph_mutex_;
   std::mutex early_mutex_;
   bool collecting_early_ = false;

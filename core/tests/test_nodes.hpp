@@ -425,6 +425,35 @@ class Stuck final : public Node {
   bool sent_ = false;
 };
 
+// Not a source: passes its input on and, from a worker thread of its own started in start(),
+// emits 1000 more packets; flush() waits for that thread, so none of them is late.
+class Poster final : public Node {
+ public:
+  static constexpr const char* kType = "poster";
+  static constexpr InputPort kIn{"in", PayloadKind::features, "anything"};
+  static constexpr OutputPort kOut{"out", PayloadKind::features, "the input and 1000 more"};
+  static void declare(NodeSpec& spec) {
+    spec.summary("emits from a thread of its own");
+    spec.input(kIn);
+    spec.output(kOut);
+  }
+  void start() override {
+    worker_ = std::thread([this] {
+      for (int i = 0; i < 1000; ++i) context().emitter().emit(kOut, numbered(1000000 + i));
+    });
+  }
+  void process(const InputPort&, const PacketPtr& packet, Emitter& out) override { out.emit(kOut, packet); }
+  void flush(Emitter&) override {
+    if (worker_.joinable()) worker_.join();
+  }
+  void stop() override {
+    if (worker_.joinable()) worker_.join();
+  }
+
+ private:
+  std::thread worker_;
+};
+
 // Listens on the control bus; records the run as its context shows it.
 class ControlWatch final : public Node {
  public:
@@ -505,13 +534,14 @@ inline void register_all(core::PluginRegistry& registry) {
   add_type<TwoThreads>(registry);
   add_type<Collect>(registry);
   add_type<Watch>(registry);
+  add_type<Tap>(registry);
   add_type<Epochs>(registry);
   add_type<Ticker>(registry);
   add_type<Paced>(registry);
   add_type<OwnThread>(registry);
   add_type<Stuck>(registry);
   add_type<ControlWatch>(registry);
-  add_type<Tap>(registry);
+  add_type<Poster>(registry);
 }
 
 // A registry, logging and plan for a pipeline written inline.
