@@ -334,6 +334,12 @@ void SoftmaxRegression::process(const InputPort&, const PacketPtr& packet, Emitt
 
 void SoftmaxRegression::train_batch(Emitter& out) {
   const auto result = model_.step(batch_x_, batch_y_, batch_fill_, lr_, momentum_, l2_);
+  // A NaN loss would be reported as a number and the run would finish as if it had learned.
+  if (!std::isfinite(result.loss_sum)) {
+    throw std::runtime_error(concat("the loss is ", result.loss_sum, " at step ", steps_ + 1,
+                                    ": training diverged or an example holds NaN or infinity; lower lr (", lr_,
+                                    ") or standardize the features"));
+  }
   ++steps_;
   ++steps_since_report_;
   loss_sum_ += result.loss_sum;
