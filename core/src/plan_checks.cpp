@@ -15,8 +15,7 @@ namespace {
 // A node that nothing reaches: not a source, no link leads to it, and none of its bus inputs is
 // on. It would start, wait for end of stream and stop having done nothing.
 void check_unreachable(const Plan& plan, const PipelineDecl& decl, std::vector<Diagnostic>& diagnostics) {
-  for (std::size_t i = 0; i < plan.nodes.size(); ++i) {
-    const NodePlan& node = plan.nodes[i];
+  for (const auto& node : plan.nodes) {
     if (!node.node || node.is_source || !node.bus_inputs.empty()) continue;
     const auto& inputs = node.type->spec.inputs();
     bool has_link_input = false;
@@ -28,7 +27,7 @@ void check_unreachable(const Plan& plan, const PipelineDecl& decl, std::vector<D
     // No inputs at all, or a required one unfed: reported by build_plan already.
     if (inputs.empty() || required_input) continue;
     bool linked = false;
-    for (std::size_t k = 0; k < decl.links.size(); ++k) linked = linked || decl.links[k].to_node == node.name;
+    for (const auto& l : decl.links) linked = linked || l.to_node == node.name;
     if (linked) continue;
     std::string bus;
     for (const auto* in : inputs) {
