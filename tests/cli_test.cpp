@@ -1,9 +1,12 @@
 // The tributary command as a user meets it: real plugins, real files, real signals.
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <set>
 #include <sstream>
 
 #include "process.hpp"
@@ -110,9 +113,31 @@ TEST_CASE("describe prints a node type's ports and parameters, and suggests a na
   CHECK_THAT(r.out, Catch::Contains("inputs:") && Catch::Contains("outputs:") && Catch::Contains("metrics [metrics]"));
   CHECK_THAT(r.out, Catch::Contains("classes (integer, required)"));
   CHECK_THAT(r.out, Catch::Contains("[settable while running]"));
+  auto synthetic = cli({"describe", "synthetic"});
+  CHECK_THAT(synthetic.out, Catch::Contains("chunk (integer, default 1600) range 1..1048576"));
+  CHECK_THAT(cli({"describe", "table"}).out, Catch::Contains("path (string, required) [input file]"));
   auto typo = cli({"describe", "softmax_regresion"});
   CHECK(typo.exit_code == 2);
   CHECK_THAT(typo.err, Catch::Contains("did you mean 'softmax_regression'?"));
+}
+
+TEST_CASE("describe --json gives defaults as typed JSON values") {
+  auto r = cli({"describe", "synthetic", "--json"});
+  REQUIRE(r.exit_code == 0);
+  auto params = nlohmann::json::parse(r.out)["params"];
+  auto param = [&](const std::string& name) {
+    for (const auto& p : params) {
+      if (p["name"] == name) return p;
+    }
+    return nlohmann::json();
+  };
+  CHECK(param("signal")["default"] == "sine");
+  CHECK(param("count")["default"] == 100);
+  CHECK(param("live")["default"] == false);
+  CHECK(param("split")["default"] == nlohmann::json::array({0.8, 0.1, 0.1}));
+  auto csv = nlohmann::json::parse(cli({"describe", "csv", "--json"}).out)["params"];
+  CHECK(csv[0]["name"] == "path");
+  CHECK(csv[0]["path"] == "output");
 }
 
 TEST_CASE("every pipeline shipped in pipelines/ validates") {
@@ -129,6 +154,7 @@ TEST_CASE("every pipeline shipped in pipelines/ validates") {
 }
 
 TEST_CASE("each broken pipeline fails validation with exit code 2 and a located, useful message") {
+  fs::remove_all(kWork / "never");  // left by an earlier build that ran one of them
   int count = 0;
   fs::remove_all(kWork / "never");
   for (const auto& entry : fs::directory_iterator(kSource / "tests" / "pipelines" / "broken")) {
@@ -308,6 +334,13 @@ TEST_CASE("a plugin built for another ABI is refused with a message naming the f
   auto stray = cli({"plugins", "--plugin-path", std::string(TRIBUTARY_TEST_BINARY_DIR) + "/refused-stray"});
   CHECK(stray.exit_code == 0);
   CHECK_THAT(stray.err, Catch::Contains("libstray.so is not a Tributary plugin"));
+  // A file that is no shared library at all: the loader's reason, and nothing else.
+  fs::path junk = fresh_dir("junk-plugin");
+  write_file(junk / "libjunk.so", "not a library\n");
+  auto garbage = cli({"plugins", "--plugin-path", junk.string()});
+  CHECK(garbage.exit_code == 0);
+  CHECK_THAT(garbage.err, Catch::Contains("warning: plugin " + (junk / "libjunk.so").string() +
+                                          " cannot be loaded: file too short\n"));
   // A pipeline that needs a type nobody provides hears about the refused library too.
   fs::path dir = fresh_dir("abi");
   fs::path file = write_file(dir / "p.toml", "[pipeline]\nlinks = []\n[nodes.x]\nplugin = \"future_node\"\n");
@@ -364,7 +397,7 @@ path = "/dev/full"
                         Catch::Contains("No space left on device"));
 }
 
-TEST_CASE("a data file that is missing or corrupt fails the run with the path") {
+TEST_CASE("a data file that is missing is refused before the run, one that is corrupt fails the run with the path") {
   fs::path dir = fresh_dir("corrupt");
   write_file(dir / "bad.csv", "1,2,0\n3,x,1\n");
   fs::path file = write_file(dir / "p.toml", R"([pipeline]
@@ -378,8 +411,10 @@ path = "${RUN_DIR}/out.csv"
 )");
   auto missing = cli({"run", file.string(), "--run-dir", (dir / "run1").string()},
                      with_env("DATA_FILE", (dir / "nope.csv").string()));
-  CHECK(missing.exit_code == 1);
-  CHECK_THAT(missing.err, Catch::Contains("node 'rows' failed") && Catch::Contains((dir / "nope.csv").string()));
+  CHECK(missing.exit_code == 2);
+  CHECK_THAT(missing.err, Catch::Contains("p.toml:5:8: error: node 'rows' (table): input file " +
+                                          (dir / "nope.csv").string() + " does not exist"));
+  CHECK_FALSE(fs::exists(dir / "run1"));
   auto corrupt = cli({"run", file.string(), "--run-dir", (dir / "run2").string()},
                      with_env("DATA_FILE", (dir / "bad.csv").string()));
   CHECK(corrupt.exit_code == 1);
@@ -564,4 +599,158 @@ TEST_CASE("a folder given as the pipeline file is reported as a directory") {
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.err, Catch::Contains(dir.string() + ": error: is a directory"));
   CHECK_FALSE(fs::exists(dir / "run"));
+}
+
+TEST_CASE("relative paths are relative to the pipeline file's folder, or to the current directory with --set") {
+  fs::path dir = fresh_dir("relative-paths");
+  fs::create_directories(dir / "project" / "data");
+  fs::create_directories(dir / "elsewhere");
+  write_file(dir / "project" / "data" / "rows.csv", "1,2,0\n3,4,1\n");
+  write_file(dir / "elsewhere" / "more.csv", "1,2,0\n3,4,1\n5,6,0\n");
+  fs::path file = write_file(dir / "project" / "p.toml", R"([pipeline]
+links = [ "rows -> out" ]
+[nodes.rows]
+plugin = "table"
+path = "data/rows.csv"
+[nodes.out]
+plugin = "csv"
+path = "out/rows.csv"
+)");
+  auto r = cli({"run", file.string(), "--run-dir", (dir / "run1").string()}, in_dir(dir / "elsewhere"));
+  INFO(r.all());
+  REQUIRE(r.exit_code == 0);
+  CHECK(lines_of(read_file(dir / "project" / "out" / "rows.csv")).size() == 3);
+  auto set = cli({"run", file.string(), "--run-dir", (dir / "run2").string(), "--set", "rows.path=more.csv", "--set",
+                  "out.path=more-out.csv"},
+                 in_dir(dir / "elsewhere"));
+  INFO(set.all());
+  REQUIRE(set.exit_code == 0);
+  CHECK(lines_of(read_file(dir / "elsewhere" / "more-out.csv")).size() == 4);
+}
+
+TEST_CASE("a log level for a node the pipeline does not have is refused, as --set refuses one") {
+  auto file = (kSource / "pipelines" / "blobs.toml").string();
+  auto unknown = cli({"validate", file, "--log-level", "tarin=debug"});
+  CHECK(unknown.exit_code == 2);
+  CHECK_THAT(unknown.err, Catch::Contains("--log-level tarin=debug: error: no node named 'tarin' to set the log level "
+                                          "of\n  hint: did you mean 'train'?"));
+  auto nameless = cli({"validate", file, "--log-level", "=debug"});
+  CHECK(nameless.exit_code == 2);
+  CHECK_THAT(nameless.err, Catch::Contains("'=debug' names no node"));
+  CHECK(cli({"validate", file, "--log-level", "train=debug", "--log-level", "tributary=warn"}).exit_code == 0);
+}
+
+TEST_CASE("swapping a node's plugin with --set drops the keys the new plugin does not declare, in a note") {
+  auto file = (kSource / "pipelines" / "blobs.toml").string();
+  std::string iris = "/usr/lib/python3/dist-packages/sklearn/datasets/data/iris.csv";
+  auto r = cli({"validate", file, "--set", "points.plugin=table", "--set", "points.path=" + iris});
+  INFO(r.all());
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.err, Catch::Contains("--set points.plugin=table: note: node 'points' is now a table: dropped classes, "
+                                    "count, dims, signal, which table does not declare"));
+  // A key given with --set is the user's own: still checked.
+  auto own =
+      cli({"validate", file, "--set", "points.plugin=table", "--set", "points.path=" + iris, "--set", "points.dims=3"});
+  CHECK(own.exit_code == 2);
+  CHECK_THAT(own.err, Catch::Contains("--set points.dims=3: error: node 'points' (table): unknown parameter 'dims'"));
+}
+
+TEST_CASE("a pipeline setting is overridden with --set pipeline.KEY=VALUE") {
+  auto file = (kSource / "pipelines" / "blobs.toml").string();
+  auto r = cli({"validate", file, "--set", "pipeline.threads=2", "--set", "pipeline.name=other"});
+  INFO(r.all());
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("valid pipeline 'other'"));
+  auto bad = cli({"validate", file, "--set", "pipeline.threads=5000"});
+  CHECK(bad.exit_code == 2);
+  CHECK_THAT(bad.err, Catch::Contains("--set pipeline.threads=5000: error: 'threads' must be an integer between 0"));
+  auto links = cli({"validate", file, "--set", "pipeline.links=[\"points -> trian\"]"});
+  CHECK(links.exit_code == 2);
+  CHECK_THAT(links.err, Catch::Contains("--set pipeline.links=[\"points -> trian\"]: error: link \"points -> trian\" "
+                                        "names no node 'trian'"));
+}
+
+TEST_CASE("with --log-json, validation errors and warnings are JSON lines too") {
+  auto r = cli({"validate", (kSource / "tests" / "pipelines" / "broken" / "typo_param.toml").string(), "--log-json"});
+  CHECK(r.exit_code == 2);
+  auto line = nlohmann::json::parse(lines_of(r.err).at(0));
+  CHECK(line["level"] == "error");
+  CHECK(line["message"] == "node 'train' (softmax_regression): unknown parameter 'clases'");
+  CHECK(line["line"] == 10);
+  CHECK(line["column"] == 1);
+  CHECK(line["hint"] == "did you mean 'classes'?");
+  fs::path junk = fresh_dir("junk-plugin-json");
+  write_file(junk / "libjunk.so", "not a library\n");
+  auto warned = cli({"plugins", "--plugin-path", junk.string(), "--log-json"});
+  auto warning = nlohmann::json::parse(lines_of(warned.err).at(0));
+  CHECK(warning["level"] == "warn");
+  CHECK(warning["message"] == "plugin " + (junk / "libjunk.so").string() + " cannot be loaded: file too short");
+}
+
+TEST_CASE("a run directory that holds an earlier run, or cannot be made, is refused before the run") {
+  fs::path dir = fresh_dir("run-dir-reuse");
+  auto file = (kSource / "pipelines" / "default.toml").string();
+  auto first = cli({"run", file, "--run-dir", (dir / "run").string()});
+  INFO(first.all());
+  REQUIRE(first.exit_code == 0);
+  auto again = cli({"run", file, "--run-dir", (dir / "run").string()});
+  CHECK(again.exit_code == 2);
+  CHECK_THAT(again.err, Catch::Contains("--run-dir " + (dir / "run").string() + ": error: run directory " +
+                                        (dir / "run").string() + " is not empty"));
+  write_file(dir / "runs", "a file where the runs folder would go\n");
+  auto blocked = cli({"validate", file}, in_dir(dir));
+  CHECK(blocked.exit_code == 2);
+  CHECK_THAT(blocked.err, Catch::Contains((dir / "runs").string() + " is not a folder"));
+}
+
+TEST_CASE("a pipeline file that cannot be read is located at its start, with the reason") {
+  fs::path dir = fresh_dir("unreadable");
+  fs::path file = write_file(dir / "p.toml", "[nodes.a]\nplugin = \"synthetic\"\n");
+  fs::permissions(file, fs::perms::none);
+  // Permissions do not hold back root: the check runs as nobody then.
+  std::vector<std::string> args{kCli, "validate", file.string()};
+  if (geteuid() == 0)
+    args.insert(args.begin(), {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"});
+  auto r = run_process(args);
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains(file.string() + ":1:1: error: cannot read the pipeline file: Permission denied"));
+  fs::permissions(file, fs::perms::owner_all);
+}
+
+TEST_CASE("the shipped plugins say more at --log-level debug") {
+  fs::path dir = fresh_dir("debug-logs");
+  auto r = cli({"run", (kSource / "pipelines" / "default.toml").string(), "--run-dir", (dir / "run").string(), "--set",
+                "flowers.epochs=2", "--log-level", "debug", "--log-json"});
+  INFO(r.all());
+  REQUIRE(r.exit_code == 0);
+  std::set<std::string> debug_from;
+  for (const auto& line : lines_of(r.err)) {
+    if (line.empty() || line[0] != '{') continue;
+    auto j = nlohmann::json::parse(line);
+    if (j["level"] == "debug") debug_from.insert(j["node"].get<std::string>());
+  }
+  for (const char* node : {"flowers", "train", "log", "events"}) {
+    INFO(node);
+    CHECK(debug_from.count(node) == 1);
+  }
+  auto quiet = cli({"run", (kSource / "pipelines" / "default.toml").string(), "--run-dir", (dir / "quiet").string(),
+                    "--set", "flowers.epochs=2"});
+  CHECK_THAT(quiet.err, !Catch::Contains("epoch 1 of 2"));
+}
+
+TEST_CASE("the pipeline shown in the README is whole and runs as it is") {
+  std::string readme = read_file(kSource / "README.md");
+  auto section = readme.find("## Pipeline files");
+  REQUIRE(section != std::string::npos);
+  auto begin = readme.find("```toml\n", section);
+  REQUIRE(begin != std::string::npos);
+  begin += 8;
+  auto end = readme.find("```", begin);
+  fs::path dir = fresh_dir("readme-pipeline");
+  fs::path file = write_file(dir / "iris.toml", readme.substr(begin, end - begin));
+  auto r = cli({"run", file.string(), "--run-dir", (dir / "run").string()});
+  INFO(r.all());
+  CHECK(r.exit_code == 0);
+  CHECK(lines_of(read_file(dir / "run" / "metrics.csv")).size() > 10);
+  CHECK(fs::exists(dir / "run" / "predictions.jsonl"));
 }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -45,6 +46,33 @@ struct Options {
   bool json = false;
 };
 
+// Problems the CLI reports on stderr: text, or with --log-json one JSON line each, as log lines are.
+void report(const Options& o, const std::string& level, const std::string& message,
+            const tc::Diagnostic* where = nullptr) {
+  if (!o.log_json) {
+    std::cerr << (where != nullptr ? tc::format(*where) : level + ": " + message) << "\n";
+    return;
+  }
+  nlohmann::json line{
+      {"time", std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count()},
+      {"level", level == "warning" ? "warn" : level},  // as log lines name it
+      {"node", "tributary"},
+      {"message", where != nullptr ? where->message : message}};
+  if (where != nullptr) {
+    line["file"] = where->where.file;
+    if (where->where.line > 0) {
+      line["line"] = where->where.line;
+      line["column"] = where->where.column;
+    }
+    if (!where->hint.empty()) line["hint"] = where->hint;
+  }
+  std::cerr << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+}
+
+void report(const Options& o, const tc::Diagnostic& d) {
+  report(o, std::string(d.severity) == "note" ? "info" : "error", d.message, &d);
+}
+
 tc::LogSettings log_settings(const Options& o) {
   tc::LogSettings s;
   s.json = o.log_json;
@@ -54,6 +82,7 @@ tc::LogSettings log_settings(const Options& o) {
     auto parsed = tc::parse_log_level(level);
     if (!parsed)
       throw CLI::ValidationError("--log-level", "unknown level '" + level + "' (trace, debug, info, warn, error)");
+    if (eq == 0) throw CLI::ValidationError("--log-level", "'" + spec + "' names no node: write NODE=LEVEL");
     if (eq == std::string::npos) {
       s.level = *parsed;
     } else {
@@ -70,11 +99,32 @@ void load_plugins(tc::PluginRegistry& registry, const Options& o, const std::vec
     for (const auto& p : tc::split_path_list(env)) registry.load_folder(p);
   }
   for (const auto& p : tc::default_plugin_folders()) registry.load_folder(p);
-  for (const auto& w : registry.warnings()) std::cerr << "warning: " << w << "\n";
+  for (const auto& w : registry.warnings()) report(o, "warning", w);
 }
 
-void report_refused(const tc::PluginRegistry& registry) {
-  for (const auto& r : registry.refused()) std::cerr << "warning: plugin " << r.path << " " << r.reason << "\n";
+void report_refused(const Options& o, const tc::PluginRegistry& registry) {
+  for (const auto& r : registry.refused()) report(o, "warning", "plugin " + r.path + " " + r.reason);
+}
+
+// --log-level NODE=LEVEL names a node of the pipeline (or "tributary", the runtime's own logger),
+// refused otherwise as --set refuses an unknown node.
+void check_log_levels(const Options& o, const tc::Plan& plan) {
+  std::vector<std::string> names{"tributary"};
+  for (const auto& n : plan.nodes) names.push_back(n.name);
+  std::string known;
+  for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
+  std::vector<tc::Diagnostic> unknown;
+  for (const auto& spec : o.log_levels) {
+    auto eq = spec.find('=');
+    if (eq == std::string::npos) continue;
+    std::string name = spec.substr(0, eq);
+    if (std::find(names.begin(), names.end(), name) != names.end()) continue;
+    std::string near = tributary::closest_match(name, names);
+    unknown.push_back({tc::Location{"--log-level " + spec, 0, 0},
+                       "no node named '" + name + "' to set the log level of",
+                       near.empty() ? "loggers: " + known : "did you mean '" + near + "'?"});
+  }
+  if (!unknown.empty()) throw tc::PipelineError(std::move(unknown));
 }
 
 // Loads the file, loads plugins (including the file's plugin_path) and validates.
@@ -87,7 +137,14 @@ tc::Plan prepare(const Options& o, tc::PluginRegistry& registry, tc::Logging& lo
   };
   tc::PipelineDecl decl = tc::load_pipeline(o.file, load);
   load_plugins(registry, o, decl.plugin_path);
-  return tc::build_plan(std::move(decl), registry, run, logging);
+  tc::Plan plan = tc::build_plan(std::move(decl), registry, run, logging);
+  check_log_levels(o, plan);
+  if (std::string problem = tc::run_dir_problem(plan.run); !problem.empty()) {
+    throw tc::PipelineError({{tc::Location{o.run_dir.empty() ? plan.run.dir : "--run-dir " + o.run_dir, 0, 0}, problem,
+                              "name a new or empty folder, or leave --run-dir out for runs/<pipeline>/<run id>"}});
+  }
+  for (const auto& note : plan.notes) report(o, note);
+  return plan;
 }
 
 std::string kinds_text(tributary::PayloadKinds k) { return tributary::to_string(k); }
@@ -95,16 +152,48 @@ std::string kinds_text(tributary::PayloadKinds k) { return tributary::to_string(
 std::string param_constraints(const tributary::ParamSpec& p) {
   std::ostringstream out;
   if (p.min && p.max)
-    out << "range " << *p.min << ".." << *p.max;
+    out << "range " << tributary::format_number(*p.min) << ".." << tributary::format_number(*p.max);
   else if (p.min)
-    out << ">= " << *p.min;
+    out << ">= " << tributary::format_number(*p.min);
   else if (p.max)
-    out << "<= " << *p.max;
+    out << "<= " << tributary::format_number(*p.max);
   if (!p.choices.empty()) {
     out << (out.tellp() > 0 ? "; " : "") << "one of";
     for (std::size_t i = 0; i < p.choices.size(); ++i) out << (i ? ", " : " ") << p.choices[i];
   }
   return out.str();
+}
+
+// A parameter value as typed JSON: 40, 0.5, "sine", [0.8, 0.1, 0.1], {"kind": "cnn"}.
+nlohmann::json value_json(const tributary::Value& v) {
+  using tributary::ValueType;
+  switch (v.type()) {
+    case ValueType::none:
+      return nullptr;
+    case ValueType::boolean:
+      return v.as_bool();
+    case ValueType::integer:
+      return v.as_int();
+    case ValueType::number:
+      return v.as_number();
+    case ValueType::string:
+      return v.as_string();
+    case ValueType::list: {
+      nlohmann::json items = nlohmann::json::array();
+      for (const auto& item : v.as_list()) items.push_back(value_json(item));
+      return items;
+    }
+    case ValueType::table: {
+      nlohmann::json table = nlohmann::json::object();
+      for (const auto& entry : v.as_table()) table[entry.key] = value_json(entry.value);
+      return table;
+    }
+  }
+  return nullptr;
+}
+
+const char* path_role_text(tributary::PathRole role) {
+  return role == tributary::PathRole::input ? "input" : role == tributary::PathRole::output ? "output" : "";
 }
 
 nlohmann::json type_json(const NodeType& t) {
@@ -140,7 +229,8 @@ nlohmann::json type_json(const NodeType& t) {
                       {"doc", p.doc},
                       {"required", p.required},
                       {"settable", p.settable}};
-    if (!p.required) pj["default"] = p.default_value.to_string();
+    if (!p.required) pj["default"] = value_json(p.default_value);
+    if (p.path != tributary::PathRole::none) pj["path"] = path_role_text(p.path);
     if (p.min) pj["min"] = *p.min;
     if (p.max) pj["max"] = *p.max;
     if (!p.choices.empty()) pj["choices"] = p.choices;
@@ -153,7 +243,7 @@ nlohmann::json type_json(const NodeType& t) {
 int cmd_plugins(const Options& o) {
   tc::PluginRegistry registry;
   load_plugins(registry, o, {});
-  report_refused(registry);
+  report_refused(o, registry);
   if (o.json) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto* t : registry.types()) out.push_back(type_json(*t));
@@ -184,7 +274,7 @@ int cmd_describe(const Options& o) {
   load_plugins(registry, o, {});
   const NodeType* t = registry.find(o.type);
   if (t == nullptr) {
-    report_refused(registry);
+    report_refused(o, registry);
     std::string near = tributary::closest_match(o.type, registry.type_names());
     std::cerr << "error: no node type '" << o.type << "'" << (near.empty() ? "" : "; did you mean '" + near + "'?")
               << " (`tributary plugins` lists them)\n";
@@ -220,6 +310,7 @@ int cmd_describe(const Options& o) {
     std::string c = param_constraints(p);
     if (!c.empty()) std::cout << " " << c;
     if (p.settable) std::cout << " [settable while running]";
+    if (p.path != tributary::PathRole::none) std::cout << " [" << path_role_text(p.path) << " file]";
     std::cout << "\n      " << p.doc << "\n";
   }
   if (!t->spec.example().empty()) std::cout << "\nexample:\n" << t->spec.example() << "\n";
@@ -321,7 +412,7 @@ int cmd_run(const Options& o) {
   try {
     tc::create_run_dir(plan.run, plan.decl.expanded_toml);
   } catch (const std::exception& e) {
-    std::cerr << "error: " << e.what() << "\n";
+    report(o, "error", e.what());
     return kExitNodeFailed;
   }
   std::cout << "run directory: " << plan.run.dir << std::endl;
@@ -352,7 +443,7 @@ int cmd_run(const Options& o) {
       std::cout << "stopped after " << result.wall_s << " s: " << result.stop_reason << std::endl;
       return kExitFinished;
     case tc::RunResult::Status::failed:
-      std::cerr << "error: node '" << result.failed_node << "' failed: " << result.error << std::endl;
+      report(o, "error", "node '" + result.failed_node + "' failed: " + result.error);
       return kExitNodeFailed;
   }
   return kExitFinished;
@@ -417,13 +508,13 @@ int main(int argc, char** argv) {
     if (*describe) return cmd_describe(o);
     if (*graph) return cmd_check(o, true);
   } catch (const tc::PipelineError& e) {
-    std::cerr << e.report();
+    for (const auto& d : e.diagnostics()) report(o, d);
     return kExitInvalid;
   } catch (const CLI::ValidationError& e) {
-    std::cerr << "error: " << e.what() << "\n";
+    report(o, "error", e.what());
     return kExitInvalid;
   } catch (const std::exception& e) {
-    std::cerr << "error: " << e.what() << "\n";
+    report(o, "error", e.what());
     return kExitNodeFailed;
   }
   return kExitInvalid;

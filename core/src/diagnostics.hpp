@@ -17,12 +17,15 @@ struct Location {
 struct Diagnostic {
   Location where;
   std::string message;
-  std::string hint;  // may be empty
+  std::string hint;                // may be empty
+  const char* severity = "error";  // or "note": worth knowing, not a reason to refuse
 };
 
 // "file:3:7: error: unknown parameter 'n_mfc'\n  hint: did you mean 'n_mfcc'?"
 std::string format(const Diagnostic& diagnostic);
 
+// Holds its diagnostics sorted by place: by line and column within a file, files in the order
+// they first appear (command-line overrides are files of their own).
 class PipelineError : public std::runtime_error {
  public:
   explicit PipelineError(std::vector<Diagnostic> diagnostics);
@@ -30,6 +33,10 @@ class PipelineError : public std::runtime_error {
   std::string report() const;  // every diagnostic, one block each
 
  private:
+  struct Sorted {
+    std::vector<Diagnostic> diagnostics;
+  };
+  explicit PipelineError(Sorted sorted);
   std::vector<Diagnostic> diagnostics_;
 };
 

@@ -3,7 +3,9 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -45,6 +47,13 @@ Location NodeDecl::locate(std::string_view param) const {
   return where;
 }
 
+Location NodeDecl::locate_key(std::string_view key) const {
+  for (const auto& [k, location] : key_locations) {
+    if (k == key) return location;
+  }
+  return locate(key);
+}
+
 const NodeDecl* PipelineDecl::find_node(std::string_view node_name) const noexcept {
   for (const auto& n : nodes) {
     if (n.name == node_name) return &n;
@@ -53,6 +62,11 @@ const NodeDecl* PipelineDecl::find_node(std::string_view node_name) const noexce
 }
 
 namespace {
+
+// Bounds a person would not reach by accident; beyond them a run exhausts memory or threads.
+constexpr std::int64_t kMaxQueueCapacity = 100000;
+constexpr std::int64_t kMaxThreads = 256;
+constexpr std::size_t kMaxNameLength = 100;
 
 constexpr const char* kPipelineKeys[] = {"name",           "links",   "plugin_path",
                                          "queue_capacity", "threads", "telemetry_interval_s"};
@@ -88,6 +102,7 @@ class Loader {
       }
     }
 
+    apply_pipeline_overrides(root);
     toml::table* pipeline = root["pipeline"].as_table();
     decl.name = std::filesystem::path(path_).stem().string();
     Location name_where = file_level();
@@ -95,20 +110,26 @@ class Loader {
       fail({at(root.get("pipeline")->source()), "'pipeline' must be a table", "write [pipeline] on its own line"});
     }
     if (pipeline != nullptr) {
-      decl.where = at(pipeline->source());
+      // A [pipeline] table made by --set pipeline.KEY has no place in the file.
+      decl.where = pipeline->source().begin ? at(pipeline->source()) : file_level();
       name_where = decl.where;
       if (auto* n = pipeline->get("name")) {
-        name_where = at(n->source());
+        name_where = pipeline_where("name", n->source());
         if (auto* s = n->as_string()) {
-          decl.name = expand(s->get(), at(n->source()));
+          decl.name = expand(s->get(), name_where);
         } else {
-          fail({at(n->source()), "'name' must be a string", ""});
+          fail({name_where, "'name' must be a string", ""});
         }
       }
     }
     if (!valid_name(decl.name, true)) {
-      fail({name_where, "pipeline name \"" + decl.name + "\" cannot name a folder",
+      fail({name_where, "pipeline name \"" + decl.name.substr(0, kMaxNameLength) + "\" cannot name a folder",
             "use letters, digits, '.', '_' and '-' only"});
+    } else if (decl.name.size() > kMaxNameLength) {
+      fail({name_where,
+            "pipeline name \"" + decl.name.substr(0, 20) + "...\" is " + std::to_string(decl.name.size()) +
+                " characters long, more than the " + std::to_string(kMaxNameLength) + " a run folder takes",
+            "choose a shorter name"});
     }
 
     if (options_.run_variables) run_vars_ = options_.run_variables(decl.name);
@@ -149,6 +170,50 @@ class Loader {
   Location file_level() const { return Location{path_, 1, 1}; }
   void fail(Diagnostic d) { diagnostics_.push_back(std::move(d)); }
 
+  // The value of an override is TOML when it parses as TOML (40, 0.5, true, [1, 2], { a = 1 }),
+  // else the text as a string.
+  static void assign(toml::table& table, const std::string& key, const std::string& text) {
+    toml::table parsed;
+    bool is_toml = false;
+    try {
+      parsed = toml::parse("v = " + text);
+      is_toml = parsed.size() == 1 && parsed.contains("v");
+    } catch (const toml::parse_error&) {
+      is_toml = false;
+    }
+    if (is_toml) {
+      table.insert_or_assign(key, std::move(*parsed.get("v")));
+    } else {
+      table.insert_or_assign(key, text);
+    }
+  }
+
+  // --set pipeline.key=value, before the [pipeline] table is read; `pipeline.` always names it.
+  void apply_pipeline_overrides(toml::table& root) {
+    for (const auto& arg : options_.overrides) {
+      auto eq = arg.find('=');
+      if (arg.rfind("pipeline.", 0) != 0 || eq == std::string::npos || eq < 9) continue;
+      Location where{"--set " + arg, 0, 0};
+      std::string key = arg.substr(9, eq - 9);
+      if (key.empty() || key.find('.') != std::string::npos) {
+        fail({where, "'" + key + "' is not a pipeline setting",
+              "write --set pipeline.KEY=VALUE, e.g. --set pipeline.threads=4"});
+        continue;
+      }
+      if (!root.contains("pipeline")) root.insert("pipeline", toml::table{});
+      toml::table* pipeline = root["pipeline"].as_table();
+      if (pipeline == nullptr) continue;  // reported with the file's own error
+      assign(*pipeline, key, arg.substr(eq + 1));
+      pipeline_overridden_[key] = where;
+    }
+  }
+
+  // Where a [pipeline] setting was given: the override when there is one, else the file.
+  Location pipeline_where(const std::string& key, const toml::source_region& region) const {
+    auto it = pipeline_overridden_.find(key);
+    return it != pipeline_overridden_.end() ? it->second : at(region);
+  }
+
   // --set node.key=value, before expansion so overrides may use ${VAR} too.
   void apply_overrides(toml::table* nodes) {
     for (const auto& arg : options_.overrides) {
@@ -156,12 +221,13 @@ class Loader {
       auto eq = arg.find('=');
       auto dot = arg.find('.');
       if (eq == std::string::npos || dot == std::string::npos || dot > eq || dot == 0 || dot + 1 == eq) {
-        fail({where, "an override is written node.key=value", "for example --set train.lr=0.01"});
+        fail({where, "an override is written node.key=value or pipeline.key=value", "for example --set train.lr=0.01"});
         continue;
       }
       std::string node_name = arg.substr(0, dot);
       std::string key = arg.substr(dot + 1, eq - dot - 1);
       std::string text = arg.substr(eq + 1);
+      if (node_name == "pipeline") continue;  // applied before the [pipeline] table was read
       toml::table* node = nodes ? (*nodes)[node_name].as_table() : nullptr;
       if (node == nullptr) {
         std::vector<std::string> names;
@@ -172,15 +238,6 @@ class Loader {
         fail({where, "no node named '" + node_name + "' to override",
               near.empty() ? "" : "did you mean '" + near + "'?"});
         continue;
-      }
-      // The value is TOML when it parses as TOML (40, 0.5, true, [1, 2], { a = 1 }), else a string.
-      toml::table parsed;
-      bool is_toml = false;
-      try {
-        parsed = toml::parse("v = " + text);
-        is_toml = parsed.size() == 1 && parsed.contains("v");
-      } catch (const toml::parse_error&) {
-        is_toml = false;
       }
       toml::table* target = node;
       std::string leaf = key;
@@ -195,11 +252,7 @@ class Loader {
         fail({where, "'" + key + "' does not name a value inside a table of node '" + node_name + "'", ""});
         continue;
       }
-      if (is_toml) {
-        target->insert_or_assign(leaf, std::move(*parsed.get("v")));
-      } else {
-        target->insert_or_assign(leaf, text);
-      }
+      assign(*target, leaf, text);
       overridden_[node_name].emplace_back(key, where);
       if (key.find('.') == std::string::npos) override_text_[node_name].push_back({key, Value(text)});
     }
@@ -287,6 +340,7 @@ class Loader {
     for (auto&& [k, v] : table) {
       std::string key = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
       decl.locations.emplace_back(key, v.source().begin ? at(v.source()) : decl.where);
+      if (prefix.empty() && k.source().begin) decl.key_locations.emplace_back(key, at(k.source()));
       if (auto* t = v.as_table()) record_locations(decl, key, *t);
     }
   }
@@ -305,11 +359,13 @@ class Loader {
     }
     record_locations(n, "", *table);
     for (const auto& [key, where] : overridden_[name]) {
-      auto it = std::find_if(n.locations.begin(), n.locations.end(), [&](const auto& e) { return e.first == key; });
-      if (it != n.locations.end()) {
-        it->second = where;
-      } else {
-        n.locations.emplace_back(key, where);
+      for (auto* located : {&n.locations, &n.key_locations}) {
+        auto it = std::find_if(located->begin(), located->end(), [&](const auto& e) { return e.first == key; });
+        if (it != located->end()) {
+          it->second = where;
+        } else if (located == &n.locations || key.find('.') == std::string::npos) {
+          located->emplace_back(key, where);
+        }
       }
     }
     n.plugin_where = n.locate("plugin");
@@ -358,9 +414,10 @@ class Loader {
     }
   }
 
-  void read_link(const toml::node& item, PipelineDecl& decl) {
+  // `given`: where links given with --set are shown, since their text has no place in the file.
+  void read_link(const toml::node& item, PipelineDecl& decl, const Location* given) {
     LinkDecl link;
-    link.where = at(item.source());
+    link.where = given != nullptr ? *given : at(item.source());
     std::string from, to;
     if (auto* s = item.as_string()) {
       link.text = s->get();
@@ -374,14 +431,16 @@ class Loader {
     } else if (auto* t = item.as_table()) {
       for (auto&& [k, v] : *t) {
         std::string key(k.str());
-        Location kw = at(v.source());
+        Location kw = given != nullptr ? *given : at(v.source());
         if (key == "from" && v.is_string()) {
           from = v.as_string()->get();
         } else if (key == "to" && v.is_string()) {
           to = v.as_string()->get();
         } else if (key == "capacity" && v.is_integer()) {
           link.capacity = v.as_integer()->get();
-          if (*link.capacity < 1) fail({kw, "a link's capacity must be at least 1", ""});
+          if (*link.capacity < 1 || *link.capacity > kMaxQueueCapacity) {
+            fail({kw, "a link's capacity must be between 1 and " + std::to_string(kMaxQueueCapacity) + " packets", ""});
+          }
         } else if (key == "policy" && v.is_string()) {
           link.policy = parse_queue_policy(v.as_string()->get());
           if (!link.policy) {
@@ -391,6 +450,9 @@ class Loader {
           }
         } else {
           std::string near = closest_match(key, {"from", "to", "capacity", "policy"});
+          if (given == nullptr && key != "from" && key != "to" && key != "capacity" && key != "policy") {
+            kw = at(k.source());
+          }
           fail({kw, "link key '" + key + "' is unknown or has the wrong type",
                 "a link table has from (string), to (string), capacity (integer), policy (string)" +
                     (near.empty() || near == key ? std::string() : "; did you mean '" + near + "'?")});
@@ -414,21 +476,24 @@ class Loader {
     std::vector<std::string> known(std::begin(kPipelineKeys), std::end(kPipelineKeys));
     for (auto&& [k, v] : table) {
       std::string key(k.str());
-      Location where = at(v.source());
+      Location where = pipeline_where(key, v.source());
       if (key == "name") continue;
       if (key == "links") {
         if (auto* a = v.as_array()) {
-          for (const auto& item : *a) read_link(item, decl);
+          const bool given = pipeline_overridden_.count(key) != 0;
+          for (const auto& item : *a) read_link(item, decl, given ? &where : nullptr);
         } else {
           fail({where, "'links' must be a list", "links = [ \"a -> b\", \"b -> c\" ]"});
         }
       } else if (key == "plugin_path") {
-        auto base = std::filesystem::absolute(path_).parent_path();
+        // Relative to the file's folder, or to the current directory when given with --set.
+        auto base = pipeline_overridden_.count(key) != 0 ? std::filesystem::current_path()
+                                                         : std::filesystem::absolute(path_).parent_path();
         auto add = [&](const toml::node& p) {
           if (auto* s = p.as_string()) {
             decl.plugin_path.push_back((base / s->get()).lexically_normal().string());
           } else {
-            fail({at(p.source()), "'plugin_path' holds folder names (strings)", ""});
+            fail({pipeline_where(key, p.source()), "'plugin_path' holds folder names (strings)", ""});
           }
         };
         if (auto* a = v.as_array()) {
@@ -437,14 +502,18 @@ class Loader {
           add(v);
         }
       } else if (key == "queue_capacity") {
-        if (!v.is_integer() || v.as_integer()->get() < 1) {
-          fail({where, "'queue_capacity' must be an integer of at least 1", ""});
+        if (!v.is_integer() || v.as_integer()->get() < 1 || v.as_integer()->get() > kMaxQueueCapacity) {
+          fail({where,
+                "'queue_capacity' must be an integer between 1 and " + std::to_string(kMaxQueueCapacity) +
+                    " (packets held per link)",
+                ""});
         } else {
           decl.queue_capacity = v.as_integer()->get();
         }
       } else if (key == "threads") {
-        if (!v.is_integer() || v.as_integer()->get() < 0 || v.as_integer()->get() > 1024) {
-          fail({where, "'threads' must be an integer between 0 (one per core) and 1024", ""});
+        if (!v.is_integer() || v.as_integer()->get() < 0 || v.as_integer()->get() > kMaxThreads) {
+          fail({where, "'threads' must be an integer between 0 (one per core) and " + std::to_string(kMaxThreads),
+                "more threads than cores slow a run down: 0 is usually best"});
         } else {
           decl.threads = v.as_integer()->get();
         }
@@ -456,7 +525,7 @@ class Loader {
         }
       } else {
         std::string near = closest_match(key, known);
-        fail({at(k.source()), "unknown pipeline setting '" + key + "'",
+        fail({pipeline_where(key, k.source()), "unknown pipeline setting '" + key + "'",
               near.empty() ? "known settings: name, links, plugin_path, queue_capacity, threads, telemetry_interval_s"
                            : "did you mean '" + near + "'?"});
       }
@@ -469,6 +538,7 @@ class Loader {
   std::set<const toml::node*> whole_variables_;
   std::map<std::string, std::vector<TableEntry>> override_text_;
   std::map<std::string, std::vector<std::pair<std::string, Location>>> overridden_;
+  std::map<std::string, Location> pipeline_overridden_;
   std::vector<Diagnostic> diagnostics_;
 };
 
@@ -484,16 +554,25 @@ PipelineDecl load_pipeline(const std::string& path, const LoadOptions& options) 
     throw PipelineError({Diagnostic{Location{path, 0, 0}, "is a directory, not a pipeline file",
                                     "name a .toml file, such as pipelines/default.toml"}});
   }
+  errno = 0;
   std::ifstream in(path, std::ios::binary);
   if (!in) {
+    const int reason = errno;
     std::error_code ec;
-    bool exists = std::filesystem::exists(path, ec);
+    if (!std::filesystem::exists(path, ec))
+      throw PipelineError({Diagnostic{Location{path, 0, 0}, "no such pipeline file", ""}});
+    // It exists: a file-level error, located at its start like the others.
     throw PipelineError(
-        {Diagnostic{Location{path, 0, 0}, exists ? "cannot read the pipeline file" : "no such pipeline file",
-                    exists ? "check its permissions" : ""}});
+        {Diagnostic{Location{path, 1, 1},
+                    std::string("cannot read the pipeline file: ") + std::strerror(reason != 0 ? reason : EACCES),
+                    "check its permissions"}});
   }
   std::ostringstream text;
   text << in.rdbuf();
+  if (in.bad()) {
+    throw PipelineError({Diagnostic{Location{path, 1, 1},
+                                    std::string("reading the pipeline file failed: ") + std::strerror(errno), ""}});
+  }
   return parse_pipeline(text.str(), path, options);
 }
 

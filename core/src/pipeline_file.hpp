@@ -21,10 +21,11 @@ std::optional<QueuePolicy> parse_queue_policy(std::string_view text) noexcept;
 struct NodeDecl {
   std::string name;
   std::string plugin;
-  Location where;                                           // the [nodes.name] header
-  Location plugin_where;                                    // the plugin value
-  std::vector<TableEntry> params;                           // everything but `plugin`
-  std::vector<std::pair<std::string, Location>> locations;  // dotted key -> where its value is
+  Location where;                                               // the [nodes.name] header
+  Location plugin_where;                                        // the plugin value
+  std::vector<TableEntry> params;                               // everything but `plugin`
+  std::vector<std::pair<std::string, Location>> locations;      // dotted key -> where its value is
+  std::vector<std::pair<std::string, Location>> key_locations;  // top-level key -> where the key is
   // Keys whose value was one ${VAR} and nothing else: validation reads such a value as the
   // declared type (count = "${PACKETS:-100}" is an integer), since TOML has no bare ${VAR}.
   std::vector<std::string> whole_variables;
@@ -34,6 +35,8 @@ struct NodeDecl {
 
   // Where a parameter (dotted, possibly with [index]) was written; the node itself when unknown.
   Location locate(std::string_view param) const;
+  // Where a top-level key itself was written, for errors about the key rather than its value.
+  Location locate_key(std::string_view key) const;
 };
 
 struct LinkDecl {

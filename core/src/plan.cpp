@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "logging.hpp"
+#include "plan_checks.hpp"
 
 namespace tributary::core {
 
@@ -209,9 +210,14 @@ Plan build_plan(PipelineDecl decl, const PluginRegistry& registry, RunInfo run, 
     }
     if (node.type != nullptr) {
       std::vector<ParamIssue> issues;
-      node.params = Params::build(node.type->spec.params(), as_declared(n, node.type->spec), issues);
+      node.params =
+          Params::build(node.type->spec.params(),
+                        resolve_paths(n, node.type->spec, decl.file,
+                                      drop_undeclared(n, node.type->spec, as_declared(n, node.type->spec), plan.notes)),
+                        issues);
       for (const auto& issue : issues) {
-        fail(n.locate(issue.param), "node '" + n.name + "' (" + n.plugin + "): " + issue.message, issue.hint);
+        fail(issue_location(n, node.type->spec, issue), "node '" + n.name + "' (" + n.plugin + "): " + issue.message,
+             issue.hint);
       }
       if (issues.empty()) {
         node.context =
@@ -455,6 +461,7 @@ Plan build_plan(PipelineDecl decl, const PluginRegistry& registry, RunInfo run, 
     }
   }
 
+  check_pipeline(plan, decl, diagnostics);
   if (!diagnostics.empty()) throw PipelineError(std::move(diagnostics));
   plan.decl = std::move(decl);
   fill_view(plan, registry);

@@ -103,6 +103,7 @@ struct Plan {
   std::vector<NodePlan> nodes;
   std::vector<LinkPlan> links;
   std::vector<std::size_t> order;  // topological: producers before consumers
+  std::vector<Diagnostic> notes;   // what validation changed or noticed, for the user to read
 
   Plan();
   ~Plan();

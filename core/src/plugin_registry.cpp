@@ -51,6 +51,20 @@ void PluginRegistry::load_folder(const std::string& folder) {
   for (const auto& f : files) load_library(f);
 }
 
+namespace {
+// Boost wraps the loader's own message as "...load() failed (dlerror system message: PATH: WHY):
+// ERRNO TEXT", where the errno text is unrelated (often "Bad file descriptor"): only WHY is kept.
+std::string load_failure(const std::string& what, const std::string& path) {
+  const std::string marker = "dlerror system message: ";
+  auto begin = what.find(marker);
+  auto end = what.rfind("): ");
+  if (begin == std::string::npos || end == std::string::npos || end < begin) return what;
+  std::string reason = what.substr(begin + marker.size(), end - begin - marker.size());
+  if (reason.rfind(path + ": ", 0) == 0) reason.erase(0, path.size() + 2);
+  return reason;
+}
+}  // namespace
+
 bool PluginRegistry::load_library(const std::string& path) {
   auto refuse = [&](std::string reason) {
     refused_.push_back({path, std::move(reason)});
@@ -60,7 +74,7 @@ bool PluginRegistry::load_library(const std::string& path) {
   try {
     loaded->library.load(path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
   } catch (const std::exception& e) {
-    return refuse(std::string("cannot be loaded: ") + e.what());
+    return refuse("cannot be loaded: " + load_failure(e.what(), path));
   }
   if (!loaded->library.has(TRIBUTARY_PLUGIN_SYMBOL_NAME)) {
     return refuse("is not a Tributary plugin: it exports no " + std::string(TRIBUTARY_PLUGIN_SYMBOL_NAME) +

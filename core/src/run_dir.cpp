@@ -1,5 +1,7 @@
 #include "run_dir.hpp"
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -30,6 +32,29 @@ RunInfo make_run_info(const std::string& pipeline_name, const std::string& chose
   run.dir = std::filesystem::absolute(dir).lexically_normal().string();
   if (!chosen_dir.empty()) run.id = std::filesystem::path(run.dir).filename().string();
   return run;
+}
+
+std::string run_dir_problem(const RunInfo& run) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path dir = run.dir;
+  if (fs::exists(dir, ec)) {
+    if (!fs::is_directory(dir, ec)) return "run directory " + run.dir + " is a file, not a folder";
+    if (!fs::is_empty(dir, ec)) return "run directory " + run.dir + " is not empty: it holds an earlier run's files";
+    if (access(run.dir.c_str(), W_OK | X_OK) != 0)
+      return "cannot write in run directory " + run.dir + ": " + std::strerror(errno);
+    return {};
+  }
+  fs::path existing = dir.parent_path();
+  while (!existing.empty() && !fs::exists(existing, ec)) existing = existing.parent_path();
+  if (existing.empty()) return {};
+  if (!fs::is_directory(existing, ec)) {
+    return "cannot create run directory " + run.dir + ": " + existing.string() + " is not a folder";
+  }
+  if (access(existing.c_str(), W_OK | X_OK) != 0) {
+    return "cannot create run directory " + run.dir + " in " + existing.string() + ": " + std::strerror(errno);
+  }
+  return {};
 }
 
 void create_run_dir(const RunInfo& run, const std::string& expanded_toml) {

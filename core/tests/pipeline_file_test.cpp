@@ -1,6 +1,7 @@
 // Pipeline files: what is read, what is expanded, and where each error points.
 #include "pipeline_file.hpp"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 
 using namespace tributary;
@@ -156,6 +157,24 @@ TEST_CASE("each mistake in a pipeline file is reported where it is, with a hint"
     CHECK(e[0].message == "'nodes' must hold one table per node");
     CHECK(e[0].where.line == 1);
   }
+  SECTION("sizes beyond what a run can hold") {
+    auto e = errors(
+        "[pipeline]\nqueue_capacity = 9223372036854775807\nthreads = 1024\n"
+        "links = [{from = \"a\", to = \"b\", capacity = 1000000000}]\n[nodes.a]\nplugin = \"x\"\n");
+    REQUIRE(e.size() == 3);
+    CHECK(e[0].message == "'queue_capacity' must be an integer between 1 and 100000 (packets held per link)");
+    CHECK(e[1].message == "'threads' must be an integer between 0 (one per core) and 256");
+    CHECK(e[2].message == "a link's capacity must be between 1 and 100000 packets");
+    CHECK(e[2].where.line == 4);
+  }
+  SECTION("a pipeline name too long for a folder") {
+    auto e = errors("[pipeline]\nname = \"" + std::string(300, 'a') + "\"\n[nodes.a]\nplugin = \"x\"\n");
+    REQUIRE(e.size() == 1);
+    CHECK(e[0].message ==
+          "pipeline name \"aaaaaaaaaaaaaaaaaaaa...\" is 300 characters long, more than the 100 a run "
+          "folder takes");
+    CHECK(e[0].where.line == 2);
+  }
   SECTION("no nodes at all") {
     auto e = errors("[pipeline]\nname = \"x\"\n");
     REQUIRE(e.size() == 1);
@@ -173,4 +192,35 @@ TEST_CASE("each mistake in a pipeline file is reported where it is, with a hint"
     auto e = errors("[pipeline]\nlink = []\nthreads = -1\n[nodes.a]\ncount = 1\n");
     CHECK(e.size() == 3);
   }
+}
+
+TEST_CASE("a pipeline setting is overridden with --set pipeline.KEY=VALUE, even one the file lacks") {
+  LoadOptions options;
+  options.overrides = {"pipeline.threads=3", "pipeline.name=renamed", "pipeline.links=[\"a -> b\"]"};
+  std::string seen_name;
+  options.run_variables = [&](const std::string& name) {
+    seen_name = name;
+    return std::map<std::string, std::string>{};
+  };
+  auto decl = parse("[nodes.a]\nplugin = \"x\"\n[nodes.b]\nplugin = \"y\"\n", options);
+  CHECK(decl.threads == 3);
+  CHECK(decl.name == "renamed");
+  CHECK(seen_name == "renamed");  // the run directory is named after the override
+  REQUIRE(decl.links.size() == 1);
+  CHECK(decl.links[0].where.file == "--set pipeline.links=[\"a -> b\"]");
+  CHECK(decl.where.to_string() == "p.toml:1:1");
+  CHECK(decl.expanded_toml.find("threads = 3") != std::string::npos);
+
+  LoadOptions bad;
+  bad.overrides = {"pipeline.thread=3", "pipeline.a.b=1"};
+  auto e = errors("[nodes.a]\nplugin = \"x\"\n", bad);
+  REQUIRE(e.size() == 2);
+  auto typo =
+      std::find_if(e.begin(), e.end(), [](const Diagnostic& d) { return d.where.file == "--set pipeline.thread=3"; });
+  REQUIRE(typo != e.end());
+  CHECK(typo->hint == "did you mean 'threads'?");
+  auto dotted =
+      std::find_if(e.begin(), e.end(), [](const Diagnostic& d) { return d.where.file == "--set pipeline.a.b=1"; });
+  REQUIRE(dotted != e.end());
+  CHECK(dotted->message == "'a.b' is not a pipeline setting");
 }

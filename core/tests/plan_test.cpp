@@ -1,6 +1,7 @@
 // Validation against node declarations: every check happens before anything starts.
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <filesystem>
 
 #include "test_nodes.hpp"
 
@@ -8,9 +9,9 @@ using namespace tributary;
 using namespace tributary::core;
 
 namespace {
-std::vector<Diagnostic> plan_errors(const std::string& text) {
+std::vector<Diagnostic> plan_errors(const std::string& text, std::vector<std::string> overrides = {}) {
   try {
-    testnodes::Harness h(text);
+    testnodes::Harness h(text, std::move(overrides));
   } catch (const PipelineError& e) {
     return e.diagnostics();
   }
@@ -26,12 +27,12 @@ TEST_CASE("an unknown plugin gets the nearest known type and where the registry 
   CHECK_THAT(e[0].hint, Catch::StartsWith("did you mean 'counter'?") && Catch::Contains("looked in"));
 }
 
-TEST_CASE("parameters are checked against their declarations, at the line of the value") {
+TEST_CASE("parameters are checked against their declarations, at the value, or at the key when it is unknown") {
   auto e = plan_errors(
       "[nodes.a]\nplugin = \"counter\"\ncont = 3\n[nodes.b]\nplugin = \"counter\"\ncount = -2\n"
       "[nodes.c]\nplugin = \"counter\"\nlive = \"yes\"\n");
   REQUIRE(e.size() == 3);
-  CHECK(e[0].where.to_string() == "test.toml:3:8");
+  CHECK(e[0].where.to_string() == "test.toml:3:1");  // an unknown key: at the key
   CHECK(e[0].hint == "did you mean 'count'?");
   CHECK(e[1].where.to_string() == "test.toml:6:9");
   CHECK(e[1].message == "node 'b' (counter): 'count' is -2, out of range: it must be at least 0");
@@ -59,9 +60,10 @@ TEST_CASE("links must name known nodes and ports of compatible kinds") {
 TEST_CASE("every input fed by links has at least one") {
   auto e =
       plan_errors("[pipeline]\nlinks = []\n[nodes.src]\nplugin = \"counter\"\n[nodes.sink]\nplugin = \"collect\"\n");
-  REQUIRE(e.size() == 1);
-  CHECK(e[0].message == "input 'in' of node 'sink' (collect) is not fed by any link");
-  CHECK(e[0].where.line == 5);
+  REQUIRE(e.size() == 2);  // and the source's output goes nowhere
+  auto unfed = std::find_if(e.begin(), e.end(), [](const Diagnostic& d) { return d.where.line == 5; });
+  REQUIRE(unfed != e.end());
+  CHECK(unfed->message == "input 'in' of node 'sink' (collect) is not fed by any link");
 }
 
 TEST_CASE("cycles are refused with the path around them") {
@@ -126,4 +128,81 @@ TEST_CASE("an override of a string parameter keeps its text even when it reads a
   const auto& r =
       *std::find_if(h.plan.nodes.begin(), h.plan.nodes.end(), [](const NodePlan& n) { return n.name == "r"; });
   CHECK(r.params.get<std::string>("note") == "42");
+}
+
+TEST_CASE("a node that can receive nothing is refused at its table") {
+  const std::string fed =
+      "[pipeline]\nlinks = [\"src -> sink\"]\n[nodes.src]\nplugin = \"counter\"\n"
+      "[nodes.sink]\nplugin = \"collect\"\n";
+  auto e = plan_errors(fed + "[nodes.tap]\nplugin = \"tap\"\n");
+  REQUIRE(e.size() == 1);
+  CHECK(e[0].message ==
+        "node 'tap' (tap) can receive nothing: no link leads to it and its bus inputs (telemetry) are off");
+  CHECK(e[0].where.to_string() == "test.toml:7:1");
+  CHECK_THAT(e[0].hint, Catch::Contains("\"SOURCE -> tap\"") && Catch::Contains("bus inputs"));
+  // Its bus input on, or a link into it, and it has something to do.
+  CHECK(plan_errors(fed + "[nodes.tap]\nplugin = \"tap\"\ntelemetry = true\n").empty());
+  CHECK(plan_errors("[pipeline]\nlinks = [\"src -> tap\"]\n[nodes.src]\nplugin = \"counter\"\n"
+                    "[nodes.tap]\nplugin = \"tap\"\n")
+            .empty());
+}
+
+TEST_CASE("a source whose output goes nowhere is refused at its table") {
+  auto e = plan_errors(
+      "[pipeline]\nlinks = [\"src -> sink\"]\n[nodes.src]\nplugin = \"counter\"\n"
+      "[nodes.sink]\nplugin = \"collect\"\n[nodes.idle]\nplugin = \"counter\"\n");
+  REQUIRE(e.size() == 1);
+  CHECK(e[0].message == "source 'idle' (counter) sends its output nowhere: no link starts at it");
+  CHECK(e[0].where.to_string() == "test.toml:7:1");
+  CHECK_THAT(e[0].hint, Catch::Contains("\"idle -> NODE\""));
+}
+
+TEST_CASE("several errors come sorted by line, whichever check found them") {
+  auto e = plan_errors("[pipeline]\nlinks = [\"src -> snk\"]\n[nodes.src]\nplugin = \"counter\"\n  cont = 3\n");
+  REQUIRE(e.size() == 2);
+  CHECK(e[0].where.to_string() == "test.toml:2:10");
+  CHECK(e[0].message == "link \"src -> snk\" names no node 'snk'");
+  CHECK(e[1].where.to_string() == "test.toml:5:3");
+  CHECK(e[1].message == "node 'src' (counter): unknown parameter 'cont'");
+}
+
+TEST_CASE("an unknown key given with --set is shown at the override") {
+  auto e = plan_errors(
+      "[pipeline]\nlinks = [\"src -> sink\"]\n[nodes.src]\nplugin = \"counter\"\n"
+      "[nodes.sink]\nplugin = \"collect\"\n",
+      {"src.cont=3"});
+  REQUIRE(e.size() == 1);
+  CHECK(e[0].where.to_string() == "--set src.cont=3");
+}
+
+TEST_CASE("two nodes writing the same file are refused, naming both") {
+  const std::string head = "[pipeline]\nlinks = [\"src -> a\", \"src -> b\"]\n[nodes.src]\nplugin = \"counter\"\n";
+  const std::string here = std::filesystem::current_path().string();
+  auto e = plan_errors(head + "[nodes.a]\nplugin = \"tap\"\npath = \"out/x.csv\"\n[nodes.b]\nplugin = \"tap\"\n" +
+                       "path = \"" + here + "/out/../out/x.csv\"\n");
+  REQUIRE(e.size() == 1);
+  CHECK(e[0].message == "node 'b' (tap): nodes 'a' and 'b' both write " + here + "/out/x.csv");
+  CHECK(e[0].where.to_string() == "test.toml:10:8");
+  CHECK(plan_errors(head + "[nodes.a]\nplugin = \"tap\"\npath = \"out/x.csv\"\n[nodes.b]\nplugin = \"tap\"\n" +
+                    "path = \"out/y.csv\"\n")
+            .empty());
+}
+
+TEST_CASE("an input file that does not exist is found before anything starts") {
+  const std::string here = std::filesystem::current_path().string();
+  auto e = plan_errors(
+      "[pipeline]\nlinks = [\"src -> sink\"]\n[nodes.src]\nplugin = \"counter\"\nfrom = \"no-such.csv\"\n"
+      "[nodes.sink]\nplugin = \"collect\"\n");
+  REQUIRE(e.size() == 1);
+  CHECK(e[0].message == "node 'src' (counter): input file " + here + "/no-such.csv does not exist");
+  CHECK(e[0].where.to_string() == "test.toml:5:8");
+  CHECK_THAT(e[0].hint, Catch::Contains("relative to the pipeline file's folder"));
+}
+
+TEST_CASE("an output file whose folder cannot be made is found before anything starts") {
+  auto e = plan_errors(
+      "[pipeline]\nlinks = [\"src -> a\"]\n[nodes.src]\nplugin = \"counter\"\n"
+      "[nodes.a]\nplugin = \"tap\"\npath = \"/etc/passwd/x.csv\"\n");
+  REQUIRE(e.size() == 1);
+  CHECK(e[0].message == "node 'a' (tap): cannot create /etc/passwd/x.csv: /etc/passwd is not a folder");
 }

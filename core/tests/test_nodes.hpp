@@ -102,6 +102,7 @@ class Counter final : public Node {
     spec.param<bool>("live", false, "never wait for downstream");
     spec.param<std::int64_t>("period_us", 0, "pause between packets").min(0);
     spec.param<bool>("big", false, "64 KiB packets, counted while alive");
+    spec.param<std::string>("from", "", "a file it would read").input_path();
   }
   void configure(const Params& p) override {
     big_ = p.get<bool>("big");
@@ -496,6 +497,26 @@ class Watch final : public Node {
   void flush(Emitter&) override { ++record().flushes; }
 };
 
+// A sink whose only link input is optional and whose telemetry input is off unless asked for.
+class Tap final : public Node {
+ public:
+  static constexpr const char* kType = "tap";
+  static constexpr InputPort kIn{"in", PayloadKind::features, "anything", Feed::links, true};
+  static constexpr InputPort kTelemetry{"telemetry", PayloadKind::telemetry, "telemetry", Feed::telemetry};
+  static void declare(NodeSpec& spec) {
+    spec.summary("takes what it is given");
+    spec.input(kIn);
+    spec.input(kTelemetry);
+    spec.param<bool>("telemetry", false, "subscribe to telemetry");
+    spec.param<std::string>("path", "", "a file it would write").output_path();
+  }
+  void configure(const Params& p) override { telemetry_ = p.get<bool>("telemetry"); }
+  bool wants(const InputPort&) const override { return telemetry_; }
+
+ private:
+  bool telemetry_ = false;
+};
+
 template <typename T>
 void add_type(core::PluginRegistry& registry) {
   NodeType t;
@@ -513,6 +534,7 @@ inline void register_all(core::PluginRegistry& registry) {
   add_type<TwoThreads>(registry);
   add_type<Collect>(registry);
   add_type<Watch>(registry);
+  add_type<Tap>(registry);
   add_type<Epochs>(registry);
   add_type<Ticker>(registry);
   add_type<Paced>(registry);

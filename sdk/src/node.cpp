@@ -61,6 +61,15 @@ ParamBuilder& ParamBuilder::settable() {
   return *this;
 }
 
+ParamBuilder& ParamBuilder::input_path() {
+  spec().path = PathRole::input;
+  return *this;
+}
+ParamBuilder& ParamBuilder::output_path() {
+  spec().path = PathRole::output;
+  return *this;
+}
+
 ParamBuilder NodeSpec::add(ParamSpec spec) {
   if (find_param(spec.name) != nullptr) throw std::logic_error("parameter '" + spec.name + "' declared twice");
   params_.push_back(std::move(spec));

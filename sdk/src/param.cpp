@@ -54,12 +54,6 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
   return row[b.size()];
 }
 
-std::string format_number(double d) {
-  std::ostringstream out;
-  out << d;
-  return out.str();
-}
-
 std::string list_choices(const std::vector<std::string>& choices) {
   std::string out;
   for (std::size_t i = 0; i < choices.size(); ++i) {
@@ -100,6 +94,14 @@ void check_choice(const ParamSpec& spec, const std::string& where, const std::st
 }
 
 }  // namespace
+
+std::string format_number(double d) {
+  // Bounds are mostly whole numbers: 1048576, not 1.04858e+06.
+  if (d == std::floor(d) && std::fabs(d) < 1e15) return std::to_string(static_cast<std::int64_t>(d));
+  std::ostringstream out;
+  out << d;
+  return out.str();
+}
 
 std::string closest_match(std::string_view name, const std::vector<std::string>& candidates) {
   std::string best;
@@ -169,6 +171,8 @@ Value Params::check(const ParamSpec& spec, const Value& value, std::vector<Param
         if (spec.type == ParamType::string_list) {
           check_choice(spec, name, items[i].as_string(), issues);
           out.push_back(items[i]);
+        } else if (!std::isfinite(items[i].as_number())) {
+          issues.push_back({name, "'" + where + "' must be a finite number, got " + items[i].to_string(), ""});
         } else {
           check_range(spec, where, items[i].as_number(), issues);
           out.push_back(spec.type == ParamType::number_list ? Value(items[i].as_number()) : items[i]);

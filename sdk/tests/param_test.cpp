@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <cmath>
 
 #include "tributary/node.hpp"
 
@@ -12,6 +13,7 @@ NodeSpec mfcc_like() {
   spec.param<std::string>("window", "hann", "window function").choices({"hann", "hamming", "rect"});
   spec.param<std::vector<std::int64_t>>("channels", std::vector<std::int64_t>{64, 64}, "widths").min(1);
   spec.required<std::string>("path", "where the data is");
+  spec.param<std::vector<double>>("split", std::vector<double>{0.8, 0.2}, "fractions").range(0, 1);
   return spec;
 }
 std::vector<ParamIssue> issues_for(const std::vector<TableEntry>& given) {
@@ -57,6 +59,11 @@ TEST_CASE("wrong types, out-of-range values, bad choices and missing values are 
   auto list = issues_for({{"path", "x"}, {"channels", std::vector<Value>{Value(64), Value(0)}}});
   REQUIRE(list.size() == 1);
   CHECK(list[0].message == "'channels[1]' is 0, out of range: it must be at least 1");
+
+  // NaN passes every comparison with a bound, so it is refused on its own, in lists too.
+  auto nan = issues_for({{"path", "x"}, {"split", std::vector<Value>{Value(0.5), Value(std::nan(""))}}});
+  REQUIRE(nan.size() == 1);
+  CHECK_THAT(nan[0].message, Catch::StartsWith("'split[1]' must be a finite number, got "));
 
   auto missing = issues_for({});
   REQUIRE(missing.size() == 1);

@@ -54,8 +54,8 @@ void Standardize::declare(NodeSpec& spec) {
       .choices({"train", "all"});
   spec.param<std::int64_t>("warmup", 0,
                            "packets seen before the first is emitted; they are held, then emitted with the "
-                           "statistics of all of them (or at end of stream)")
-      .min(0);
+                           "statistics of all of them (or at end of stream); at most 1000000")
+      .range(0, 1000000);
   spec.param<double>("epsilon", 1e-8, "added to the variance before the square root; must be > 0").min(0.0);
   spec.example(R"([pipeline]
 name  = "iris-standardized"

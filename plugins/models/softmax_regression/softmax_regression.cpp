@@ -183,7 +183,7 @@ void SoftmaxRegression::declare(NodeSpec& spec) {
   spec.concurrency(Concurrency::serial);
   spec.required<std::int64_t>("classes", "number of classes; labels run from 0 to classes - 1").range(2, 100000);
   spec.param<double>("lr", 0.1, "SGD learning rate, > 0; settable while running (key \"lr\")").min(0.0).settable();
-  spec.param<std::int64_t>("batch", 16, "train examples per SGD step").min(1);
+  spec.param<std::int64_t>("batch", 16, "train examples per SGD step").range(1, 1000000);
   spec.param<double>("l2", 0.0, "L2 weight decay on the weights (not the biases)").min(0.0);
   spec.param<double>("momentum", 0.9, "SGD momentum").range(0.0, 0.999);
   spec.param<std::int64_t>("seed", 0, "seed of the small random initial weights");
@@ -191,7 +191,7 @@ void SoftmaxRegression::declare(NodeSpec& spec) {
   spec.param<std::int64_t>("eval_buffer", 100000,
                            "val and test examples kept for evaluation, per split; further ones are dropped "
                            "with a warning")
-      .min(1);
+      .range(1, 10000000);
   spec.example(R"([pipeline]
 name  = "iris-softmax"
 links = [ "iris -> norm", "norm -> train", "train.metrics -> log" ]
@@ -232,6 +232,7 @@ void SoftmaxRegression::configure(const Params& params) {
 }
 
 void SoftmaxRegression::start() {
+  log().debug("SGD with lr ", lr_, ", batch ", batch_, ", momentum ", momentum_, ", l2 ", l2_);
   run_clock_ = std::chrono::steady_clock::now();
   report_clock_ = run_clock_;
 }
@@ -333,6 +334,12 @@ void SoftmaxRegression::process(const InputPort&, const PacketPtr& packet, Emitt
 
 void SoftmaxRegression::train_batch(Emitter& out) {
   const auto result = model_.step(batch_x_, batch_y_, batch_fill_, lr_, momentum_, l2_);
+  // A NaN loss would be reported as a number and the run would finish as if it had learned.
+  if (!std::isfinite(result.loss_sum)) {
+    throw std::runtime_error(concat("the loss is ", result.loss_sum, " at step ", steps_ + 1,
+                                    ": training diverged or an example holds NaN or infinity; lower lr (", lr_,
+                                    ") or standardize the features"));
+  }
   ++steps_;
   ++steps_since_report_;
   loss_sum_ += result.loss_sum;

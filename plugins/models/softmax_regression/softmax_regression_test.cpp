@@ -367,3 +367,12 @@ TEST_CASE("softmax_regression names the expected and found shape when the featur
   ints->tensors.push_back(Tensor::from_vector(std::vector<std::int32_t>{1, 2, 3}));
   CHECK_THROWS_WITH(h.push("in", ints), Catch::Contains("expected f32") && Catch::Contains("i32"));
 }
+
+TEST_CASE("softmax_regression fails when the loss is not a finite number, rather than report it") {
+  auto h = NodeHarness::of<SoftmaxRegression>({{"classes", 2}, {"batch", 1}});
+  h.start();
+  h.push("in", example({{1.0f, 2.0f}, 0}, Split::train));
+  CHECK_THROWS_WITH(h.push("in", example({{std::nanf(""), 2.0f}, 1}, Split::train)),
+                    Catch::StartsWith("the loss is nan at step 2: training diverged or an example holds NaN"));
+  for (const auto& point : named(h, "train/loss")) CHECK(std::isfinite(point.value));
+}

@@ -8,7 +8,7 @@ void FileSink::declare_file_sink(NodeSpec& spec) {
   spec.input(kIn);
   spec.input(kTelemetry);
   spec.input(kLogs);
-  spec.required<std::string>("path", "the file to write; missing parent directories are created");
+  spec.required<std::string>("path", "the file to write; missing parent directories are created").output_path();
   spec.param<bool>("append", true,
                    "append to an existing file without writing its header again; false truncates the file");
   spec.param<bool>("telemetry", false, "also write the runtime's telemetry for every node (metric points)");
@@ -24,6 +24,8 @@ void FileSink::configure(const Params& params) {
 }
 
 void FileSink::start() {
+  log().debug(append_ ? "appending to " : "writing ", path_, telemetry_ ? ", with telemetry" : "",
+              logs_ ? ", with logs" : "");
   file_.open(path_, append_);
   opened_before_ = true;
 }
@@ -41,6 +43,7 @@ void FileSink::process(const InputPort& port, const PacketPtr& packet, Emitter& 
 
 void FileSink::flush(Emitter& out) {
   (void)out;
+  log().debug("end of stream: closing ", path_);
   file_.close();
 }
 
@@ -53,7 +56,9 @@ bool FileSink::wants(const InputPort& port) const {
 }
 
 std::string describe(const Packet& packet) {
-  return concat("a ", to_string(packet.kind), " packet", packet.stream.empty() ? "" : " from ", packet.stream);
+  const std::string kind = to_string(packet.kind);
+  const bool vowel = std::string("aeiou").find(kind.front()) != std::string::npos;
+  return concat(vowel ? "an " : "a ", kind, " packet", packet.stream.empty() ? "" : " from ", packet.stream);
 }
 
 const Tensor& first_tensor(const Packet& packet, const std::string& path) {

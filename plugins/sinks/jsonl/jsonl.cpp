@@ -1,5 +1,6 @@
 #include "jsonl/jsonl.hpp"
 
+#include <cmath>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
@@ -11,6 +12,14 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
+// JSON has no NaN or infinity (nlohmann writes null for both): they are written as the strings
+// Python's json module writes and reads back, so a NaN loss is not mistaken for a missing value.
+Json number(double value) {
+  if (std::isnan(value)) return "NaN";
+  if (std::isinf(value)) return value > 0 ? "Infinity" : "-Infinity";
+  return value;
+}
+
 Json to_json(const Value& value) {
   switch (value.type()) {
     case ValueType::none:
@@ -20,7 +29,7 @@ Json to_json(const Value& value) {
     case ValueType::integer:
       return value.as_int();
     case ValueType::number:
-      return value.as_number();
+      return number(value.as_number());
     case ValueType::string:
       return value.as_string();
     case ValueType::list: {
@@ -39,10 +48,12 @@ Json to_json(const Value& value) {
 
 Json element(const Tensor& tensor, std::int64_t index) {
   switch (tensor.dtype()) {
-    case DType::f32:
-      return decimal_value(tensor.data<float>()[index]);
+    case DType::f32: {
+      const float value = tensor.data<float>()[index];
+      return std::isfinite(value) ? Json(decimal_value(value)) : number(value);
+    }
     case DType::f64:
-      return tensor.data<double>()[index];
+      return number(tensor.data<double>()[index]);
     case DType::i64:
       return tensor.data<std::int64_t>()[index];
     case DType::u8:
@@ -83,7 +94,7 @@ void JsonLinesSink::write(const Packet& packet) {
                                 {"name", point.name},
                                 {"step", point.step},
                                 {"epoch", point.epoch},
-                                {"value", point.value}});
+                                {"value", number(point.value)}});
       }
       break;
     case PayloadKind::log:

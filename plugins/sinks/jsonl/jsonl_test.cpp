@@ -1,6 +1,7 @@
 #include "jsonl/jsonl.hpp"
 
 #include <catch2/catch.hpp>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -151,4 +152,32 @@ TEST_CASE("jsonl: invalid UTF-8 in a message is replaced rather than stopping th
   const auto lines = read_lines(path);
   REQUIRE(lines.size() == 1);
   CHECK(lines[0]["message"] == "bad \xEF\xBF\xBD byte");
+}
+
+TEST_CASE("jsonl: NaN and infinities are written as the strings Python's json reads back") {
+  ScratchDir dir;
+  const auto path = dir.file("nan.jsonl");
+  auto h = NodeHarness::of<JsonLinesSink>({{"path", path}});
+  h.start();
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double inf = std::numeric_limits<double>::infinity();
+  h.push("in", metric_packet({{1.0, "train", "train/loss", 1, 0, nan}, {2.0, "train", "train/loss", 2, 0, -inf}}));
+  h.push("in", tensor_packet(
+                   PayloadKind::features,
+                   Tensor::from_vector(std::vector<float>{1.5f, static_cast<float>(inf), static_cast<float>(nan)}), 3));
+  h.flush();
+  h.stop();
+  const auto text = read_text(path);
+  CHECK_THAT(text, Catch::Contains("\"value\":\"NaN\"") && Catch::Contains("\"value\":\"-Infinity\"") &&
+                       Catch::Contains("\"values\":[1.5,\"Infinity\",\"NaN\"]"));
+  CHECK_THAT(text, !Catch::Contains("\"value\":null"));
+}
+
+TEST_CASE("jsonl: a packet without a tensor is named in the error, with its article") {
+  ScratchDir dir;
+  auto h = NodeHarness::of<JsonLinesSink>({{"path", dir.file("empty.jsonl")}});
+  h.start();
+  CHECK_THROWS_WITH(h.push("in", make_packet(PayloadKind::example)),
+                    Catch::Contains("an example packet holds no tensor to write"));
+  h.stop();
 }

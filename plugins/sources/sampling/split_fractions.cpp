@@ -27,8 +27,8 @@ SplitFractions SplitFractions::from(const Params& params) {
   }
   const double sum = values[0] + values[1] + values[2];
   if (std::abs(sum - 1.0) > 1e-6) {
-    throw ParamError(
-        "split", "the 'split' fractions sum to " + std::to_string(sum) + "; they must sum to 1, e.g. [0.8, 0.1, 0.1]");
+    throw ParamError("split",
+                     concat("the 'split' fractions sum to ", sum, "; they must sum to 1, e.g. [0.8, 0.1, 0.1]"));
   }
   SplitFractions out;
   // Normalised so that rounding in the sum can never leave a gap above the last fraction.

@@ -29,6 +29,9 @@ double squared_distance(const double* a, const double* b, std::size_t dims) {
   return sum;
 }
 
+// Slower paces overflow the clock's period arithmetic; nobody waits this long between packets.
+constexpr double kSlowestRateHz = 1e-3;
+
 }  // namespace
 
 void Synthetic::declare(NodeSpec& spec) {
@@ -44,11 +47,13 @@ void Synthetic::declare(NodeSpec& spec) {
           "(labelled points)")
       .choices({"sine", "square", "chirp", "noise", "silence", "blobs"});
   spec.param<std::int64_t>("count", 100, "packets to produce; 0 = endless").min(0);
-  spec.param<double>("rate_hz", 0.0, "packets per second; 0 = as fast as downstream takes them").min(0);
+  spec.param<double>("rate_hz", 0.0,
+                     "packets per second, at least 0.001 (one every 1000 s); 0 = as fast as downstream takes them")
+      .range(0, 1e6);
   spec.param<bool>("live", false,
                    "behave like a device: never wait for downstream (full queues drop by policy); needs rate_hz > 0");
   spec.param<std::int64_t>("sample_rate", 16000, "audio samples per second").range(1, 384000);
-  spec.param<std::int64_t>("chunk", 1600, "audio samples per packet").min(1);
+  spec.param<std::int64_t>("chunk", 1600, "audio samples per packet (at most 1048576, 4 MiB of f32)").range(1, 1 << 20);
   spec.param<double>("frequency", 440.0,
                      "tone frequency in Hz (the chirp's start); must be above 0 and below sample_rate/2")
       .min(0);
@@ -88,6 +93,10 @@ void Synthetic::configure(const Params& params) {
   dims_ = params.get<std::int64_t>("dims");
   split_ = SplitFractions::from(params);
 
+  if (rate_hz_ > 0.0 && rate_hz_ < kSlowestRateHz) {
+    throw ParamError("rate_hz", concat("'rate_hz' is ", rate_hz_, ", below the slowest pace of ", kSlowestRateHz,
+                                       " packets per second (one every 1000 s); use 0 for no pacing"));
+  }
   if (live_ && rate_hz_ <= 0.0) {
     throw ParamError("rate_hz",
                      "a live source must be paced: set rate_hz above 0 (packets per second), or live = false to "
@@ -114,6 +123,11 @@ void Synthetic::start() {
   sample_index_ = 0;
   phase_ = 0.0;
   if (signal_ == Signal::blobs) place_centres();
+  log().debug(count_ > 0 ? concat(count_, " packets") : std::string("endless packets"),
+              signal_ == Signal::blobs ? concat(" of ", classes_, " blobs in ", dims_, " dimensions")
+                                       : concat(" of ", chunk_, " samples at ", sample_rate_, " Hz"),
+              rate_hz_ > 0 ? concat(", ", rate_hz_, " per second") : std::string(", unpaced"), live_ ? ", live" : "",
+              ", seed ", seed_);
 }
 
 bool Synthetic::produce(Emitter& out) {

@@ -246,3 +246,22 @@ TEST_CASE("synthetic: inconsistent parameters are refused naming the parameter")
   CHECK(param_of({{"signal", "sawtooth"}}) == "signal");
   CHECK(param_of({{"sample_rate", 0}}) == "sample_rate");
 }
+TEST_CASE("synthetic: sizes and paces have bounds a person would not reach by accident") {
+  auto refusal = [](const std::vector<TableEntry>& params) {
+    try {
+      NodeHarness::of<Synthetic>(params);
+    } catch (const ParamError& e) {
+      return e.param() + ": " + e.what();
+    }
+    return std::string("(accepted)");
+  };
+  CHECK(refusal({{"chunk", 2000000000}}) ==
+        "chunk: 'chunk' is 2000000000, out of range: it must be between 1 and 1048576");
+  CHECK(refusal({{"chunk", 1 << 20}}) == "(accepted)");
+  CHECK_THAT(refusal({{"rate_hz", 1e-11}}), Catch::StartsWith("rate_hz: 'rate_hz' is 1e-11, below the slowest pace"));
+  CHECK(refusal({{"rate_hz", 0.001}}) == "(accepted)");
+  CHECK(refusal({{"split", list({0.5, 0.5, 0.2})}}) ==
+        "split: the 'split' fractions sum to 1.2; they must sum to 1, e.g. [0.8, 0.1, 0.1]");
+  CHECK(refusal({{"rate_hz", 1e9}}) ==
+        "rate_hz: 'rate_hz' is 1000000000, out of range: it must be between 0 and 1000000");
+}

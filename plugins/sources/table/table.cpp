@@ -160,7 +160,8 @@ void Table::declare(NodeSpec& spec) {
   spec.summary("rows of a CSV or gzip-compressed CSV file as labelled examples, with deterministic splits");
   spec.output(kOut);
   spec.source(SourceMode::pull);
-  spec.required<std::string>("path", "the CSV file; .csv.gz and other gzip files are decompressed as they are read");
+  spec.required<std::string>("path", "the CSV file; .csv.gz and other gzip files are decompressed as they are read")
+      .input_path();
   spec.param<std::string>("header", "auto",
                           "whether the first row is a header: auto recognises a row of column names or the "
                           "scikit-learn count row (\"150,4,setosa,versicolor,virginica\"), yes, or no")
@@ -175,6 +176,10 @@ void Table::declare(NodeSpec& spec) {
   SplitFractions::declare(spec);
   spec.param<std::int64_t>("epochs", 1, "passes over the rows").min(1);
   spec.param<std::int64_t>("limit", 0, "read at most this many data rows; 0 = all").min(0);
+  spec.param<std::string>("non_finite", "error",
+                          "a feature that is NaN or infinite (or beyond a 32-bit float): error names its line and "
+                          "column, skip leaves its row out and counts it")
+      .choices({"error", "skip"});
   spec.example(R"([nodes.iris]
 plugin = "table"
 path = "/usr/lib/python3/dist-packages/sklearn/datasets/data/iris.csv"
@@ -210,6 +215,7 @@ void Table::configure(const Params& params) {
   split_ = SplitFractions::from(params);
   epochs_ = params.get<std::int64_t>("epochs");
   limit_ = params.get<std::int64_t>("limit");
+  skip_non_finite_ = params.get<std::string>("non_finite") == "skip";
 }
 
 void Table::start() {
@@ -303,12 +309,15 @@ void Table::load() {
   auto values = std::make_shared<std::vector<float>>();
   std::vector<LabelCell> label_cells;
   rows_ = 0;
+  std::size_t skipped = 0;
   auto add_row = [&](const Row& row) {
     const std::string where = path_ + ":" + std::to_string(row.line) + ": ";
     if (row.fields.size() != columns) {
       throw std::runtime_error(where + "expected " + std::to_string(columns) + " columns, found " +
                                std::to_string(row.fields.size()));
     }
+    const std::size_t values_before = values->size();
+    const std::size_t labels_before = label_cells.size();
     for (std::size_t k = 0; k < columns; ++k) {
       if (static_cast<std::ptrdiff_t>(k) == label_index) {
         label_cells.push_back({row.fields[k], row.line});
@@ -318,7 +327,20 @@ void Table::load() {
       if (!parse_number(row.fields[k], value)) {
         throw std::runtime_error(where + column_text(k) + " is not a number: " + quoted(row.fields[k]));
       }
-      values->push_back(static_cast<float>(value));
+      const auto stored = static_cast<float>(value);
+      if (!std::isfinite(stored)) {
+        if (!skip_non_finite_) {
+          throw std::runtime_error(
+              where + column_text(k) + " is " + quoted(row.fields[k]) +
+              (std::isfinite(value) ? ", beyond the range of a 32-bit float" : ", not a finite number") +
+              ": fix the file, or set non_finite = \"skip\" to leave such rows out");
+        }
+        values->resize(values_before);
+        label_cells.resize(labels_before);
+        ++skipped;
+        return;
+      }
+      values->push_back(stored);
     }
     ++rows_;
   };
@@ -328,6 +350,7 @@ void Table::load() {
   }
   Row row;
   while (!full() && reader.next(row)) add_row(row);
+  if (skipped > 0) log().warn(path_, ": skipped ", skipped, " rows holding NaN or infinite features");
 
   labels_.clear();
   if (label_index >= 0) {
@@ -383,7 +406,10 @@ void Table::shuffle_for_epoch() {
 bool Table::produce(Emitter& out) {
   if (!values_) start();
   if (rows_ == 0 || epoch_ >= epochs_) return false;
-  if (cursor_ == 0) shuffle_for_epoch();
+  if (cursor_ == 0) {
+    shuffle_for_epoch();
+    log().debug("epoch ", epoch_ + 1, " of ", epochs_, ": ", rows_, " rows", shuffle_ ? ", shuffled" : "");
+  }
   const std::size_t row = order_[cursor_];
 
   auto packet = make_packet(PayloadKind::example);

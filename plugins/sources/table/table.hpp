@@ -40,6 +40,7 @@ class Table final : public Node {
   SplitFractions split_;
   std::int64_t epochs_ = 1;
   std::int64_t limit_ = 0;
+  bool skip_non_finite_ = false;
 
   // What start() read: rows x features, row-major, shared by the tensors of every packet.
   std::size_t rows_ = 0;

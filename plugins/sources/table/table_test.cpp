@@ -314,3 +314,30 @@ TEST_CASE("table: parameters that cannot work are refused before the run") {
   CHECK_THROWS_AS(NodeHarness::of<Table>({{"path", "x.csv"}, {"header", "no"}, {"label_column", "kind"}}), ParamError);
   CHECK_THROWS_AS(NodeHarness::of<Table>({{"path", "x.csv"}, {"epochs", 0}}), ParamError);
 }
+
+TEST_CASE("table: NaN and infinity are refused at their line and column, or their rows skipped on request") {
+  ScratchDir dir;
+  const auto nan = dir.write("nan.csv", "a,b,label\n1,2,0\n3,nan,1\n5,6,0\n");
+  CHECK(error_of({{"path", nan}}) ==
+        nan +
+            ":3: column 1 (\"b\") is \"nan\", not a finite number: fix the file, or set non_finite = \"skip\" to "
+            "leave such rows out");
+  const auto inf = dir.write("inf.csv", "1,2,0\n-inf,4,1\n");
+  CHECK_THAT(error_of({{"path", inf}}), Catch::StartsWith(inf + ":2: column 0 is \"-inf\", not a finite number"));
+  const auto huge = dir.write("huge.csv", "1,2,0\n1e300,4,1\n");
+  CHECK_THAT(error_of({{"path", huge}}), Catch::StartsWith(huge + ":2: column 0 is \"1e300\", beyond the range"));
+
+  const auto mixed = dir.write("mixed.csv", "label,a,b\n0,1,2\n1,3,nan\n2,inf,6\n0,7,8\n");
+  auto h = NodeHarness::of<Table>({{"path", mixed}, {"label_column", "label"}, {"non_finite", "skip"}});
+  h.start();
+  h.drain();
+  h.stop();
+  const auto& out = h.output("out");
+  REQUIRE(out.size() == 2);
+  CHECK(out[0]->tensors[0].at(1) == 2.0);
+  CHECK(out[1]->tensors[0].at(0) == 7.0);
+  CHECK(*out[1]->label == 0);
+  bool counted = false;
+  for (const auto& record : h.logs()) counted = counted || record.message.find("skipped 2 rows") != std::string::npos;
+  CHECK(counted);
+}

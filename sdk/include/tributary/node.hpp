@@ -63,6 +63,8 @@ class ParamBuilder {
   ParamBuilder& max(double max);
   ParamBuilder& choices(std::vector<std::string> choices);
   ParamBuilder& settable();
+  ParamBuilder& input_path();   // a file the node reads (see PathRole)
+  ParamBuilder& output_path();  // a file the node writes
 
  private:
   ParamSpec& spec();

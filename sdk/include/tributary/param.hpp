@@ -23,6 +23,11 @@ enum class ParamType : std::uint8_t {
 };
 const char* to_string(ParamType type) noexcept;
 
+// A string parameter that names a file the node reads or writes. The loader resolves such a path
+// when it is relative, checks that an input exists and that an output can be created, and
+// refuses two nodes writing the same file.
+enum class PathRole : std::uint8_t { none, input, output };
+
 struct ParamSpec {
   std::string name;
   ParamType type = ParamType::string;
@@ -33,6 +38,7 @@ struct ParamSpec {
   std::vector<std::string> choices;  // for strings and string lists
   std::string doc;
   bool settable = false;  // may change while running, through the control bus
+  PathRole path = PathRole::none;
 };
 
 // Thrown by a node's configure() (and by validation) when a value is wrong. `param` names the
@@ -149,6 +155,9 @@ template <>
 std::vector<std::string> Params::get<std::vector<std::string>>(std::string_view name) const;
 template <>
 Value Params::get<Value>(std::string_view name) const;
+
+// A number as a person writes it, for messages: 1048576 (not 1.04858e+06), 0.5, 1e-11.
+std::string format_number(double value);
 
 // The candidate nearest to `name` by edit distance, or empty when none is close enough.
 std::string closest_match(std::string_view name, const std::vector<std::string>& candidates);
