@@ -1,10 +1,12 @@
 // The sources family: nodes that start streams.
 #include "tributary/plugin.hpp"
 
+#include "audio/audio.hpp"
 #include "synthetic/synthetic.hpp"
 #include "table/table.hpp"
 
 TRIBUTARY_PLUGIN("sources") {
+  registrar.add<tributary::sources::Audio>();
   registrar.add<tributary::sources::Synthetic>();
   registrar.add<tributary::sources::Table>();
 }
