@@ -138,6 +138,33 @@ MediaFormat format_of(GstCaps* caps) {
   return format;
 }
 
+// Parses a launch description; throws StreamError when it does not parse.
+GstElement* parse(const std::string& description) {
+  ensure_gstreamer();
+  GstParseContext* context = gst_parse_context_new();
+  GError* error = nullptr;
+  GstElement* pipeline = gst_parse_launch_full(description.c_str(), context, GST_PARSE_FLAG_FATAL_ERRORS, &error);
+  if (error != nullptr) {
+    std::string message = text_of(error->message);
+    const bool missing = error->domain == GST_PARSE_ERROR && error->code == GST_PARSE_ERROR_NO_SUCH_ELEMENT;
+    g_error_free(error);
+    std::string element;
+    if (gchar** names = gst_parse_context_get_missing_elements(context)) {
+      if (names[0] != nullptr) element = names[0];
+      g_strfreev(names);
+    }
+    gst_parse_context_free(context);
+    if (pipeline != nullptr) gst_object_unref(pipeline);
+    if (missing && !element.empty()) {
+      throw StreamError(StreamError::Kind::missing_element, element, missing_element_advice(element), message);
+    }
+    throw StreamError(StreamError::Kind::bad_description, element, "the launch description does not parse: " + message,
+                      {});
+  }
+  gst_parse_context_free(context);
+  return pipeline;
+}
+
 // Keeps a sample's buffer mapped for reading until the last tensor over it is gone.
 struct MappedSample {
   GstSample* sample = nullptr;
@@ -175,6 +202,8 @@ std::string missing_element_advice(const std::string& element) {
                           : "install the Debian package " + package + " (sudo apt-get install " + package + ")") +
          "; `gst-inspect-1.0 " + element + "` shows whether GStreamer finds it";
 }
+
+void check_description(const std::string& description) { gst_object_unref(parse(description)); }
 
 void ensure_gstreamer() {
   GError* error = nullptr;
@@ -265,28 +294,7 @@ void GstStream::on_sample(std::function<void(MediaSample&&)> callback) { state_-
 
 void GstStream::start(std::chrono::milliseconds preroll) {
   ensure_gstreamer();
-  const std::string description = options_.description + " ! appsink name=" + kSinkName;
-  GstParseContext* context = gst_parse_context_new();
-  GError* error = nullptr;
-  GstElement* pipeline = gst_parse_launch_full(description.c_str(), context, GST_PARSE_FLAG_FATAL_ERRORS, &error);
-  if (error != nullptr) {
-    std::string message = text_of(error->message);
-    const bool missing = error->domain == GST_PARSE_ERROR && error->code == GST_PARSE_ERROR_NO_SUCH_ELEMENT;
-    g_error_free(error);
-    std::string element;
-    if (gchar** names = gst_parse_context_get_missing_elements(context)) {
-      if (names[0] != nullptr) element = names[0];
-      g_strfreev(names);
-    }
-    gst_parse_context_free(context);
-    if (pipeline != nullptr) gst_object_unref(pipeline);
-    if (missing) {
-      throw StreamError(StreamError::Kind::missing_element, element, missing_element_advice(element), message);
-    }
-    throw StreamError(StreamError::Kind::bad_description, element, "the launch description does not parse: " + message,
-                      {});
-  }
-  gst_parse_context_free(context);
+  GstElement* pipeline = parse(options_.description + " ! appsink name=" + kSinkName);
   if (!GST_IS_PIPELINE(pipeline)) {
     // A description of one element parses to that element; wrap it so it has a bus and a clock.
     GstElement* wrapper = gst_pipeline_new(nullptr);

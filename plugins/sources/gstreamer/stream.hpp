@@ -75,6 +75,10 @@ std::string debian_package_of(const std::string& element);
 // "the GStreamer element 'x' is not installed: ..." with the package and how to check.
 std::string missing_element_advice(const std::string& element);
 
+// Parses a launch description and frees what it made: throws StreamError (missing_element or
+// bad_description) when it does not parse.
+void check_description(const std::string& description);
+
 // Initialises GStreamer once (it is idempotent); throws std::runtime_error when it cannot.
 void ensure_gstreamer();
 
