@@ -91,6 +91,16 @@ inline std::string spoken_wav(const ScratchDir& dir, const std::string& word, co
   return out;
 }
 
+#ifdef TRIBUTARY_SOURCE_DIR
+// A small run of scripts/make-kws-dataset.sh into `out`: one folder per class.
+inline void make_kws_dataset(const std::string& out, int per_class, const std::string& keywords, int seed = 1) {
+  require_program("espeak-ng", "espeak-ng");
+  require_program("sox", "sox");
+  shell(quote(std::string(TRIBUTARY_SOURCE_DIR) + "/scripts/make-kws-dataset.sh") + " " + quote(out) + " --per-class " +
+        std::to_string(per_class) + " --keywords " + quote(keywords) + " --seed " + std::to_string(seed));
+}
+#endif
+
 // Converts an audio file with sox ("sox IN [options] OUT"), e.g. to FLAC at 44.1 kHz stereo.
 inline std::string sox_convert(const std::string& in, const std::string& out, const std::string& options) {
   const std::string sox = require_program("sox", "sox");

@@ -1,0 +1,79 @@
+#pragma once
+// A labelled audio data set: a folder with one sub-folder per class, or a manifest CSV, decoded
+// by GStreamer into fixed-length clips with deterministic splits.
+//
+//   [nodes.clips]
+//   plugin = "audio_dataset"
+//   path = "data/kws"
+//   clip_ms = 1000
+//   shuffle = true
+//   epochs = 10
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sampling/split_fractions.hpp"
+#include "tributary/node.hpp"
+
+namespace tributary::sources {
+
+class AudioDataset final : public Node {
+ public:
+  static constexpr const char* kType = "audio_dataset";
+  static constexpr OutputPort kOut{
+      "out", PayloadKind::example,
+      "one labelled example per file: f32 [clip samples, channels], with label, split and attributes path, class, "
+      "classes, sample_rate, epoch"};
+  static void declare(NodeSpec& spec);
+
+  void configure(const Params& params) override;
+  void start() override;
+  bool produce(Emitter& out) override;
+
+ private:
+  struct Item {
+    std::string key;   // the path as listed (relative to the folder or as the manifest gives it)
+    std::string path;  // the path to open
+    std::int64_t label = 0;
+    Split split = Split::none;
+  };
+
+  void list_folder();
+  void read_manifest();
+  void assign_splits();
+  void order_epoch();
+  // Marks the end of an epoch in the stream.
+  void end_epoch(Emitter& out);
+  // Decodes one file into a clip; nullopt (logged and counted) when it is skipped.
+  std::optional<Tensor> load(const Item& item);
+
+  std::string folder_;
+  std::string manifest_;
+  int rate_ = 16000;
+  int channels_ = 1;
+  std::int64_t clip_ms_ = 1000;
+  std::uint64_t seed_ = 0;
+  SplitFractions fractions_;
+  bool shuffle_ = false;
+  std::int64_t epochs_ = 1;
+  bool skip_errors_ = false;
+  bool cache_ = false;
+  std::vector<std::string> extensions_;
+
+  std::vector<Item> items_;
+  std::vector<std::string> classes_;
+  Value classes_value_;
+  Value counts_value_;
+  std::vector<std::optional<Tensor>> cached_;
+  std::vector<bool> unreadable_;  // files skipped once are not read again
+  std::vector<std::size_t> order_;
+  std::size_t cursor_ = 0;
+  std::int64_t epoch_ = 0;
+  std::uint64_t sequence_ = 0;
+  std::int64_t emitted_in_epoch_ = 0;
+  std::int64_t skipped_ = 0;
+  bool started_ = false;
+};
+
+}  // namespace tributary::sources
