@@ -203,6 +203,15 @@ std::string missing_element_advice(const std::string& element) {
          "; `gst-inspect-1.0 " + element + "` shows whether GStreamer finds it";
 }
 
+std::string quoted_value(const std::string& value) {
+  std::string out = "\"";
+  for (char c : value) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
 void check_description(const std::string& description) { gst_object_unref(parse(description)); }
 
 void ensure_gstreamer() {
@@ -314,6 +323,11 @@ void GstStream::start(std::chrono::milliseconds preroll) {
     gst_util_set_object_arg(G_OBJECT(element), property.name.c_str(), property.value.c_str());
     gst_object_unref(element);
   }
+
+  // Elements may have queried their devices while the description was linked, before the
+  // properties above were set; what they posted then is about the wrong device.
+  gst_bus_set_flushing(state_->bus, TRUE);
+  gst_bus_set_flushing(state_->bus, FALSE);
 
   GstAppSink* sink = GST_APP_SINK(state_->sink);
   if (!options_.caps.empty()) {

@@ -75,6 +75,9 @@ std::string debian_package_of(const std::string& element);
 // "the GStreamer element 'x' is not installed: ..." with the package and how to check.
 std::string missing_element_advice(const std::string& element);
 
+// A property value written into a launch description: quoted, with quotes and backslashes escaped.
+std::string quoted_value(const std::string& value);
+
 // Parses a launch description and frees what it made: throws StreamError (missing_element or
 // bad_description) when it does not parse.
 void check_description(const std::string& description);
@@ -90,7 +93,8 @@ class GstStream {
     bool live = false;        // true: samples go to on_sample from the streaming thread
     int max_buffers = 4;      // pull mode: buffers the sink holds before upstream waits
     // Properties set on named elements after parsing, so paths and names need no quoting:
-    // {"src", "location", "/data/a b.wav"}.
+    // {"src", "location", "/data/a b.wav"}. An element that opens its device while the
+    // description is linked (ximagesrc) needs its device in the description instead.
     struct Property {
       std::string element;
       std::string name;

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -142,10 +143,12 @@ class Child {
     return *this;
   }
   ~Child() { end(); }
-  bool running() const {
+  bool running() {
     if (pid_ <= 0) return false;
     int status = 0;
-    return ::waitpid(pid_, &status, WNOHANG) == 0;
+    if (::waitpid(pid_, &status, WNOHANG) == 0) return true;
+    pid_ = -1;  // reaped: never signal the number again
+    return false;
   }
   void end() {
     if (pid_ <= 0) return;
@@ -234,6 +237,65 @@ class PulseServer {
   ScratchDir dir_;
   std::string pactl_;
   std::string socket_;
+  Child server_;
+};
+
+// An X server of the test's own (Xvfb) on a display no one else uses.
+class XServer {
+ public:
+  XServer(int width, int height) {
+    const std::string xvfb = require_program("Xvfb", "xvfb");
+    static std::atomic<int> started{0};
+    const std::string xsetroot = require_program("xsetroot", "x11-xserver-utils");
+    for (int attempt = 0; attempt < 20; ++attempt) {
+      const int n = 100 + static_cast<int>((::getpid() * 7 + started++ * 13) % 800);
+      if (fs::exists("/tmp/.X" + std::to_string(n) + "-lock") || fs::exists("/tmp/.X11-unix/X" + std::to_string(n))) {
+        continue;
+      }
+      display_ = ":" + std::to_string(n);
+      server_ = Child({xvfb, display_, "-screen", "0", std::to_string(width) + "x" + std::to_string(height) + "x24",
+                       "-nolisten", "tcp", "-noreset"},
+                      {}, dir_.file("xvfb.log"));
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      // Ready once a client gets through (the socket appears a moment before).
+      const std::string probe = quote(xsetroot) + " -display " + display_ + " -solid black 2>/dev/null";
+      while (server_.running() && std::chrono::steady_clock::now() < deadline) {
+        if (std::system(probe.c_str()) == 0) return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      server_.end();
+    }
+    FAIL("Xvfb did not start: " << read_text(dir_.file("xvfb.log")));
+  }
+  const std::string& display() const { return display_; }
+  // Tiles the root window with an XBM bitmap (rows of '1' and '0' characters) in two colours.
+  void draw_tiles(const std::vector<std::string>& rows, const std::string& fg, const std::string& bg) const {
+    const std::string xsetroot = require_program("xsetroot", "x11-xserver-utils");
+    const std::size_t width = rows.at(0).size();
+    std::ostringstream xbm;
+    // xsetroot reads the bits from the lines after the opening brace, as bitmap(1) writes them.
+    xbm << "#define tile_width " << width << "\n#define tile_height " << rows.size()
+        << "\nstatic unsigned char tile_bits[] = {\n   ";
+    bool first = true;
+    for (const auto& row : rows) {
+      for (std::size_t byte = 0; byte < (width + 7) / 8; ++byte) {
+        unsigned value = 0;
+        for (std::size_t bit = 0; bit < 8 && byte * 8 + bit < width; ++bit) {
+          if (row[byte * 8 + bit] == '1') value |= 1u << bit;
+        }
+        xbm << (first ? "" : ", ") << "0x" << std::hex << std::setw(2) << std::setfill('0') << value << std::dec;
+        first = false;
+      }
+    }
+    xbm << "};\n";
+    std::ofstream(dir_.file("tile.xbm")) << xbm.str();
+    shell(quote(xsetroot) + " -display " + display_ + " -bitmap " + quote(dir_.file("tile.xbm")) + " -fg " + quote(fg) +
+          " -bg " + quote(bg));
+  }
+
+ private:
+  ScratchDir dir_;
+  std::string display_;
   Child server_;
 };
 
