@@ -8,7 +8,10 @@
 //   clip_ms = 1000
 //   shuffle = true
 //   epochs = 10
+#include <atomic>
 #include <cstdint>
+#include <deque>
+#include <future>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,6 +33,8 @@ class AudioDataset final : public Node {
   void configure(const Params& params) override;
   void start() override;
   bool produce(Emitter& out) override;
+  void stop() override;
+  ~AudioDataset() override;
 
  private:
   struct Item {
@@ -37,6 +42,7 @@ class AudioDataset final : public Node {
     std::string path;  // the path to open
     std::int64_t label = 0;
     Split split = Split::none;
+    bool wav = false;  // read by wavparse directly
   };
 
   void list_folder();
@@ -45,8 +51,18 @@ class AudioDataset final : public Node {
   void order_epoch();
   // Marks the end of an epoch in the stream.
   void end_epoch(Emitter& out);
-  // Decodes one file into a clip; nullopt (logged and counted) when it is skipped.
-  std::optional<Tensor> load(const Item& item);
+  struct Decoded {
+    std::optional<Tensor> clip;
+    std::string error;  // why there is no clip
+  };
+  // Decodes one file into a clip; on any thread.
+  Decoded decode(const Item& item) const;
+  // Decodes through `parser` (wavparse, decodebin); throws what GStreamer reported.
+  Tensor decode_with(const std::string& path, const char* parser) const;
+  // Starts decoding the files at the next positions of the epoch, up to `decoders_` at once.
+  void decode_ahead();
+  // The clip at the cursor: waits for its decoding, fails or skips (logged, counted) what failed.
+  std::optional<Tensor> take_clip(std::size_t index);
 
   std::string folder_;
   std::string manifest_;
@@ -60,6 +76,7 @@ class AudioDataset final : public Node {
   bool skip_errors_ = false;
   bool cache_ = false;
   std::vector<std::string> extensions_;
+  std::int64_t decoders_ = 2;
 
   std::vector<Item> items_;
   std::vector<std::string> classes_;
@@ -74,6 +91,10 @@ class AudioDataset final : public Node {
   std::int64_t emitted_in_epoch_ = 0;
   std::int64_t skipped_ = 0;
   bool started_ = false;
+  std::atomic<bool> cancel_{false};  // decoders give up when set
+  // Decodings under way for positions cursor_, cursor_ + 1... of the epoch, in order.
+  std::deque<std::pair<std::size_t, std::future<Decoded>>> ahead_;
+  std::size_t ahead_cursor_ = 0;  // the next position to start decoding
 };
 
 }  // namespace tributary::sources

@@ -241,3 +241,16 @@ TEST_CASE("audio_dataset names a missing or empty folder and wants one of path a
   CHECK_THROWS_WITH(NodeHarness::of<AudioDataset>({}), Catch::Contains("set 'path'"));
   CHECK_THROWS_WITH(NodeHarness::of<AudioDataset>({{"path", "a"}, {"manifest", "b.csv"}}), Catch::Contains("only one"));
 }
+
+TEST_CASE("audio_dataset decodes FLAC and OGG files, and a file named .wav that holds another format") {
+  ScratchDir dir;
+  fs::create_directories(dir.file("set/words"));
+  const std::string word = spoken_wav(dir, "hello", "hello.wav");
+  sox_convert(word, dir.file("set/words/a.flac"), "");
+  sox_convert(word, dir.file("set/words/b.ogg"), "");
+  sox_convert(word, dir.file("set/words/c.flac"), "");
+  fs::rename(dir.file("set/words/c.flac"), dir.file("set/words/c.wav"));
+  const auto run = run_all({{"path", dir.file("set")}, {"clip_ms", 500}});
+  REQUIRE(run.packets.size() == 3);
+  for (const auto& p : run.packets) CHECK(peak(p->tensors[0], 0, 8000) > 0.05);
+}
