@@ -531,3 +531,29 @@ TEST_CASE("a folder given as the pipeline file is reported as a directory") {
   CHECK_THAT(r.err, Catch::Contains(dir.string() + ": error: is a directory"));
   CHECK_FALSE(fs::exists(dir / "run"));
 }
+
+TEST_CASE("a GStreamer source's end of stream ends the run, and a file it cannot decode fails it naming the file") {
+  fs::path dir = fresh_dir("gst-source");
+  fs::path file = write_file(dir / "p.toml", R"([pipeline]
+name = "gst-source"
+links = [ "src -> out" ]
+[nodes.src]
+plugin = "gst"
+launch = "audiotestsrc num-buffers=5 samplesperbuffer=1600 ! audioconvert"
+caps = "audio/x-raw,format=F32LE,rate=16000,channels=1"
+[nodes.out]
+plugin = "csv"
+path = "${RUN_DIR}/chunks.csv"
+)");
+  auto r = cli({"run", file.string(), "--run-dir", (dir / "run").string()});
+  INFO(r.all());
+  REQUIRE(r.exit_code == 0);
+  CHECK(lines_of(read_file(dir / "run" / "chunks.csv")).size() == 6);  // header + 5 chunks
+
+  const fs::path noise = write_file(dir / "noise.wav", std::string(4096, '\x5a'));
+  auto bad = cli({"run", file.string(), "--run-dir", (dir / "bad").string(), "--set", "src.plugin=audio", "--set",
+                  "src.path=" + noise.string()});
+  CHECK(bad.exit_code == 1);
+  CHECK_THAT(bad.err, Catch::Contains("node 'src'") && Catch::Contains(noise.string()) &&
+                          Catch::Contains("could not be decoded"));
+}
