@@ -551,8 +551,17 @@ path = "${RUN_DIR}/chunks.csv"
   CHECK(lines_of(read_file(dir / "run" / "chunks.csv")).size() == 6);  // header + 5 chunks
 
   const fs::path noise = write_file(dir / "noise.wav", std::string(4096, '\x5a'));
-  auto bad = cli({"run", file.string(), "--run-dir", (dir / "bad").string(), "--set", "src.plugin=audio", "--set",
-                  "src.path=" + noise.string()});
+  fs::path bad_file = write_file(dir / "bad.toml", R"([pipeline]
+name = "bad-audio"
+links = [ "src -> out" ]
+[nodes.src]
+plugin = "audio"
+path = "${NOISE}"
+[nodes.out]
+plugin = "csv"
+path = "${RUN_DIR}/chunks.csv"
+)");
+  auto bad = cli({"run", bad_file.string(), "--run-dir", (dir / "bad").string()}, with_env("NOISE", noise.string()));
   CHECK(bad.exit_code == 1);
   CHECK_THAT(bad.err, Catch::Contains("node 'src'") && Catch::Contains(noise.string()) &&
                           Catch::Contains("could not be decoded"));
