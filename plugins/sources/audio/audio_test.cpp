@@ -15,23 +15,9 @@ using tributary::sources::Audio;
 
 namespace {
 
-std::vector<PacketPtr> decode_all(const std::vector<TableEntry>& params) {
-  auto h = NodeHarness::of<Audio>(params);
-  h.start();
-  h.drain();
-  h.flush();
-  h.stop();
-  return h.output("out");
-}
+std::vector<PacketPtr> decode_all(const std::vector<TableEntry>& params) { return run_to_end<Audio>(params); }
 
-std::string error_of(const std::vector<TableEntry>& params) {
-  try {
-    decode_all(params);
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+std::string error_of(const std::vector<TableEntry>& params) { return sources::testing::error_of<Audio>(params); }
 
 double rms(const Tensor& t) {
   double sum = 0.0;

@@ -14,6 +14,7 @@
 #include "gstreamer/stream.hpp"
 #include "gstreamer/tensors.hpp"
 #include "sampling/seeded_random.hpp"
+#include "tabular/csv_fields.hpp"
 
 namespace tributary::sources {
 
@@ -41,38 +42,9 @@ std::string lower(std::string text) {
 }
 
 std::string trim(const std::string& text) {
-  const auto first = text.find_first_not_of(" \t\r");
-  if (first == std::string::npos) return {};
-  return text.substr(first, text.find_last_not_of(" \t\r") - first + 1);
-}
-
-// One CSV line into fields, with RFC 4180 quotes.
-std::vector<std::string> split_csv(const std::string& line) {
-  std::vector<std::string> fields;
-  std::string field;
-  bool quoted = false;
-  for (std::size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
-    if (quoted) {
-      if (c != '"') {
-        field += c;
-      } else if (i + 1 < line.size() && line[i + 1] == '"') {
-        field += '"';
-        ++i;
-      } else {
-        quoted = false;
-      }
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      fields.push_back(trim(field));
-      field.clear();
-    } else {
-      field += c;
-    }
-  }
-  fields.push_back(trim(field));
-  return fields;
+  std::string_view view = trim_blanks(text);
+  while (!view.empty() && view.back() == '\r') view = trim_blanks(view.substr(0, view.size() - 1));
+  return std::string(view);
 }
 
 bool is_wav(const std::string& path) {
@@ -259,11 +231,13 @@ void AudioDataset::read_manifest() {
   };
   std::vector<Row> rows;
   std::string line;
+  std::vector<std::string> fields;
   std::size_t number = 0;
   while (std::getline(in, line)) {
     ++number;
     if (trim(line).empty() || trim(line)[0] == '#') continue;
-    const auto fields = split_csv(line);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    split_csv_line(line, ',', fields);
     if (rows.empty() && number == 1 && !fields.empty() && lower(fields[0]) == "path") continue;  // a header
     const std::string where = manifest_ + ":" + std::to_string(number) + ": ";
     if (fields.size() < 2 || fields.size() > 3) {

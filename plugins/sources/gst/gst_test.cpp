@@ -13,23 +13,9 @@ using tributary::sources::Gst;
 
 namespace {
 
-std::vector<PacketPtr> run_all(const std::vector<TableEntry>& params) {
-  auto h = NodeHarness::of<Gst>(params);
-  h.start();
-  h.drain();
-  h.flush();
-  h.stop();
-  return h.output("out");
-}
+std::vector<PacketPtr> run_all(const std::vector<TableEntry>& params) { return run_to_end<Gst>(params); }
 
-std::string error_of(const std::vector<TableEntry>& params) {
-  try {
-    run_all(params);
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+std::string error_of(const std::vector<TableEntry>& params) { return sources::testing::error_of<Gst>(params); }
 
 }  // namespace
 

@@ -21,9 +21,33 @@
 #include <utility>
 #include <vector>
 
+#include "tributary/testing.hpp"
+
 namespace tributary::sources::testing {
 
 namespace fs = std::filesystem;
+
+// Runs a source to its end (start, produce until false, flush, stop); returns what it emitted.
+template <typename Source>
+std::vector<PacketPtr> run_to_end(const std::vector<TableEntry>& params) {
+  auto h = NodeHarness::of<Source>(params);
+  h.start();
+  h.drain();
+  h.flush();
+  h.stop();
+  return h.output("out");
+}
+
+// The message of what running a source to its end throws, or "(no error)".
+template <typename Source>
+std::string error_of(const std::vector<TableEntry>& params) {
+  try {
+    run_to_end<Source>(params);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
 
 inline std::string find_program(const std::string& name) {
   const char* path = std::getenv("PATH");
