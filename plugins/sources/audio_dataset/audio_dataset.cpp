@@ -278,15 +278,7 @@ void AudioDataset::assign_splits() {
   }
 }
 
-void AudioDataset::order_epoch() {
-  std::iota(order_.begin(), order_.end(), std::size_t{0});
-  if (!shuffle_) return;
-  SeededRandom random(
-      SeededRandom::derive(SeededRandom::derive(seed_, kShuffleStream), static_cast<std::uint64_t>(epoch_)));
-  for (std::size_t i = order_.size(); i > 1; --i) {
-    std::swap(order_[i - 1], order_[static_cast<std::size_t>(random.below(i))]);
-  }
-}
+void AudioDataset::order_epoch() { epoch_order(order_, shuffle_, seed_, kShuffleStream, epoch_); }
 
 void AudioDataset::end_epoch(Emitter& out) {
   (void)out;  // where an end-of-epoch marker will go once streams carry them

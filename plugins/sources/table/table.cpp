@@ -344,15 +344,7 @@ void Table::load() {
   classes_value_ = classes_.empty() ? Value() : Value(std::vector<Value>(classes_.begin(), classes_.end()));
 }
 
-void Table::shuffle_for_epoch() {
-  std::iota(order_.begin(), order_.end(), std::size_t{0});
-  if (!shuffle_) return;
-  SeededRandom random(
-      SeededRandom::derive(SeededRandom::derive(seed_, kShuffleStream), static_cast<std::uint64_t>(epoch_)));
-  for (std::size_t i = order_.size(); i > 1; --i) {
-    std::swap(order_[i - 1], order_[static_cast<std::size_t>(random.below(i))]);
-  }
-}
+void Table::shuffle_for_epoch() { epoch_order(order_, shuffle_, seed_, kShuffleStream, epoch_); }
 
 bool Table::produce(Emitter& out) {
   if (!values_) start();
