@@ -168,3 +168,18 @@ TEST_CASE("gst reports a stream that dies with GStreamer's error, and ends with 
              Catch::Contains("tcpclientsrc") && Catch::Contains("Could not open resource") ||
                  Catch::Contains("tcpclientsrc") && Catch::Contains("connect"));
 }
+
+TEST_CASE("gst reports raw media with no tensor layout from a live pipeline on the node's thread") {
+  auto h = NodeHarness::of<Gst>({{"launch", "audiotestsrc is-live=true ! audioconvert"},
+                                 {"caps", "audio/x-raw,format=S16LE,layout=non-interleaved,channels=2"},
+                                 {"live", true}});
+  h.start();
+  std::string error = "(no error)";
+  try {
+    for (int i = 0; i < 20; ++i) h.produce();
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  h.stop();
+  CHECK_THAT(error, Catch::Contains("has no tensor layout") && Catch::Contains("layout=interleaved"));
+}

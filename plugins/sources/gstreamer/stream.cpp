@@ -7,6 +7,7 @@
 #include <gst/video/video.h>
 
 #include <cstring>
+#include <exception>
 #include <mutex>
 #include <utility>
 
@@ -286,12 +287,28 @@ struct GstStream::State {
     return out;
   }
 
+  // Exceptions must not unwind through GStreamer's C code: the first one stops the stream and
+  // is thrown again from the node's own thread.
+  std::mutex error_mutex;
+  std::exception_ptr callback_error;
+
   static GstFlowReturn on_new_sample(GstAppSink* sink, gpointer data) {
     auto* self = static_cast<State*>(data);
     GstSample* sample = gst_app_sink_pull_sample(sink);
     if (sample == nullptr) return GST_FLOW_EOS;
-    self->callback(self->wrap(sample));
+    try {
+      self->callback(self->wrap(sample));
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(self->error_mutex);
+      if (!self->callback_error) self->callback_error = std::current_exception();
+      return GST_FLOW_ERROR;
+    }
     return GST_FLOW_OK;
+  }
+
+  void rethrow_callback_error() {
+    std::lock_guard<std::mutex> lock(error_mutex);
+    if (callback_error) std::rethrow_exception(std::exchange(callback_error, nullptr));
   }
 };
 
@@ -367,6 +384,7 @@ void GstStream::start(std::chrono::milliseconds preroll) {
 }
 
 void GstStream::check_bus(std::int64_t timeout_ns) {
+  state_->rethrow_callback_error();
   if (state_->bus == nullptr) return;
   auto types =
       static_cast<GstMessageType>(GST_MESSAGE_ERROR | GST_MESSAGE_EOS | GST_MESSAGE_WARNING | GST_MESSAGE_ELEMENT);
@@ -405,6 +423,7 @@ void GstStream::check_bus(std::int64_t timeout_ns) {
         g_free(debug);
         std::string element = source_of(message);
         gst_message_unref(message);
+        state_->rethrow_callback_error();  // the cause of a stream stopped by the callback
         if (!missing_plugin.empty()) {
           kind = StreamError::Kind::missing_plugin;
           text += " GStreamer needs: " + missing_plugin;
