@@ -191,6 +191,24 @@ TEST_CASE("audio names a capture device that does not exist and says how to list
   PulseServer pulse;
   const std::string error = error_of({{"device", "no_such_microphone"}});
   CHECK_THAT(error, Catch::Contains("no_such_microphone") && Catch::Contains("pactl list short sources"));
+  // An ALSA device: the machine's ALSA has no card 9.
+  CHECK_THAT(error_of({{"device", "alsa:hw:9"}}), Catch::Contains("'alsa:hw:9'") && Catch::Contains("arecord -L"));
+}
+
+TEST_CASE("audio device = \"default\" captures the system's default source") {
+  PulseServer pulse;  // its only source, the null sink's monitor, is the default
+  auto tone = pulse.play_tone(700.0);
+  auto h = NodeHarness::of<Audio>({{"device", "default"}, {"chunk_ms", 50}});
+  h.start();
+  const auto packets = capture(h, 2.5);
+  h.stop();
+  std::vector<float> heard;
+  for (const auto& p : packets) {
+    if (rms(p->tensors[0]) > 0.1)
+      heard.insert(heard.end(), p->tensors[0].data<float>(), p->tensors[0].data<float>() + p->tensors[0].numel());
+  }
+  REQUIRE(heard.size() >= 8000);
+  CHECK(zero_crossing_hz(heard, 16000) == Approx(700.0).epsilon(0.03));
 }
 
 TEST_CASE("audio reports a device that disappears mid-run, or reconnects to it with reconnect = true") {
