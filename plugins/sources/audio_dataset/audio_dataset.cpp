@@ -312,23 +312,41 @@ Tensor AudioDataset::decode_with(const std::string& path, const char* parser) co
   auto* to = clip.data<float>();
   const std::size_t wanted = static_cast<std::size_t>(samples) * static_cast<std::size_t>(channels_);
   std::size_t filled = 0;
-  GstStream::Options options;
-  options.description = std::string("filesrc name=src ! ") + parser + " ! audioconvert ! audioresample";
-  options.properties.push_back({"src", "location", path});
-  options.caps = concat("audio/x-raw,format=F32LE,layout=interleaved,rate=", rate_, ",channels=", channels_);
-  options.max_buffers = 8;
-  GstStream stream(std::move(options));
-  stream.start();
+  const bool reusable = std::strcmp(parser, "wavparse") == 0;
+  std::unique_ptr<GstStream> stream;
+  if (reusable) {
+    std::lock_guard<std::mutex> lock(idle_mutex_);
+    if (!idle_wav_streams_.empty()) {
+      stream = std::move(idle_wav_streams_.back());
+      idle_wav_streams_.pop_back();
+    }
+  }
+  if (stream) {
+    stream->restart({{"src", "location", path}});
+  } else {
+    GstStream::Options options;
+    options.description = std::string("filesrc name=src ! ") + parser + " ! audioconvert ! audioresample";
+    options.properties.push_back({"src", "location", path});
+    options.caps = concat("audio/x-raw,format=F32LE,layout=interleaved,rate=", rate_, ",channels=", channels_);
+    options.max_buffers = 8;
+    stream = std::make_unique<GstStream>(std::move(options));
+    stream->start();
+  }
   // Decoding stops once the clip is full: the rest of a long file is never read.
   while (filled < wanted) {
-    auto sample = stream.pull(kPollSlice, [this] { return !cancel_.load(std::memory_order_relaxed); });
+    auto sample = stream->pull(kPollSlice, [this] { return !cancel_.load(std::memory_order_relaxed); });
     if (!sample) break;
     const Tensor buffer = audio_tensor(*sample);
     const auto n = std::min(wanted - filled, static_cast<std::size_t>(buffer.numel()));
     std::memcpy(to + filled, buffer.data<float>(), n * sizeof(float));
     filled += n;
   }
-  stream.stop();
+  if (reusable) {  // only a stream that decoded without an error comes back; restart() stops it
+    std::lock_guard<std::mutex> lock(idle_mutex_);
+    idle_wav_streams_.push_back(std::move(stream));
+  } else {
+    stream->stop();
+  }
   return clip;
 }
 
@@ -370,6 +388,7 @@ void AudioDataset::stop() {
   cancel_.store(false);
 }
 
+AudioDataset::AudioDataset() = default;
 AudioDataset::~AudioDataset() { stop(); }
 
 bool AudioDataset::produce(Emitter& out) {

@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <deque>
 #include <future>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +22,8 @@
 #include "tributary/node.hpp"
 
 namespace tributary::sources {
+
+class GstStream;
 
 class AudioDataset final : public Node {
  public:
@@ -34,6 +38,7 @@ class AudioDataset final : public Node {
   void start() override;
   bool produce(Emitter& out) override;
   void stop() override;
+  AudioDataset();
   ~AudioDataset() override;
 
  private:
@@ -92,6 +97,10 @@ class AudioDataset final : public Node {
   std::int64_t skipped_ = 0;
   bool started_ = false;
   std::atomic<bool> cancel_{false};  // decoders give up when set
+  // WAV pipelines not in use, kept to be restarted on the next file (building one costs more
+  // than decoding a short clip).
+  mutable std::mutex idle_mutex_;
+  mutable std::vector<std::unique_ptr<GstStream>> idle_wav_streams_;
   // Decodings under way for positions cursor_, cursor_ + 1... of the epoch, in order.
   std::deque<std::pair<std::size_t, std::future<Decoded>>> ahead_;
   std::size_t ahead_cursor_ = 0;  // the next position to start decoding

@@ -367,6 +367,31 @@ void GstStream::start(std::chrono::milliseconds preroll) {
     gst_app_sink_set_drop(sink, FALSE);
   }
 
+  play(preroll);
+}
+
+void GstStream::restart(const std::vector<Options::Property>& properties, std::chrono::milliseconds preroll) {
+  GstElement* pipeline = state_->pipeline;
+  // READY closes files and devices and forgets the stream; the elements stay as they are linked.
+  gst_element_set_state(pipeline, GST_STATE_READY);
+  for (const auto& property : properties) {
+    GstElement* element = gst_bin_get_by_name(GST_BIN(pipeline), property.element.c_str());
+    if (element == nullptr) {
+      throw StreamError(StreamError::Kind::bad_description, property.element,
+                        "no element named '" + property.element + "' in the pipeline", {});
+    }
+    gst_util_set_object_arg(G_OBJECT(element), property.name.c_str(), property.value.c_str());
+    gst_object_unref(element);
+  }
+  gst_bus_set_flushing(state_->bus, TRUE);
+  gst_bus_set_flushing(state_->bus, FALSE);
+  state_->eos = false;
+  stopped_ = false;
+  play(preroll);
+}
+
+void GstStream::play(std::chrono::milliseconds preroll) {
+  GstElement* pipeline = state_->pipeline;
   const GstStateChangeReturn changed = gst_element_set_state(pipeline, GST_STATE_PLAYING);
   if (changed == GST_STATE_CHANGE_FAILURE) {
     check_bus(GST_SECOND);

@@ -114,6 +114,10 @@ class GstStream {
   // Parses the description, links the sink and starts playing; waits up to `preroll` for a
   // pull pipeline to preroll. Throws StreamError.
   void start(std::chrono::milliseconds preroll = std::chrono::seconds(10));
+  // Stops the pipeline, sets `properties` (a new file's location) and starts it again: what a
+  // new pipeline would do, without building one. Throws StreamError.
+  void restart(const std::vector<Options::Property>& properties,
+               std::chrono::milliseconds preroll = std::chrono::seconds(10));
   // Pull mode: the next sample, or nullopt at end of stream. Waits at most `timeout` per try and
   // gives up early when `keep_waiting` returns false (then returns nullopt with stopped() true).
   // Throws StreamError for an error on the bus.
@@ -133,6 +137,7 @@ class GstStream {
  private:
   struct State;
   void check_bus(std::int64_t timeout_ns);
+  void play(std::chrono::milliseconds preroll);
   Options options_;
   std::unique_ptr<State> state_;
   bool stopped_ = false;
