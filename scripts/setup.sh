@@ -12,6 +12,10 @@ packages=(
   libopenblas0-pthread
   # tests: Catch2, real data sets, GStreamer tools for the benchmarks
   catch2 python3-sklearn gstreamer1.0-tools gstreamer1.0-plugins-base
+  # the GStreamer sources: headers, decoders and devices (pulsesrc, alsasrc, ximagesrc)
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-plugins-good gstreamer1.0-alsa
+  # their tests: real speech, a real sound server with a null sink, a real X screen
+  espeak-ng sox pulseaudio pulseaudio-utils xvfb x11-xserver-utils
 )
 
 missing=()

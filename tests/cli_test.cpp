@@ -754,3 +754,38 @@ TEST_CASE("the pipeline shown in the README is whole and runs as it is") {
   CHECK(lines_of(read_file(dir / "run" / "metrics.csv")).size() > 10);
   CHECK(fs::exists(dir / "run" / "predictions.jsonl"));
 }
+
+TEST_CASE("a GStreamer source's end of stream ends the run, and a file it cannot decode fails it naming the file") {
+  fs::path dir = fresh_dir("gst-source");
+  fs::path file = write_file(dir / "p.toml", R"([pipeline]
+name = "gst-source"
+links = [ "src -> out" ]
+[nodes.src]
+plugin = "gst"
+launch = "audiotestsrc num-buffers=5 samplesperbuffer=1600 ! audioconvert"
+caps = "audio/x-raw,format=F32LE,rate=16000,channels=1"
+[nodes.out]
+plugin = "csv"
+path = "${RUN_DIR}/chunks.csv"
+)");
+  auto r = cli({"run", file.string(), "--run-dir", (dir / "run").string()});
+  INFO(r.all());
+  REQUIRE(r.exit_code == 0);
+  CHECK(lines_of(read_file(dir / "run" / "chunks.csv")).size() == 6);  // header + 5 chunks
+
+  const fs::path noise = write_file(dir / "noise.wav", std::string(4096, '\x5a'));
+  fs::path bad_file = write_file(dir / "bad.toml", R"([pipeline]
+name = "bad-audio"
+links = [ "src -> out" ]
+[nodes.src]
+plugin = "audio"
+path = "${NOISE}"
+[nodes.out]
+plugin = "csv"
+path = "${RUN_DIR}/chunks.csv"
+)");
+  auto bad = cli({"run", bad_file.string(), "--run-dir", (dir / "bad").string()}, with_env("NOISE", noise.string()));
+  CHECK(bad.exit_code == 1);
+  CHECK_THAT(bad.err, Catch::Contains("node 'src'") && Catch::Contains(noise.string()) &&
+                          Catch::Contains("could not be decoded"));
+}

@@ -2,7 +2,11 @@
 // A seedable generator whose sequence is the same on every platform and standard library
 // (std::normal_distribution is not), so a seed names one data set everywhere.
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
+#include <numeric>
+#include <utility>
+#include <vector>
 
 namespace tributary::sources {
 
@@ -71,5 +75,17 @@ class SeededRandom {
   double spare_ = 0.0;
   bool has_spare_ = false;
 };
+
+// The order in which a data source visits its items in `epoch`: 0, 1, 2... or, when shuffled, a
+// permutation drawn from the seed's sub-stream `stream` and the epoch, the same on every run.
+inline void epoch_order(std::vector<std::size_t>& order, bool shuffle, std::uint64_t seed, std::uint64_t stream,
+                        std::int64_t epoch) {
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  if (!shuffle) return;
+  SeededRandom random(SeededRandom::derive(SeededRandom::derive(seed, stream), static_cast<std::uint64_t>(epoch)));
+  for (std::size_t i = order.size(); i > 1; --i) {
+    std::swap(order[i - 1], order[static_cast<std::size_t>(random.below(i))]);
+  }
+}
 
 }  // namespace tributary::sources

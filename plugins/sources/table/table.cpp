@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "sampling/seeded_random.hpp"
+#include "tabular/csv_fields.hpp"
 
 namespace tributary::sources {
 
@@ -68,11 +69,7 @@ std::string read_text(const std::string& path) {
   return text;
 }
 
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
+std::string_view trim(std::string_view text) { return trim_blanks(text); }
 
 bool parse_number(std::string_view text, double& value) {
   text = trim(text);
@@ -117,30 +114,7 @@ class CsvReader {
 
  private:
   void split(std::string_view line, std::vector<std::string>& fields) const {
-    fields.clear();
-    std::string field;
-    bool in_quotes = false;
-    for (std::size_t i = 0; i < line.size(); ++i) {
-      const char c = line[i];
-      if (in_quotes) {
-        if (c != '"') {
-          field += c;
-        } else if (i + 1 < line.size() && line[i + 1] == '"') {
-          field += '"';
-          ++i;
-        } else {
-          in_quotes = false;
-        }
-      } else if (c == '"') {
-        in_quotes = true;
-      } else if (c == delimiter_) {
-        fields.emplace_back(trim(field));
-        field.clear();
-      } else {
-        field += c;
-      }
-    }
-    fields.emplace_back(trim(field));
+    split_csv_line(line, delimiter_, fields);
   }
 
   std::string_view text_;
@@ -393,15 +367,7 @@ void Table::load() {
   classes_value_ = classes_.empty() ? Value() : Value(std::vector<Value>(classes_.begin(), classes_.end()));
 }
 
-void Table::shuffle_for_epoch() {
-  std::iota(order_.begin(), order_.end(), std::size_t{0});
-  if (!shuffle_) return;
-  SeededRandom random(
-      SeededRandom::derive(SeededRandom::derive(seed_, kShuffleStream), static_cast<std::uint64_t>(epoch_)));
-  for (std::size_t i = order_.size(); i > 1; --i) {
-    std::swap(order_[i - 1], order_[static_cast<std::size_t>(random.below(i))]);
-  }
-}
+void Table::shuffle_for_epoch() { epoch_order(order_, shuffle_, seed_, kShuffleStream, epoch_); }
 
 bool Table::produce(Emitter& out) {
   if (!values_) start();

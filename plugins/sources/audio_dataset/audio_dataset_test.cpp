@@ -1,0 +1,256 @@
+#include "audio_dataset/audio_dataset.hpp"
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "testing/real_parts.hpp"
+#include "tributary/testing.hpp"
+
+using namespace tributary;
+using namespace tributary::sources::testing;
+using tributary::sources::AudioDataset;
+
+namespace {
+
+struct Run {
+  std::vector<PacketPtr> packets;
+  std::vector<LogRecord> logs;
+  std::vector<MetricPoint> metrics;
+};
+
+Run run_all(const std::vector<TableEntry>& params) {
+  auto h = NodeHarness::of<AudioDataset>(params);
+  h.start();
+  h.drain();
+  h.flush();
+  h.stop();
+  return {h.output("out"), h.logs(), h.metrics()};
+}
+
+std::string error_of(const std::vector<TableEntry>& params) {
+  try {
+    run_all(params);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+std::string path_of(const PacketPtr& p) { return p->attribute("path")->as_string(); }
+
+std::map<std::string, Split> splits_of(const std::vector<PacketPtr>& packets) {
+  std::map<std::string, Split> splits;
+  for (const auto& p : packets) splits[fs::path(path_of(p)).filename().string()] = p->split;
+  return splits;
+}
+
+double peak(const Tensor& t, std::int64_t from, std::int64_t to) {
+  double m = 0.0;
+  for (std::int64_t i = from; i < to; ++i) m = std::max(m, std::abs(t.at(i)));
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("audio_dataset reads a folder of class folders as labelled 1 s clips with class names") {
+  ScratchDir dir;
+  const std::string data = dir.file("kws");
+  make_kws_dataset(data, 3, "yes,no");
+  const auto run = run_all({{"path", data}});
+
+  REQUIRE(run.packets.size() == 12);  // yes, no, unknown, silence
+  const std::vector<std::string> classes{"no", "silence", "unknown", "yes"};
+  std::map<std::string, int> per_class;
+  for (std::size_t i = 0; i < run.packets.size(); ++i) {
+    const Packet& p = *run.packets[i];
+    CHECK(p.kind == PayloadKind::example);
+    CHECK(p.sequence == i);
+    REQUIRE(p.label.has_value());
+    const std::string name = p.attribute("class")->as_string();
+    CHECK(classes[static_cast<std::size_t>(*p.label)] == name);
+    CHECK_THAT(path_of(run.packets[i]), Catch::Contains("/" + name + "/"));
+    CHECK(p.split != Split::none);
+    CHECK(p.tensors[0].shape() == Shape{16000, 1});
+    CHECK(p.tensors[0].dtype() == DType::f32);
+    CHECK(p.attribute("sample_rate")->as_int() == 16000);
+    CHECK(p.attribute("epoch")->as_int() == 0);
+    std::vector<std::string> names;
+    for (const auto& v : p.attribute("classes")->as_list()) names.push_back(v.as_string());
+    CHECK(names == classes);
+    std::int64_t counted = 0;
+    for (const char* split : {"train", "val", "test"}) {
+      for (const auto& v : p.attribute("class_counts")->find(split)->as_list()) counted += v.as_int();
+    }
+    CHECK(counted == 12);
+    ++per_class[name];
+  }
+  CHECK(per_class == std::map<std::string, int>{{"no", 3}, {"silence", 3}, {"unknown", 3}, {"yes", 3}});
+  bool logged = false;
+  for (const auto& log : run.logs) logged = logged || log.message.find("class 3 'yes': train") != std::string::npos;
+  CHECK(logged);
+
+  // Another rate and length: resampled by GStreamer, cut to the clip.
+  const auto short_clips = run_all({{"path", data}, {"rate", 8000}, {"clip_ms", 250}});
+  REQUIRE(short_clips.packets.size() == 12);
+  CHECK(short_clips.packets[0]->tensors[0].shape() == Shape{2000, 1});
+}
+
+TEST_CASE("audio_dataset splits by a hash of each path: seedable, and stable when files are added") {
+  ScratchDir dir;
+  const std::string data = dir.file("kws");
+  make_kws_dataset(data, 10, "yes");
+  const auto before =
+      splits_of(run_all({{"path", data}, {"seed", 5}, {"split", std::vector<Value>{0.6, 0.2, 0.2}}}).packets);
+  REQUIRE(before.size() == 30);
+  std::map<Split, int> sizes;
+  for (const auto& [name, split] : before) ++sizes[split];
+  CHECK(sizes[Split::train] >= 10);
+  CHECK(sizes[Split::val] >= 1);
+  CHECK(sizes[Split::test] >= 1);
+  CHECK(splits_of(run_all({{"path", data}, {"seed", 5}, {"split", std::vector<Value>{0.6, 0.2, 0.2}}}).packets) ==
+        before);
+
+  // New files in every class leave the splits of the old ones as they were.
+  for (const char* name : {"yes", "unknown", "silence"}) {
+    for (int i = 0; i < 3; ++i) {
+      fs::copy_file(data + "/" + name + "/" + name + "_000" + std::to_string(i) + ".wav",
+                    data + "/" + name + "/" + name + "_new" + std::to_string(i) + ".wav");
+    }
+  }
+  const auto after =
+      splits_of(run_all({{"path", data}, {"seed", 5}, {"split", std::vector<Value>{0.6, 0.2, 0.2}}}).packets);
+  REQUIRE(after.size() == 39);
+  for (const auto& [name, split] : before) CHECK(after.at(name) == split);
+
+  const auto other_seed =
+      splits_of(run_all({{"path", data}, {"seed", 6}, {"split", std::vector<Value>{0.6, 0.2, 0.2}}}).packets);
+  int moved = 0;
+  for (const auto& [name, split] : after) moved += other_seed.at(name) != split;
+  CHECK(moved > 0);
+}
+
+TEST_CASE("audio_dataset shuffles each epoch differently, the same on every run, and marks the epoch") {
+  ScratchDir dir;
+  const std::string data = dir.file("kws");
+  make_kws_dataset(data, 3, "go");
+  const std::vector<TableEntry> params{{"path", data}, {"shuffle", true}, {"epochs", 3}, {"seed", 2}};
+  const auto run = run_all(params);
+  REQUIRE(run.packets.size() == 27);
+  std::vector<std::vector<std::string>> epochs(3);
+  for (const auto& p : run.packets) {
+    epochs[static_cast<std::size_t>(p->attribute("epoch")->as_int())].push_back(path_of(p));
+  }
+  for (const auto& e : epochs) {
+    REQUIRE(e.size() == 9);
+    CHECK(std::set<std::string>(e.begin(), e.end()) == std::set<std::string>(epochs[0].begin(), epochs[0].end()));
+  }
+  CHECK((epochs[0] != epochs[1] || epochs[1] != epochs[2]));
+  const auto again = run_all(params);
+  for (std::size_t i = 0; i < run.packets.size(); ++i) CHECK(path_of(again.packets[i]) == path_of(run.packets[i]));
+  int epoch_points = 0;
+  for (const auto& m : run.metrics) epoch_points += m.name == "dataset/epoch_clips" && m.value == 9;
+  CHECK(epoch_points == 3);
+  // Cached clips are the same clips.
+  const auto cached = run_all({{"path", data}, {"epochs", 2}, {"cache", true}});
+  REQUIRE(cached.packets.size() == 18);
+  CHECK(cached.packets[9]->tensors[0].at(8000) == cached.packets[0]->tensors[0].at(8000));
+}
+
+TEST_CASE("audio_dataset cuts long files and zero-pads short ones to clip_ms") {
+  ScratchDir dir;
+  fs::create_directories(dir.file("set/long"));
+  fs::create_directories(dir.file("set/short"));
+  const std::string word = spoken_wav(dir, "remarkable", "word.wav");
+  shell("sox " + quote(word) + " -r 16000 " + quote(dir.file("set/short/word.wav")) + " trim 0 0.3");
+  shell("sox " + quote(word) + " " + quote(word) + " " + quote(word) + " " + quote(dir.file("set/long/three.wav")));
+  const auto run = run_all({{"path", dir.file("set")}, {"clip_ms", 500}});
+  REQUIRE(run.packets.size() == 2);
+  const Tensor& long_clip = run.packets[0]->tensors[0];
+  const Tensor& short_clip = run.packets[1]->tensors[0];
+  CHECK(run.packets[0]->attribute("class")->as_string() == "long");
+  CHECK(long_clip.shape() == Shape{8000, 1});
+  CHECK(short_clip.shape() == Shape{8000, 1});
+  CHECK(peak(short_clip, 0, 4700) > 0.01);     // 0.3 s of speech...
+  CHECK(peak(short_clip, 4900, 8000) == 0.0);  // ...then zeros
+}
+
+TEST_CASE("audio_dataset reads a manifest CSV: relative paths, labels, and splits it gives") {
+  ScratchDir dir;
+  const std::string data = dir.file("kws");
+  make_kws_dataset(data, 2, "up,down");
+  {
+    std::ofstream out(dir.file("manifest.csv"));
+    out << "path,label,split\n"
+        << "kws/up/up_0000.wav,up,test\n"
+        << "kws/up/up_0001.wav,up,\n"
+        << "\"kws/down/down_0000.wav\",down,val\n"
+        << data << "/down/down_0001.wav,down,train\n";
+  }
+  const auto run = run_all({{"manifest", dir.file("manifest.csv")}});
+  REQUIRE(run.packets.size() == 4);
+  CHECK(run.packets[0]->label == 1);  // classes sorted: down, up
+  CHECK(run.packets[0]->split == Split::test);
+  CHECK(run.packets[1]->split != Split::none);
+  CHECK(run.packets[2]->split == Split::val);
+  CHECK(run.packets[2]->attribute("class")->as_string() == "down");
+  CHECK(run.packets[3]->split == Split::train);
+
+  // The manifest the script writes beside the data set reads as the folder does.
+  CHECK(run_all({{"manifest", data + "/manifest.csv"}}).packets.size() == 8);
+
+  {
+    std::ofstream(dir.file("bad.csv")) << "kws/up/up_0000.wav,up\nkws/up/up_0001.wav\n";
+    std::ofstream(dir.file("bad_split.csv")) << "kws/up/up_0000.wav,up,holdout\n";
+  }
+  CHECK_THAT(error_of({{"manifest", dir.file("bad.csv")}}), Catch::Contains("bad.csv:2: expected path,label"));
+  CHECK_THAT(error_of({{"manifest", dir.file("bad_split.csv")}}), Catch::Contains("bad_split.csv:1: the split is"));
+  CHECK_THAT(error_of({{"manifest", dir.file("none.csv")}}), Catch::Contains("cannot open the manifest"));
+}
+
+TEST_CASE("audio_dataset fails on an unreadable file naming it, or skips it, logs its path and counts it") {
+  ScratchDir dir;
+  const std::string data = dir.file("kws");
+  make_kws_dataset(data, 2, "on");
+  const std::string broken = data + "/on/broken.wav";
+  std::ofstream(broken, std::ios::binary) << "RIFF, but not really a wave file at all";
+
+  CHECK_THAT(error_of({{"path", data}}), Catch::Contains(broken) && Catch::Contains("could not be decoded") &&
+                                             Catch::Contains("on_error = \"skip\""));
+  const auto run = run_all({{"path", data}, {"on_error", "skip"}, {"epochs", 2}});
+  CHECK(run.packets.size() == 12);
+  int warned = 0;
+  for (const auto& log : run.logs)
+    warned += log.level == LogLevel::warn && log.message.find(broken) != std::string::npos;
+  CHECK(warned == 1);  // once: a skipped file is not read again
+  double skipped = 0;
+  for (const auto& m : run.metrics) {
+    if (m.name == "dataset/skipped") skipped = m.value;
+  }
+  CHECK(skipped == 1);
+}
+
+TEST_CASE("audio_dataset names a missing or empty folder and wants one of path and manifest") {
+  ScratchDir dir;
+  CHECK_THAT(error_of({{"path", dir.file("nowhere")}}),
+             Catch::Contains("nowhere") && Catch::Contains("does not exist"));
+  fs::create_directories(dir.file("empty/class"));
+  CHECK_THAT(error_of({{"path", dir.file("empty")}}), Catch::Contains("holds no audio files"));
+  CHECK_THROWS_WITH(NodeHarness::of<AudioDataset>({}), Catch::Contains("set 'path'"));
+  CHECK_THROWS_WITH(NodeHarness::of<AudioDataset>({{"path", "a"}, {"manifest", "b.csv"}}), Catch::Contains("only one"));
+}
+
+TEST_CASE("audio_dataset decodes FLAC and OGG files, and a file named .wav that holds another format") {
+  ScratchDir dir;
+  fs::create_directories(dir.file("set/words"));
+  const std::string word = spoken_wav(dir, "hello", "hello.wav");
+  sox_convert(word, dir.file("set/words/a.flac"), "");
+  sox_convert(word, dir.file("set/words/b.ogg"), "");
+  sox_convert(word, dir.file("set/words/c.flac"), "");
+  fs::rename(dir.file("set/words/c.flac"), dir.file("set/words/c.wav"));
+  const auto run = run_all({{"path", dir.file("set")}, {"clip_ms", 500}});
+  REQUIRE(run.packets.size() == 3);
+  for (const auto& p : run.packets) CHECK(peak(p->tensors[0], 0, 8000) > 0.05);
+}
