@@ -12,6 +12,9 @@ packages=(
   libopenblas0-pthread
   # tests: Catch2, real data sets, GStreamer tools for the benchmarks
   catch2 python3-sklearn gstreamer1.0-tools gstreamer1.0-plugins-base
+  # feature nodes: the FFT (KissFFT, BSD-3-Clause); their tests and benchmark compare with
+  # torchaudio at /usr/bin/python3 on speech spoken by espeak-ng and resampled by sox
+  libkissfft-dev python3-torchaudio python3-torch espeak-ng sox
 )
 
 missing=()

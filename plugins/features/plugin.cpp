@@ -1,9 +1,15 @@
 #include "tributary/plugin.hpp"
 
 #include "identity/identity.hpp"
+#include "mel/mel.hpp"
+#include "mfcc/mfcc.hpp"
 #include "standardize/standardize.hpp"
+#include "stft/stft.hpp"
 
 TRIBUTARY_PLUGIN("features") {
   registrar.add<tributary::features::Identity>();
   registrar.add<tributary::features::Standardize>();
+  registrar.add<tributary::features::Stft>();
+  registrar.add<tributary::features::Mel>();
+  registrar.add<tributary::features::Mfcc>();
 }
