@@ -15,6 +15,8 @@ packages=(
   # feature nodes: the FFT (KissFFT, BSD-3-Clause); their tests and benchmark compare with
   # torchaudio at /usr/bin/python3 on speech spoken by espeak-ng and resampled by sox
   libkissfft-dev python3-torchaudio python3-torch espeak-ng sox
+  # feature nodes built with -DTRIBUTARY_FFTW=ON (GPL-2+, opt-in)
+  libfftw3-dev
 )
 
 missing=()

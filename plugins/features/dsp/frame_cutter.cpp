@@ -29,9 +29,12 @@ void FrameCutter::push(const float* samples, std::size_t count, std::size_t stri
   if (count == 0) return;
   seen_ += count;
   if (pad_ > 0 && mode_ == PadMode::reflect) {
+    // Only the last pad + 1 samples are ever read back.
     const std::size_t keep = pad_ + 1;
-    for (std::size_t i = 0; i < count; ++i) tail_.push_back(samples[i * stride]);
-    if (tail_.size() > 4 * keep + 1024) tail_.erase(tail_.begin(), tail_.end() - static_cast<std::ptrdiff_t>(keep));
+    const std::size_t from = count > keep ? count - keep : 0;
+    if (from > 0) tail_.clear();
+    for (std::size_t i = from; i < count; ++i) tail_.push_back(samples[i * stride]);
+    if (tail_.size() > 2 * keep) tail_.erase(tail_.begin(), tail_.end() - static_cast<std::ptrdiff_t>(keep));
   }
   std::size_t i = 0;
   if (!padded_left_) {

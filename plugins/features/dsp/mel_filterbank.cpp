@@ -106,9 +106,15 @@ void MelFilterbank::apply(const float* spectrum, float* out) const {
   for (std::size_t m = 0; m < first_.size(); ++m) {
     const float* w = weights_.data() + offset_[m];
     const float* s = spectrum + first_[m];
-    float sum = 0.0f;
-    for (std::size_t k = 0; k < width_[m]; ++k) sum += w[k] * s[k];
-    out[m] = sum;
+    // Four partial sums, so the compiler can keep them in one vector register.
+    const std::size_t width = width_[m];
+    float sums[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    std::size_t k = 0;
+    for (; k + 4 <= width; k += 4) {
+      for (std::size_t j = 0; j < 4; ++j) sums[j] += w[k + j] * s[k + j];
+    }
+    for (; k < width; ++k) sums[0] += w[k] * s[k];
+    out[m] = (sums[0] + sums[1]) + (sums[2] + sums[3]);
   }
 }
 

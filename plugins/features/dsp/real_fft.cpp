@@ -1,17 +1,71 @@
 #include "dsp/real_fft.hpp"
 
-#include <kiss_fft.h>
-#include <kiss_fftr.h>
-
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
+#if TRIBUTARY_FEATURES_FFTW
+#include <fftw3.h>
+
+#include <mutex>
+#else
+#include <kiss_fft.h>
+#include <kiss_fftr.h>
+#endif
+
 namespace tributary::features {
+
+#if TRIBUTARY_FEATURES_FFTW
+
+namespace {
+// FFTW's planner is not thread-safe (executing a plan is); nodes plan in configure or at their
+// first packet, possibly at the same time.
+std::mutex& planner_mutex() {
+  static std::mutex mutex;
+  return mutex;
+}
+}  // namespace
+
+struct RealFft::Plan {
+  fftwf_plan plan = nullptr;
+  float* in = nullptr;
+  fftwf_complex* out = nullptr;
+  ~Plan() {
+    std::lock_guard<std::mutex> lock(planner_mutex());
+    if (plan != nullptr) fftwf_destroy_plan(plan);
+    fftwf_free(in);
+    fftwf_free(out);
+  }
+};
+
+static_assert(sizeof(fftwf_complex) == sizeof(std::complex<float>), "fftwf_complex must be two floats");
+
+RealFft::RealFft(std::size_t n) : n_(n), plan_(std::make_unique<Plan>()) {
+  if (n < 1) throw std::invalid_argument("FFT length must be at least 1");
+  std::lock_guard<std::mutex> lock(planner_mutex());
+  plan_->in = fftwf_alloc_real(n);
+  plan_->out = fftwf_alloc_complex(n / 2 + 1);
+  plan_->plan = fftwf_plan_dft_r2c_1d(static_cast<int>(n), plan_->in, plan_->out, FFTW_MEASURE);
+  if (plan_->plan == nullptr) throw std::runtime_error("cannot plan an FFT of length " + std::to_string(n));
+  std::fill_n(plan_->in, n, 0.0f);
+  in_ = plan_->in;
+  out_ = reinterpret_cast<std::complex<float>*>(plan_->out);
+}
+
+RealFft::~RealFft() = default;
+RealFft::RealFft(RealFft&&) noexcept = default;
+RealFft& RealFft::operator=(RealFft&&) noexcept = default;
+
+void RealFft::forward() { fftwf_execute(plan_->plan); }
+
+#else
 
 // KissFFT's real transform needs an even length; odd lengths go through the complex one.
 struct RealFft::Plan {
   kiss_fftr_cfg real = nullptr;
   kiss_fft_cfg complex = nullptr;
+  std::vector<float> samples;
+  std::vector<std::complex<float> > bins;
   std::vector<kiss_fft_cpx> in;   // odd lengths: the frame as complex values
   std::vector<kiss_fft_cpx> out;  // odd lengths: all n bins
   ~Plan() {
@@ -35,20 +89,26 @@ RealFft::RealFft(std::size_t n) : n_(n), plan_(std::make_unique<Plan>()) {
   if (plan_->real == nullptr && plan_->complex == nullptr) {
     throw std::runtime_error("cannot plan an FFT of length " + std::to_string(n));
   }
+  plan_->samples.assign(n, 0.0f);
+  plan_->bins.resize(n / 2 + 1);
+  in_ = plan_->samples.data();
+  out_ = plan_->bins.data();
 }
 
 RealFft::~RealFft() = default;
 RealFft::RealFft(RealFft&&) noexcept = default;
 RealFft& RealFft::operator=(RealFft&&) noexcept = default;
 
-void RealFft::forward(const float* in, std::complex<float>* out) {
+void RealFft::forward() {
   if (plan_->real != nullptr) {
-    kiss_fftr(plan_->real, in, reinterpret_cast<kiss_fft_cpx*>(out));
+    kiss_fftr(plan_->real, in_, reinterpret_cast<kiss_fft_cpx*>(out_));
     return;
   }
-  for (std::size_t i = 0; i < n_; ++i) plan_->in[i] = kiss_fft_cpx{in[i], 0.0f};
+  for (std::size_t i = 0; i < n_; ++i) plan_->in[i] = kiss_fft_cpx{in_[i], 0.0f};
   kiss_fft(plan_->complex, plan_->in.data(), plan_->out.data());
-  for (std::size_t k = 0; k < bins(); ++k) out[k] = {plan_->out[k].r, plan_->out[k].i};
+  for (std::size_t k = 0; k < bins(); ++k) out_[k] = {plan_->out[k].r, plan_->out[k].i};
 }
+
+#endif
 
 }  // namespace tributary::features

@@ -1,5 +1,6 @@
 #pragma once
-// RealFft: the forward FFT of a real frame, as n/2 + 1 complex bins (KissFFT underneath).
+// RealFft: the forward FFT of a real frame, as n/2 + 1 complex bins. KissFFT (BSD-3-Clause)
+// underneath by default; FFTW (GPL-2+, about twice as fast) with -DTRIBUTARY_FFTW=ON.
 #include <complex>
 #include <cstddef>
 #include <memory>
@@ -16,13 +17,18 @@ class RealFft {
 
   std::size_t size() const noexcept { return n_; }
   std::size_t bins() const noexcept { return n_ / 2 + 1; }
-  // `in` holds size() samples, `out` bins() values. Not thread-safe per instance (scratch).
-  void forward(const float* in, std::complex<float>* out);
+  // The transform reads input() (size() samples, kept between calls) and writes output()
+  // (bins() values). Not thread-safe per instance.
+  float* input() noexcept { return in_; }
+  const std::complex<float>* output() const noexcept { return out_; }
+  void forward();
 
  private:
   struct Plan;
   std::size_t n_;
   std::unique_ptr<Plan> plan_;
+  float* in_ = nullptr;
+  std::complex<float>* out_ = nullptr;
 };
 
 }  // namespace tributary::features

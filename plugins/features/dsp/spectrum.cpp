@@ -16,8 +16,6 @@ Spectrum::Spectrum(const SpectrumOptions& options) : options_(options), fft_(opt
     for (double v : w) energy += v * v;
     scale_ = static_cast<float>(1.0 / std::sqrt(energy));
   }
-  padded_.assign(options_.n_fft, 0.0f);
-  bins_.resize(bins());
 }
 
 double Spectrum::compute(float* frame, float* out) {
@@ -40,22 +38,24 @@ double Spectrum::compute(float* frame, float* out) {
       frame[0] -= c * frame[0];
     }
   }
-  // Only the window's span is non-zero; the rest of padded_ stays 0.
+  // Only the window's span is written; the rest of the FFT's input stays 0.
   const float* src = options_.kaldi ? frame : frame + window_offset_;
-  float* dst = padded_.data() + window_offset_;
-  for (std::size_t i = 0; i < w; ++i) dst[i] = src[i] * window_[i];
-  fft_.forward(padded_.data(), bins_.data());
+  float* dst = fft_.input() + window_offset_;
+  const float* window = window_.data();
+  for (std::size_t i = 0; i < w; ++i) dst[i] = src[i] * window[i];
+  fft_.forward();
+  const std::complex<float>* x = fft_.output();
 
   const std::size_t n = bins();
   const double p = options_.power;
   const float s = scale_;
   if (p == 2.0) {
     const float s2 = s * s;
-    for (std::size_t k = 0; k < n; ++k) out[k] = std::norm(bins_[k]) * s2;
+    for (std::size_t k = 0; k < n; ++k) out[k] = (x[k].real() * x[k].real() + x[k].imag() * x[k].imag()) * s2;
   } else if (p == 1.0) {
-    for (std::size_t k = 0; k < n; ++k) out[k] = std::abs(bins_[k]) * s;
+    for (std::size_t k = 0; k < n; ++k) out[k] = std::abs(x[k]) * s;
   } else {
-    for (std::size_t k = 0; k < n; ++k) out[k] = static_cast<float>(std::pow(std::abs(bins_[k]) * s, p));
+    for (std::size_t k = 0; k < n; ++k) out[k] = static_cast<float>(std::pow(std::abs(x[k]) * s, p));
   }
   return log_energy;
 }

@@ -49,8 +49,6 @@ class Spectrum {
   std::vector<float> window_;
   float scale_ = 1.0f;
   RealFft fft_;
-  std::vector<float> padded_;
-  std::vector<std::complex<float>> bins_;
 };
 
 }  // namespace tributary::features

@@ -158,11 +158,11 @@ AudioFeatureNode::Layout Mfcc::prepare(double sample_rate) {
   // DCT-II, orthonormal: sqrt(2 / n) cos(pi / n (m + 1/2) k), row 0 scaled by 1 / sqrt(2).
   const std::size_t n = mel_.n_mels;
   const double pi = std::acos(-1.0);
-  dct_.assign(n_mfcc_ * n, 0.0f);
+  dct_.assign(n * n_mfcc_, 0.0f);
   for (std::size_t k = 0; k < n_mfcc_; ++k) {
     const double scale = std::sqrt(2.0 / static_cast<double>(n)) * (k == 0 ? 1.0 / std::sqrt(2.0) : 1.0);
     for (std::size_t m = 0; m < n; ++m) {
-      dct_[k * n + m] = static_cast<float>(
+      dct_[m * n_mfcc_ + k] = static_cast<float>(
           scale * std::cos(pi / static_cast<double>(n) * (static_cast<double>(m) + 0.5) * static_cast<double>(k)));
     }
   }
@@ -218,13 +218,14 @@ void Mfcc::finish_block(FrameBlock& block, BlockState& state, bool end) {
   for (std::size_t r = 0; r < rows; ++r) {
     float* mels = block.values.data() + r * (n + 1);
     if (floored) floor_decibels(mels, n, state.peak, top_db_);
+    // Mel by mel over all coefficients at once: the inner loop runs over contiguous rows.
     float* c = cepstra.data() + r * n_mfcc_;
-    for (std::size_t k = 0; k < n_mfcc_; ++k) {
-      const float* basis = dct_.data() + k * n;
-      float sum = 0.0f;
-      for (std::size_t m = 0; m < n; ++m) sum += basis[m] * mels[m];
-      c[k] = sum * lifts_[k];
+    for (std::size_t m = 0; m < n; ++m) {
+      const float* basis = dct_.data() + m * n_mfcc_;
+      const float v = mels[m];
+      for (std::size_t k = 0; k < n_mfcc_; ++k) c[k] += basis[k] * v;
     }
+    for (std::size_t k = 0; k < n_mfcc_; ++k) c[k] *= lifts_[k];
     if (convention_ == Convention::kaldi && use_energy_) c[0] = mels[n];
   }
   block.values = std::move(cepstra);
