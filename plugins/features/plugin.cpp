@@ -3,6 +3,7 @@
 #include "identity/identity.hpp"
 #include "mel/mel.hpp"
 #include "mfcc/mfcc.hpp"
+#include "spectral/spectral.hpp"
 #include "standardize/standardize.hpp"
 #include "stft/stft.hpp"
 
@@ -12,4 +13,5 @@ TRIBUTARY_PLUGIN("features") {
   registrar.add<tributary::features::Stft>();
   registrar.add<tributary::features::Mel>();
   registrar.add<tributary::features::Mfcc>();
+  registrar.add<tributary::features::Spectral>();
 }

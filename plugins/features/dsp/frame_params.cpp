@@ -5,7 +5,7 @@
 
 namespace tributary::features {
 
-void declare_spectrum_params(NodeSpec& spec) {
+void declare_spectrum_params(NodeSpec& spec, double default_power) {
   spec.param<std::int64_t>("n_fft", 400, "FFT size in samples; the spectrum has n_fft / 2 + 1 bins").range(2, 65536);
   spec.param<std::int64_t>("win_length", 400, "window length in samples, at most n_fft (left out: n_fft)")
       .range(1, 65536);
@@ -17,7 +17,7 @@ void declare_spectrum_params(NodeSpec& spec) {
   spec.param<bool>("center", true, "pad n_fft / 2 samples on both sides so frame t is centred on sample t * hop");
   spec.param<std::string>("pad_mode", "reflect", "edge padding when center is true: reflect or constant (zeros)")
       .choices({"reflect", "constant"});
-  spec.param<double>("power", 2.0, "exponent of the magnitude: 2 for power, 1 for magnitude").range(0.01, 16.0);
+  spec.param<double>("power", default_power, "exponent of the magnitude: 2 for power, 1 for magnitude").range(0.01, 16.0);
   spec.param<bool>("normalized", false, "divide the spectrum by the window's L2 norm (torchaudio's normalized)");
   spec.param<std::int64_t>("sample_rate", 0,
                            "expected sample rate in Hz, checked against every packet's sample_rate attribute; "

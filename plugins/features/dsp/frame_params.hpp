@@ -10,7 +10,7 @@
 namespace tributary::features {
 
 // n_fft, win_length, hop_length, window, center, pad_mode, power, normalized, sample_rate.
-void declare_spectrum_params(NodeSpec& spec);
+void declare_spectrum_params(NodeSpec& spec, double default_power = 2.0);
 // n_mels, f_min, f_max, mel_scale, norm.
 void declare_mel_params(NodeSpec& spec);
 

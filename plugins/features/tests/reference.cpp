@@ -13,6 +13,7 @@
 
 #include "mel/mel.hpp"
 #include "mfcc/mfcc.hpp"
+#include "spectral/spectral.hpp"
 #include "stft/stft.hpp"
 
 namespace tributary::features::testing {
@@ -37,6 +38,11 @@ Value to_param(const nlohmann::json& j) {
   if (j.is_number_integer()) return Value(j.get<std::int64_t>());
   if (j.is_number()) return Value(j.get<double>());
   if (j.is_string()) return Value(j.get<std::string>());
+  if (j.is_array()) {
+    std::vector<Value> items;
+    for (const auto& item : j) items.push_back(to_param(item));
+    return Value(std::move(items));
+  }
   throw std::runtime_error("unsupported parameter value in the manifest: " + j.dump());
 }
 
@@ -120,6 +126,7 @@ NodeHarness harness_for(const std::string& node, const std::vector<TableEntry>& 
   if (node == "stft") return NodeHarness::of<Stft>(params);
   if (node == "mel") return NodeHarness::of<Mel>(params);
   if (node == "mfcc") return NodeHarness::of<Mfcc>(params);
+  if (node == "spectral") return NodeHarness::of<Spectral>(params);
   throw std::invalid_argument("no node type " + node);
 }
 
@@ -232,7 +239,7 @@ void check_stream_matches_clip(const std::string& node) {
     params.erase(std::remove_if(params.begin(), params.end(), [](const TableEntry& e) { return e.key == "top_db"; }),
                  params.end());
     params.push_back({"top_db", 0.0});
-    if (node == "stft") params.pop_back();
+    if (node == "stft" || node == "spectral") params.pop_back();
     Shape shape;
     const auto clip = run_clip(c, params, shape);
 

@@ -109,6 +109,44 @@ def with_deltas(features, p):
     return torch.cat(parts, dim=0).T
 
 
+STATISTICS = ["centroid", "bandwidth", "rolloff", "flatness", "flux", "zcr", "rms"]
+
+
+def spectral(p, x):
+    """The spectral node's statistics: centroid from torchaudio.functional.spectral_centroid, the
+    others in numpy from torchaudio's magnitude spectrogram (librosa's definitions of bandwidth,
+    rolloff and flatness; positive flux; zcr and rms over the frames torch.stft cuts). Silent
+    frames give 0 where torchaudio gives NaN."""
+    kw = spectrogram_kwargs(dict(p, power=p.get("power", 1.0)))
+    S = T.Spectrogram(**kw)(x)[0].double().numpy()  # (bins, frames)
+    n_fft, hop = kw["n_fft"], kw["hop_length"]
+    freqs = np.linspace(0, RATE // 2, 1 + n_fft // 2)[:, None]
+    total = S.sum(axis=0)
+    safe = np.where(total > 0, total, 1.0)
+    out = {}
+    window = kw["window_fn"](kw["win_length"])
+    centroid = F.spectral_centroid(x, RATE, 0, window, n_fft, hop, kw["win_length"])[0].double().numpy()
+    out["centroid"] = np.nan_to_num(centroid, nan=0.0)
+    c = (freqs * S).sum(axis=0) / safe
+    bw_p = p.get("bandwidth_p", 2.0)
+    out["bandwidth"] = ((S * np.abs(freqs - c) ** bw_p).sum(axis=0) / safe) ** (1.0 / bw_p)
+    cumulative = np.cumsum(S, axis=0)
+    reached = cumulative >= p.get("roll_percent", 0.85) * total
+    out["rolloff"] = np.where(total > 0, freqs[np.argmax(reached, axis=0), 0], 0.0)
+    power = np.maximum(1e-10, S ** 2)
+    out["flatness"] = np.exp(np.log(power).mean(axis=0)) / power.mean(axis=0)
+    rise = np.maximum(0.0, S[:, 1:] - S[:, :-1]).sum(axis=0)
+    out["flux"] = np.concatenate([[0.0], rise])
+    signal = x[0].double().numpy()
+    if kw["center"]:
+        signal = np.pad(signal, n_fft // 2, mode="reflect" if kw["pad_mode"] == "reflect" else "constant")
+    frames = np.stack([signal[t * hop:t * hop + n_fft] for t in range(S.shape[1])])
+    out["zcr"] = (np.signbit(frames[:, 1:]) != np.signbit(frames[:, :-1])).sum(axis=1) / n_fft
+    out["rms"] = np.sqrt((frames ** 2).mean(axis=1))
+    names = p.get("features", STATISTICS)
+    return torch.from_numpy(np.stack([out[name] for name in names], axis=1))
+
+
 def run_case(node, p, x):
     """x: (channels, samples) float32 tensor. Returns (time, bins) or (channels, time, bins)."""
     if node == "stft":
@@ -165,6 +203,8 @@ def run_case(node, p, x):
             y = transform(x[0])
             y = lifter(y, q.get("lifter", 0.0), 1)
             y = with_deltas(y, q)
+    elif node == "spectral":
+        y = spectral(p, x)
     else:
         raise ValueError(node)
     if y.dim() == 3 and y.shape[0] == 1:
@@ -194,6 +234,11 @@ CASES = [
                                                 "mel_scale": "slaney", "power": 1.0}),
     ("mel_fmin_fmax", "mel", "speech", {"n_fft": 400, "hop_length": 160, "n_mels": 40, "f_min": 60.0,
                                         "f_max": 7600.0, "log": "natural"}),
+    # spectral: every statistic on speech, noise and a chirp; a subset in another order.
+    ("spectral_speech", "spectral", "speech", {"n_fft": 512, "hop_length": 160}),
+    ("spectral_noise", "spectral", "noise", {}),
+    ("spectral_chirp_subset", "spectral", "chirp", {"n_fft": 1024, "hop_length": 256, "roll_percent": 0.5,
+                                                    "features": ["rms", "rolloff", "flux", "centroid"]}),
     # mfcc: each convention, log mels, lifter, deltas.
     ("mfcc_torchaudio", "mfcc", "speech", {}),
     ("mfcc_torchaudio_40", "mfcc", "speech", {"n_fft": 512, "hop_length": 160, "n_mels": 40, "n_mfcc": 40}),
