@@ -1,5 +1,6 @@
 #include "tributary/plugin.hpp"
 
+#include "denoise/denoise.hpp"
 #include "identity/identity.hpp"
 #include "mel/mel.hpp"
 #include "mfcc/mfcc.hpp"
@@ -14,4 +15,5 @@ TRIBUTARY_PLUGIN("features") {
   registrar.add<tributary::features::Mel>();
   registrar.add<tributary::features::Mfcc>();
   registrar.add<tributary::features::Spectral>();
+  registrar.add<tributary::features::Denoise>();
 }

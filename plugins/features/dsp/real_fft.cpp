@@ -28,11 +28,17 @@ std::mutex& planner_mutex() {
 
 struct RealFft::Plan {
   fftwf_plan plan = nullptr;
+  fftwf_plan inverse = nullptr;  // planned at the first inverse()
   float* in = nullptr;
   fftwf_complex* out = nullptr;
+  float* inverse_out = nullptr;
+  fftwf_complex* inverse_in = nullptr;
   ~Plan() {
     std::lock_guard<std::mutex> lock(planner_mutex());
     if (plan != nullptr) fftwf_destroy_plan(plan);
+    if (inverse != nullptr) fftwf_destroy_plan(inverse);
+    fftwf_free(inverse_out);
+    fftwf_free(inverse_in);
     fftwf_free(in);
     fftwf_free(out);
   }
@@ -58,11 +64,25 @@ RealFft& RealFft::operator=(RealFft&&) noexcept = default;
 
 void RealFft::forward() { fftwf_execute(plan_->plan); }
 
+void RealFft::inverse(const std::complex<float>* bins, float* samples) {
+  if (plan_->inverse == nullptr) {
+    std::lock_guard<std::mutex> lock(planner_mutex());
+    plan_->inverse_in = fftwf_alloc_complex(n_ / 2 + 1);
+    plan_->inverse_out = fftwf_alloc_real(n_);
+    plan_->inverse = fftwf_plan_dft_c2r_1d(static_cast<int>(n_), plan_->inverse_in, plan_->inverse_out, FFTW_MEASURE);
+    if (plan_->inverse == nullptr) throw std::runtime_error("cannot plan an inverse FFT of length " + std::to_string(n_));
+  }
+  std::copy_n(bins, n_ / 2 + 1, reinterpret_cast<std::complex<float>*>(plan_->inverse_in));
+  fftwf_execute(plan_->inverse);  // c2r overwrites its input, hence the copy
+  std::copy_n(plan_->inverse_out, n_, samples);
+}
+
 #else
 
 // KissFFT's real transform needs an even length; odd lengths go through the complex one.
 struct RealFft::Plan {
   kiss_fftr_cfg real = nullptr;
+  kiss_fftr_cfg inverse = nullptr;  // made at the first inverse()
   kiss_fft_cfg complex = nullptr;
   std::vector<float> samples;
   std::vector<std::complex<float> > bins;
@@ -70,6 +90,7 @@ struct RealFft::Plan {
   std::vector<kiss_fft_cpx> out;  // odd lengths: all n bins
   ~Plan() {
     if (real != nullptr) kiss_fftr_free(real);
+    if (inverse != nullptr) kiss_fftr_free(inverse);
     if (complex != nullptr) kiss_fft_free(complex);
   }
 };
@@ -107,6 +128,15 @@ void RealFft::forward() {
   for (std::size_t i = 0; i < n_; ++i) plan_->in[i] = kiss_fft_cpx{in_[i], 0.0f};
   kiss_fft(plan_->complex, plan_->in.data(), plan_->out.data());
   for (std::size_t k = 0; k < bins(); ++k) out_[k] = {plan_->out[k].r, plan_->out[k].i};
+}
+
+void RealFft::inverse(const std::complex<float>* bins, float* samples) {
+  if (n_ % 2 != 0) throw std::invalid_argument("the inverse FFT needs an even length, not " + std::to_string(n_));
+  if (plan_->inverse == nullptr) {
+    plan_->inverse = kiss_fftr_alloc(static_cast<int>(n_), 1, nullptr, nullptr);
+    if (plan_->inverse == nullptr) throw std::runtime_error("cannot plan an inverse FFT of length " + std::to_string(n_));
+  }
+  kiss_fftri(plan_->inverse, reinterpret_cast<const kiss_fft_cpx*>(bins), samples);
 }
 
 #endif

@@ -22,6 +22,9 @@ class RealFft {
   float* input() noexcept { return in_; }
   const std::complex<float>* output() const noexcept { return out_; }
   void forward();
+  // The inverse: reads bins() values from `bins`, writes size() samples to `samples`, unscaled
+  // (n times the signal, as FFTW and KissFFT leave it). size() must be even.
+  void inverse(const std::complex<float>* bins, float* samples);
 
  private:
   struct Plan;

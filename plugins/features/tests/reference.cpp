@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "denoise/denoise.hpp"
 #include "mel/mel.hpp"
 #include "mfcc/mfcc.hpp"
 #include "spectral/spectral.hpp"
@@ -127,6 +128,7 @@ NodeHarness harness_for(const std::string& node, const std::vector<TableEntry>& 
   if (node == "mel") return NodeHarness::of<Mel>(params);
   if (node == "mfcc") return NodeHarness::of<Mfcc>(params);
   if (node == "spectral") return NodeHarness::of<Spectral>(params);
+  if (node == "denoise") return NodeHarness::of<Denoise>(params);
   throw std::invalid_argument("no node type " + node);
 }
 

@@ -18,6 +18,7 @@ import sys
 import tempfile
 
 import numpy as np
+import scipy.signal
 import torch
 import torchaudio
 import torchaudio.compliance.kaldi as kaldi
@@ -47,8 +48,12 @@ def signals():
     tone = 0.3 * np.sin(2 * math.pi * 440.0 * np.arange(12345) / RATE)
     noise = rng.uniform(-0.5, 0.5, RATE)
     stereo = np.stack([chirp[:8000], noise[:8000]], axis=1)
+    lead = np.zeros(RATE // 2, dtype=np.float64)
+    clean = np.concatenate([lead, speech_signal.astype(np.float64)])
+    noisy = clean + 0.02 * rng.standard_normal(clean.shape[0])
     return {
         "speech": speech_signal,
+        "noisy_speech": noisy.astype(np.float32),
         "chirp": (chirp + 0.01 * rng.standard_normal(RATE)).astype(np.float32),
         "tone": tone.astype(np.float32),
         "noise": noise.astype(np.float32),
@@ -147,6 +152,50 @@ def spectral(p, x):
     return torch.from_numpy(np.stack([out[name] for name in names], axis=1))
 
 
+def triangle(n):
+    """noisereduce's smoothing kernel along one axis."""
+    return np.concatenate([np.linspace(0, 1, n + 1, endpoint=False), np.linspace(1, 0, n + 2)])[1:-1]
+
+
+def denoise(p, x):
+    """Spectral gating as noisereduce does it, in numpy and torch: torch.stft, a per-bin mask
+    (stationary: above mean + n_std std of a noise profile in dB; non-stationary: a sigmoid of the
+    rise above a causal one-pole average), mixed with prop_decrease, smoothed by a triangular
+    kernel with zeros beyond the edges, torch.istft."""
+    n_fft = p.get("n_fft", 1024)
+    hop = p.get("hop_length", n_fft // 4)
+    stationary = p.get("stationary", True)
+    n_std = p.get("n_std_thresh", 1.5 if stationary else 2.0)
+    prop = p.get("prop_decrease", 1.0)
+    window = torch.hann_window(n_fft)
+    out = []
+    for channel in x:
+        X = torch.stft(channel, n_fft, hop, window=window, center=True, pad_mode="reflect", return_complex=True)
+        mag = X.abs().double().numpy()
+        frames = mag.shape[1]
+        if stationary:
+            level = 20.0 * np.log10(np.maximum(mag, 1e-10))
+            noise_ms = p.get("noise_ms", 0.0)
+            profile = min(frames, math.ceil(noise_ms * RATE / 1000.0 / hop)) if noise_ms > 0 else frames
+            threshold = level[:, :profile].mean(axis=1) + n_std * level[:, :profile].std(axis=1)
+            mask = (level > threshold[:, None]).astype(np.float64)
+        else:
+            t = p.get("time_constant_s", 2.0) * RATE / hop
+            b = (math.sqrt(1 + 4 * t * t) - 1) / (2 * t * t)
+            average = scipy.signal.lfilter([b], [1, b - 1], mag, axis=1)
+            rise = (mag - average) / np.maximum(average, 1e-10)
+            mask = 1.0 / (1.0 + np.exp(-p.get("sigmoid_slope", 10.0) * (rise - n_std)))
+        mask = mask * prop + (1.0 - prop)
+        n_freq = int(p.get("freq_mask_smooth_hz", 500.0) / (RATE / (n_fft / 2)))
+        n_time = int(p.get("time_mask_smooth_ms", 50.0) / (hop / RATE * 1000.0))
+        kernel = np.outer(triangle(n_freq), triangle(n_time))
+        mask = scipy.signal.fftconvolve(mask, kernel / kernel.sum(), mode="same")
+        Y = X * torch.from_numpy(mask).to(torch.complex64)
+        out.append(torch.istft(Y, n_fft, hop, window=window, center=True, length=channel.shape[0]))
+    y = torch.stack(out, dim=1)
+    return y[:, 0] if y.shape[1] == 1 else y
+
+
 def run_case(node, p, x):
     """x: (channels, samples) float32 tensor. Returns (time, bins) or (channels, time, bins)."""
     if node == "stft":
@@ -205,6 +254,8 @@ def run_case(node, p, x):
             y = with_deltas(y, q)
     elif node == "spectral":
         y = spectral(p, x)
+    elif node == "denoise":
+        y = denoise(p, x)
     else:
         raise ValueError(node)
     if y.dim() == 3 and y.shape[0] == 1:
@@ -239,6 +290,12 @@ CASES = [
     ("spectral_noise", "spectral", "noise", {}),
     ("spectral_chirp_subset", "spectral", "chirp", {"n_fft": 1024, "hop_length": 256, "roll_percent": 0.5,
                                                     "features": ["rms", "rolloff", "flux", "centroid"]}),
+    # denoise: stationary from a noise lead-in or the whole clip, non-stationary, partial decrease.
+    ("denoise_stationary_lead", "denoise", "noisy_speech", {"noise_ms": 400.0}),
+    ("denoise_stationary_whole", "denoise", "noisy_speech", {"n_fft": 512, "prop_decrease": 0.8}),
+    ("denoise_nonstationary", "denoise", "noisy_speech", {"stationary": False, "time_constant_s": 1.0}),
+    ("denoise_stereo", "denoise", "stereo", {"n_fft": 256, "noise_ms": 100.0, "freq_mask_smooth_hz": 200.0,
+                                             "time_mask_smooth_ms": 20.0}),
     # mfcc: each convention, log mels, lifter, deltas.
     ("mfcc_torchaudio", "mfcc", "speech", {}),
     ("mfcc_torchaudio_40", "mfcc", "speech", {"n_fft": 512, "hop_length": 160, "n_mels": 40, "n_mfcc": 40}),
