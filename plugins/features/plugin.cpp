@@ -1,5 +1,6 @@
 #include "tributary/plugin.hpp"
 
+#include "augment/augment.hpp"
 #include "denoise/denoise.hpp"
 #include "identity/identity.hpp"
 #include "mel/mel.hpp"
@@ -16,4 +17,5 @@ TRIBUTARY_PLUGIN("features") {
   registrar.add<tributary::features::Mfcc>();
   registrar.add<tributary::features::Spectral>();
   registrar.add<tributary::features::Denoise>();
+  registrar.add<tributary::features::Augment>();
 }
