@@ -8,6 +8,7 @@
 #include "spectral/spectral.hpp"
 #include "standardize/standardize.hpp"
 #include "stft/stft.hpp"
+#include "window/window.hpp"
 
 TRIBUTARY_PLUGIN("features") {
   registrar.add<tributary::features::Identity>();
@@ -18,4 +19,5 @@ TRIBUTARY_PLUGIN("features") {
   registrar.add<tributary::features::Spectral>();
   registrar.add<tributary::features::Denoise>();
   registrar.add<tributary::features::Augment>();
+  registrar.add<tributary::features::FrameWindow>();
 }
