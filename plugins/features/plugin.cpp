@@ -5,6 +5,7 @@
 #include "identity/identity.hpp"
 #include "mel/mel.hpp"
 #include "mfcc/mfcc.hpp"
+#include "normalize/normalize.hpp"
 #include "spectral/spectral.hpp"
 #include "standardize/standardize.hpp"
 #include "stft/stft.hpp"
@@ -20,4 +21,5 @@ TRIBUTARY_PLUGIN("features") {
   registrar.add<tributary::features::Denoise>();
   registrar.add<tributary::features::Augment>();
   registrar.add<tributary::features::FrameWindow>();
+  registrar.add<tributary::features::Normalize>();
 }
