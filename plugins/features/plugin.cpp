@@ -3,6 +3,7 @@
 #include "augment/augment.hpp"
 #include "denoise/denoise.hpp"
 #include "identity/identity.hpp"
+#include "image/image.hpp"
 #include "mel/mel.hpp"
 #include "mfcc/mfcc.hpp"
 #include "normalize/normalize.hpp"
@@ -22,4 +23,5 @@ TRIBUTARY_PLUGIN("features") {
   registrar.add<tributary::features::Augment>();
   registrar.add<tributary::features::FrameWindow>();
   registrar.add<tributary::features::Normalize>();
+  registrar.add<tributary::features::ImageFrames>();
 }

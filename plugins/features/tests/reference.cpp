@@ -99,6 +99,17 @@ References load() {
                               s.at("samples").get<std::size_t>() * signal.channels);
     refs.signals[name] = std::move(signal);
   }
+  for (const auto& [name, m] : manifest.at("images").items()) {
+    ReferenceImage image;
+    image.height = m.at("height").get<std::int64_t>();
+    image.width = m.at("width").get<std::int64_t>();
+    image.channels = m.at("channels").get<std::int64_t>();
+    std::ifstream file((dir / m.at("file").get<std::string>()).string(), std::ios::binary);
+    image.pixels.resize(static_cast<std::size_t>(image.height * image.width * image.channels));
+    file.read(reinterpret_cast<char*>(image.pixels.data()), static_cast<std::streamsize>(image.pixels.size()));
+    if (!file) throw std::runtime_error("reference image " + name + " is shorter than its manifest says");
+    refs.images[name] = std::move(image);
+  }
   for (const auto& c : manifest.at("cases")) {
     ReferenceCase rc;
     rc.id = c.at("id").get<std::string>();

@@ -26,8 +26,14 @@ struct ReferenceCase {
   Shape shape;
 };
 
+struct ReferenceImage {
+  std::vector<std::uint8_t> pixels;  // [height, width, channels]
+  std::int64_t height = 0, width = 0, channels = 0;
+};
+
 struct References {
   std::map<std::string, ReferenceSignal> signals;
+  std::map<std::string, ReferenceImage> images;
   std::vector<ReferenceCase> cases;
 };
 

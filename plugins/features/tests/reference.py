@@ -196,6 +196,36 @@ def denoise(p, x):
     return y[:, 0] if y.shape[1] == 1 else y
 
 
+def image_case(p, img):
+    """img: (height, width, 3) uint8 RGB. torch's bilinear resize (align_corners=False) after the
+    crop, ITU-R 601 grayscale, scale, mean and std, as the image node's parameters say."""
+    x = torch.from_numpy(img).permute(2, 0, 1).float()
+    if p.get("crop"):
+        cx, cy, cw, ch = p["crop"]
+        x = x[:, cy:cy + ch, cx:cx + cw]
+    if p.get("width"):
+        x = torch.nn.functional.interpolate(x[None], size=(p["height"], p["width"]), mode="bilinear",
+                                            align_corners=False)[0]
+    if p.get("grayscale"):
+        x = (0.299 * x[0] + 0.587 * x[1] + 0.114 * x[2])[None]
+    x = x * p.get("scale", 1.0 / 255.0)
+    if p.get("mean"):
+        x = x - torch.tensor(p["mean"]).reshape(-1, 1, 1)
+    if p.get("std"):
+        x = x / torch.tensor(p["std"]).reshape(-1, 1, 1)
+    if p.get("layout", "chw") == "hwc":
+        x = x.permute(1, 2, 0)
+    return x.contiguous().numpy().astype(np.float32)
+
+
+IMAGE_CASES = [
+    ("image_resize_down", {"width": 30, "height": 20}),
+    ("image_crop_resize_up_norm", {"crop": [8, 4, 40, 32], "width": 70, "height": 45,
+                                   "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}),
+    ("image_gray_hwc", {"width": 17, "height": 23, "grayscale": True, "layout": "hwc"}),
+]
+
+
 def run_case(node, p, x):
     """x: (channels, samples) float32 tensor. Returns (time, bins) or (channels, time, bins)."""
     if node == "stft":
@@ -334,6 +364,18 @@ def main():
         manifest["cases"].append({"id": case_id, "node": node, "signal": signal, "params": params,
                                   "file": case_id + ".f32",
                                   "shape": list(y.shape)})
+    # A 48 x 64 RGB frame: gradients and noise, so every interpolation weight matters.
+    rng = np.random.default_rng(11)
+    yy, xx = np.mgrid[0:48, 0:64]
+    img = np.stack([xx * 4, yy * 5, (xx + yy) * 2], axis=2) + rng.integers(0, 40, (48, 64, 3))
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    img.tofile(os.path.join(out_dir, "frame.u8"))
+    manifest["images"] = {"frame": {"file": "frame.u8", "height": 48, "width": 64, "channels": 3}}
+    for case_id, params in IMAGE_CASES:
+        y = image_case(params, img)
+        y.astype("<f4").tofile(os.path.join(out_dir, case_id + ".f32"))
+        manifest["cases"].append({"id": case_id, "node": "image", "signal": "frame", "params": params,
+                                  "file": case_id + ".f32", "shape": list(y.shape)})
     with open(os.path.join(out_dir, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
 
