@@ -21,6 +21,9 @@ void Denoise::declare(NodeSpec& spec) {
                      "stationary: the first noise_ms of each clip or stream is the noise profile; 0 = the whole "
                      "clip (streams need a value)")
       .range(0.0, 600000.0);
+  spec.param<std::string>("noise_path", "",
+                          "stationary: a WAV recording of the noise alone for the profile (noisereduce's y_noise), "
+                          "at the audio's sample rate; instead of noise_ms");
   spec.param<double>("prop_decrease", 1.0, "how much of the noise to remove, 0..1").range(0.0, 1.0);
   spec.param<double>("n_std_thresh", 1.5,
                      "stationary: standard deviations above the noise mean a bin must be to pass; non-stationary "
@@ -74,6 +77,22 @@ void Denoise::configure(const Params& params) {
   time_mask_smooth_ms_ = params.get<double>("time_mask_smooth_ms");
   time_constant_s_ = params.get<double>("time_constant_s");
   sigmoid_slope_ = params.get<double>("sigmoid_slope");
+  noise_path_ = params.get<std::string>("noise_path");
+  if (!noise_path_.empty()) {
+    if (!stationary_)
+      throw ParamError("noise_path", "a noise recording is for stationary gating: set stationary = true");
+    if (noise_ms_ > 0.0) throw ParamError("noise_path", "give noise_path or noise_ms, not both");
+    try {
+      noise_ = read_wav(noise_path_);
+    } catch (const std::runtime_error& e) {
+      throw ParamError("noise_path", e.what());
+    }
+    if (noise_.samples.size() < n_fft_ / 2 + 1) {
+      throw ParamError("noise_path", noise_path_ + ": " + std::to_string(noise_.samples.size()) +
+                                         " samples of noise are too few for one frame of n_fft " +
+                                         std::to_string(n_fft_));
+    }
+  }
 }
 
 SpectralGateOptions Denoise::options_for(double sample_rate) const {
@@ -101,7 +120,10 @@ Denoise::Stream Denoise::open(const Packet& packet, std::size_t channels, double
   s.sample_rate = sample_rate;
   s.start_ns = packet.timestamp_ns;
   const auto options = options_for(sample_rate);
-  for (std::size_t c = 0; c < channels; ++c) s.gates.emplace_back(options);
+  for (std::size_t c = 0; c < channels; ++c) {
+    s.gates.emplace_back(options);
+    if (!noise_.samples.empty()) s.gates.back().set_noise(noise_.samples.data(), noise_.samples.size());
+  }
   return s;
 }
 
@@ -139,7 +161,12 @@ void Denoise::process(const InputPort&, const PacketPtr& packet, Emitter& out) {
   const std::size_t channels = x.rank() == 2 ? static_cast<std::size_t>(x.dim(1)) : 1;
   const auto count = static_cast<std::size_t>(x.dim(0));
   const bool clip = packet->kind == PayloadKind::example;
-  if (!clip && stationary_ && noise_ms_ <= 0.0) {
+  if (!noise_.samples.empty() && noise_.sample_rate != rate->as_number()) {
+    throw std::runtime_error(node + ": the noise recording " + noise_path_ + " is at " +
+                             std::to_string(noise_.sample_rate) + " Hz, the audio at " +
+                             std::to_string(rate->as_number()) + " Hz: resample one of them");
+  }
+  if (!clip && stationary_ && noise_ms_ <= 0.0 && noise_.samples.empty()) {
     throw std::runtime_error(node +
                              ": a stream has no end to take its noise profile from: set noise_ms (e.g. 500) "
                              "or stationary = false");

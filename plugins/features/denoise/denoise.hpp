@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "augment/wav_file.hpp"
 #include "denoise/spectral_gate.hpp"
 #include "tributary/node.hpp"
 
@@ -59,6 +60,8 @@ class Denoise final : public Node {
   double time_mask_smooth_ms_ = 50.0;
   double time_constant_s_ = 2.0;
   double sigmoid_slope_ = 10.0;
+  std::string noise_path_;
+  WavAudio noise_;  // stationary: the profile's recording, when noise_path is given
   std::map<std::string, Stream> streams_;
 };
 

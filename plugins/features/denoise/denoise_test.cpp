@@ -43,7 +43,8 @@ TEST_CASE("denoise on a stream gives the clip's samples, in packets that tile ti
     if (c.node != "denoise") continue;
     bool streamable = false;
     for (const auto& p : c.params) {
-      streamable = streamable || p.key == "noise_ms" || (p.key == "stationary" && !p.value.as_bool());
+      streamable =
+          streamable || p.key == "noise_ms" || p.key == "noise_path" || (p.key == "stationary" && !p.value.as_bool());
     }
     if (!streamable) continue;
     INFO("case " << c.id);
@@ -67,6 +68,22 @@ TEST_CASE("denoise on a stream gives the clip's samples, in packets that tile ti
     }
     REQUIRE(streamed.size() == expected.size());
     CHECK(compare(streamed, expected).absolute == 0.0);
+  }
+}
+
+TEST_CASE("denoise refuses a noise_path that is not a WAV file, or given with noise_ms") {
+  try {
+    NodeHarness::of<Denoise>({{"noise_path", "/etc/hostname"}});
+    FAIL("no error");
+  } catch (const ParamError& e) {
+    CHECK(e.param() == "noise_path");
+    CHECK_THAT(e.what(), Catch::Contains("not a RIFF/WAVE file"));
+  }
+  try {
+    NodeHarness::of<Denoise>({{"noise_path", "/etc/hostname"}, {"noise_ms", 100.0}});
+    FAIL("no error");
+  } catch (const ParamError& e) {
+    CHECK(e.param() == "noise_path");
   }
 }
 

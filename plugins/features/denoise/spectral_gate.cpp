@@ -58,19 +58,54 @@ void SpectralGate::finish(std::vector<float>& out) {
   emit(o_.n_fft / 2 + static_cast<std::size_t>(samples_in_), out);
 }
 
+namespace {
+
+// Each bin's mean plus n_std (population) standard deviations over the first `frames` levels.
+template <typename Levels>
+std::vector<double> thresholds(const Levels& levels, std::size_t frames, std::size_t bins, double n_std) {
+  std::vector<double> threshold(bins, 0.0);
+  if (frames == 0) return threshold;
+  for (std::size_t k = 0; k < bins; ++k) {
+    double sum = 0.0;
+    for (std::size_t t = 0; t < frames; ++t) sum += levels[t][k];
+    const double mean = sum / static_cast<double>(frames);
+    double squares = 0.0;
+    for (std::size_t t = 0; t < frames; ++t) squares += (levels[t][k] - mean) * (levels[t][k] - mean);
+    threshold[k] = mean + n_std * std::sqrt(squares / static_cast<double>(frames));
+  }
+  return threshold;
+}
+
+}  // namespace
+
+std::vector<float> SpectralGate::level_of(const float* frame) {
+  float* in = fft_.input();
+  for (std::size_t i = 0; i < o_.n_fft; ++i) in[i] = frame[i] * window_[i];
+  fft_.forward();
+  const std::complex<float>* x = fft_.output();
+  std::vector<float> level(bins_);
+  for (std::size_t k = 0; k < bins_; ++k) {
+    const float magnitude = std::abs(x[k]);
+    level[k] = o_.stationary ? 20.0f * std::log10(std::max(magnitude, 1e-10f)) : magnitude;
+  }
+  return level;
+}
+
+void SpectralGate::set_noise(const float* noise, std::size_t count) {
+  FrameCutter cutter(o_.n_fft, o_.hop_length, o_.n_fft / 2, PadMode::reflect);
+  cutter.push(noise, count);
+  cutter.finish();
+  std::vector<std::vector<float>> levels;
+  while (cutter.next(frame_.data())) levels.push_back(level_of(frame_.data()));
+  threshold_ = thresholds(levels, levels.size(), bins_, o_.n_std_thresh);
+  profiled_ = true;
+}
+
 void SpectralGate::analyse_ready_frames() {
   while (cutter_.next(frame_.data())) {
-    float* in = fft_.input();
-    for (std::size_t i = 0; i < o_.n_fft; ++i) in[i] = frame_[i] * window_[i];
-    fft_.forward();
+    levels_.push_back(level_of(frame_.data()));
     const std::complex<float>* x = fft_.output();
     spectra_.emplace_back(x, x + bins_);
-    std::vector<float> level(bins_);
-    for (std::size_t k = 0; k < bins_; ++k) {
-      const float magnitude = std::abs(x[k]);
-      level[k] = o_.stationary ? 20.0f * std::log10(std::max(magnitude, 1e-10f)) : magnitude;
-    }
-    levels_.push_back(std::move(level));
     ++analysed_;
     if (o_.stationary && !profiled_ && o_.profile_frames > 0 && analysed_ >= o_.profile_frames) compute_profile();
     if (!o_.stationary || profiled_) {
@@ -80,19 +115,8 @@ void SpectralGate::analyse_ready_frames() {
 }
 
 void SpectralGate::compute_profile() {
-  // Mean and (population) standard deviation of each bin's level over the profile frames.
   const std::size_t frames = std::min(o_.profile_frames > 0 ? o_.profile_frames : analysed_, analysed_);
-  threshold_.assign(bins_, 0.0);
-  if (frames > 0) {
-    for (std::size_t k = 0; k < bins_; ++k) {
-      double sum = 0.0;
-      for (std::size_t t = 0; t < frames; ++t) sum += levels_[t][k];
-      const double mean = sum / static_cast<double>(frames);
-      double squares = 0.0;
-      for (std::size_t t = 0; t < frames; ++t) squares += (levels_[t][k] - mean) * (levels_[t][k] - mean);
-      threshold_[k] = mean + o_.n_std_thresh * std::sqrt(squares / static_cast<double>(frames));
-    }
-  }
+  threshold_ = thresholds(levels_, frames, bins_, o_.n_std_thresh);
   profiled_ = true;
 }
 

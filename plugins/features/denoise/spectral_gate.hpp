@@ -48,11 +48,16 @@ class SpectralGate {
   // short for reflect padding.
   void finish(std::vector<float>& out);
 
+  // Stationary: takes the noise profile from a separate recording of the noise (noisereduce's
+  // y_noise) instead of the signal's first frames. Call before the first push().
+  void set_noise(const float* noise, std::size_t count);
+
   std::uint64_t samples_in() const noexcept { return samples_in_; }
 
  private:
   void analyse_ready_frames();
   void compute_profile();
+  std::vector<float> level_of(const float* frame);
   void raw_mask(std::size_t index);
   void release(bool end);
   void synthesise(std::size_t index);

@@ -115,7 +115,14 @@ References load() {
     rc.id = c.at("id").get<std::string>();
     rc.node = c.at("node").get<std::string>();
     rc.signal = c.at("signal").get<std::string>();
-    for (const auto& [key, value] : c.at("params").items()) rc.params.push_back({key, to_param(value)});
+    for (const auto& [key, value] : c.at("params").items()) {
+      // Files the script wrote are named relative to its folder.
+      if (key == "noise_path") {
+        rc.params.push_back({key, Value((dir / value.get<std::string>()).string())});
+      } else {
+        rc.params.push_back({key, to_param(value)});
+      }
+    }
     std::size_t count = 1;
     for (const auto& d : c.at("shape")) {
       rc.shape.push_back(d.get<std::int64_t>());

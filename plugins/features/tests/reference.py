@@ -177,7 +177,13 @@ def denoise(p, x):
             level = 20.0 * np.log10(np.maximum(mag, 1e-10))
             noise_ms = p.get("noise_ms", 0.0)
             profile = min(frames, math.ceil(noise_ms * RATE / 1000.0 / hop)) if noise_ms > 0 else frames
-            threshold = level[:, :profile].mean(axis=1) + n_std * level[:, :profile].std(axis=1)
+            noise_level = level[:, :profile]
+            if p.get("noise_path"):
+                noise, _ = torchaudio.load(p["noise_path"])
+                N = torch.stft(noise[0], n_fft, hop, window=window, center=True, pad_mode="reflect",
+                               return_complex=True)
+                noise_level = 20.0 * np.log10(np.maximum(N.abs().double().numpy(), 1e-10))
+            threshold = noise_level.mean(axis=1) + n_std * noise_level.std(axis=1)
             mask = (level > threshold[:, None]).astype(np.float64)
         else:
             t = p.get("time_constant_s", 2.0) * RATE / hop
@@ -324,6 +330,7 @@ CASES = [
     ("denoise_stationary_lead", "denoise", "noisy_speech", {"noise_ms": 400.0}),
     ("denoise_stationary_whole", "denoise", "noisy_speech", {"n_fft": 512, "prop_decrease": 0.8}),
     ("denoise_nonstationary", "denoise", "noisy_speech", {"stationary": False, "time_constant_s": 1.0}),
+    ("denoise_noise_file", "denoise", "noisy_speech", {"noise_path": "NOISE_WAV"}),
     ("denoise_stereo", "denoise", "stereo", {"n_fft": 256, "noise_ms": 100.0, "freq_mask_smooth_hz": 200.0,
                                              "time_mask_smooth_ms": 20.0}),
     # mfcc: each convention, log mels, lifter, deltas.
@@ -355,10 +362,20 @@ def main():
         channels = 1 if x.ndim == 1 else x.shape[1]
         manifest["signals"][name] = {"file": name + ".f32", "samples": int(x.shape[0]), "channels": channels,
                                      "sample_rate": RATE}
+    # A recording of the noise alone, 16-bit, for denoise's noise_path.
+    noise_wav = os.path.join(out_dir, "noise.wav")
+    noise = np.random.default_rng(5).standard_normal(RATE) * 0.02
+    torchaudio.save(noise_wav, torch.from_numpy(noise.astype(np.float32))[None], RATE, encoding="PCM_S",
+                    bits_per_sample=16)
     for case_id, node, signal, params in CASES:
+        call = params
+        if params.get("noise_path") == "NOISE_WAV":
+            # The manifest names it relative to OUT_DIR; the tests read it from there.
+            call = dict(params, noise_path=noise_wav)
+            params = dict(params, noise_path="noise.wav")
         x = torch.from_numpy(data[signal])
         x = x.unsqueeze(0) if x.dim() == 1 else x.T.contiguous()
-        y = run_case(node, params, x)
+        y = run_case(node, call, x)
         path = os.path.join(out_dir, case_id + ".f32")
         y.astype("<f4").tofile(path)
         manifest["cases"].append({"id": case_id, "node": node, "signal": signal, "params": params,
