@@ -27,6 +27,16 @@ std::string AudioFeatureNode::located(const std::string& message) const {
   return context().node_name() + ": " + message;
 }
 
+AudioFeatureNode::Layout AudioFeatureNode::layout_of(const Spectrum& spectrum, std::size_t width) {
+  Layout layout;
+  layout.frame_length = spectrum.frame_length();
+  layout.hop = spectrum.options().hop_length;
+  layout.pad = spectrum.pad();
+  layout.pad_mode = spectrum.options().pad_mode;
+  layout.width = width;
+  return layout;
+}
+
 void AudioFeatureNode::prepare_if_known(double sample_rate) {
   expected_rate_ = sample_rate;
   if (sample_rate > 0.0) use_rate(sample_rate);

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "dsp/frame_cutter.hpp"
+#include "dsp/spectrum.hpp"
 #include "tributary/node.hpp"
 
 namespace tributary::features {
@@ -59,6 +60,8 @@ class AudioFeatureNode : public Node {
     std::size_t width = 0;  // values per frame from compute()
   };
   virtual Layout prepare(double sample_rate) = 0;
+  // The layout of a node that cuts the frames `spectrum` reads, `width` values each.
+  static Layout layout_of(const Spectrum& spectrum, std::size_t width);
   // One frame (frame_length samples, may be overwritten) to `width` values.
   virtual void compute(float* frame, float* out) = 0;
   // Turns the computed frames of a block into output frames, in place: a clip is one block

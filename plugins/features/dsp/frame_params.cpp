@@ -17,7 +17,8 @@ void declare_spectrum_params(NodeSpec& spec, double default_power) {
   spec.param<bool>("center", true, "pad n_fft / 2 samples on both sides so frame t is centred on sample t * hop");
   spec.param<std::string>("pad_mode", "reflect", "edge padding when center is true: reflect or constant (zeros)")
       .choices({"reflect", "constant"});
-  spec.param<double>("power", default_power, "exponent of the magnitude: 2 for power, 1 for magnitude").range(0.01, 16.0);
+  spec.param<double>("power", default_power, "exponent of the magnitude: 2 for power, 1 for magnitude")
+      .range(0.01, 16.0);
   spec.param<bool>("normalized", false, "divide the spectrum by the window's L2 norm (torchaudio's normalized)");
   spec.param<std::int64_t>("sample_rate", 0,
                            "expected sample rate in Hz, checked against every packet's sample_rate attribute; "
@@ -113,6 +114,13 @@ MelFilterbank make_kaldi_filterbank(const MelOptions& mel, std::size_t n_fft, do
   check_filters(mel, n_fft);
   const double f_max = checked_f_max(mel, sample_rate);
   return MelFilterbank::kaldi(mel.n_mels, n_fft, sample_rate, mel.f_min, f_max);
+}
+
+void warn_empty_filters(Logger& log, const MelFilterbank& filterbank) {
+  const auto empty = filterbank.empty_filters();
+  if (empty.empty()) return;
+  log.warn(empty.size(), " of the ", filterbank.filters(), " mel filters have no FFT bin (the first is filter ",
+           empty.front(), "): they stay 0; lower n_mels or raise n_fft");
 }
 
 double read_sample_rate(const Params& params) { return static_cast<double>(params.get<std::int64_t>("sample_rate")); }

@@ -36,6 +36,9 @@ MelFilterbank make_mel_filterbank(const MelOptions& mel, std::size_t n_fft, doub
 // The same checks and Kaldi's filterbank (triangles in the mel domain, Nyquist bin unused).
 MelFilterbank make_kaldi_filterbank(const MelOptions& mel, std::size_t n_fft, double sample_rate);
 
+// Logs, as torchaudio warns, when some filters have no FFT bin (they stay 0).
+void warn_empty_filters(Logger& log, const MelFilterbank& filterbank);
+
 // The sample rate given in the file, or 0 when it comes from the packets.
 double read_sample_rate(const Params& params);
 

@@ -70,7 +70,8 @@ void RealFft::inverse(const std::complex<float>* bins, float* samples) {
     plan_->inverse_in = fftwf_alloc_complex(n_ / 2 + 1);
     plan_->inverse_out = fftwf_alloc_real(n_);
     plan_->inverse = fftwf_plan_dft_c2r_1d(static_cast<int>(n_), plan_->inverse_in, plan_->inverse_out, FFTW_MEASURE);
-    if (plan_->inverse == nullptr) throw std::runtime_error("cannot plan an inverse FFT of length " + std::to_string(n_));
+    if (plan_->inverse == nullptr)
+      throw std::runtime_error("cannot plan an inverse FFT of length " + std::to_string(n_));
   }
   std::copy_n(bins, n_ / 2 + 1, reinterpret_cast<std::complex<float>*>(plan_->inverse_in));
   fftwf_execute(plan_->inverse);  // c2r overwrites its input, hence the copy
@@ -134,7 +135,8 @@ void RealFft::inverse(const std::complex<float>* bins, float* samples) {
   if (n_ % 2 != 0) throw std::invalid_argument("the inverse FFT needs an even length, not " + std::to_string(n_));
   if (plan_->inverse == nullptr) {
     plan_->inverse = kiss_fftr_alloc(static_cast<int>(n_), 1, nullptr, nullptr);
-    if (plan_->inverse == nullptr) throw std::runtime_error("cannot plan an inverse FFT of length " + std::to_string(n_));
+    if (plan_->inverse == nullptr)
+      throw std::runtime_error("cannot plan an inverse FFT of length " + std::to_string(n_));
   }
   kiss_fftri(plan_->inverse, reinterpret_cast<const kiss_fft_cpx*>(bins), samples);
 }

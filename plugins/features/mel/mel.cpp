@@ -67,19 +67,9 @@ AudioFeatureNode::Layout Mel::prepare(double sample_rate) {
   spectrum_.emplace(options_);
   filterbank_ = make_mel_filterbank(mel_, options_.n_fft, sample_rate);
   filterbank_rate_ = sample_rate;
-  const auto empty = filterbank_.empty_filters();
-  if (!empty.empty()) {
-    log().warn(empty.size(), " of the ", mel_.n_mels, " mel filters have no FFT bin (the first is filter ",
-               empty.front(), "): they stay 0; lower n_mels or raise n_fft");
-  }
+  warn_empty_filters(log(), filterbank_);
   power_.assign(spectrum_->bins(), 0.0f);
-  Layout layout;
-  layout.frame_length = spectrum_->frame_length();
-  layout.hop = options_.hop_length;
-  layout.pad = spectrum_->pad();
-  layout.pad_mode = options_.pad_mode;
-  layout.width = mel_.n_mels;
-  return layout;
+  return layout_of(*spectrum_, mel_.n_mels);
 }
 
 void Mel::compute(float* frame, float* out) {

@@ -150,11 +150,7 @@ AudioFeatureNode::Layout Mfcc::prepare(double sample_rate) {
   spectrum_.emplace(options_);
   filterbank_ = convention_ == Convention::kaldi ? make_kaldi_filterbank(mel_, options_.n_fft, sample_rate)
                                                  : make_mel_filterbank(mel_, options_.n_fft, sample_rate);
-  const auto empty = filterbank_.empty_filters();
-  if (!empty.empty()) {
-    log().warn(empty.size(), " of the ", mel_.n_mels, " mel filters have no FFT bin (the first is filter ",
-               empty.front(), "): lower n_mels or raise n_fft");
-  }
+  warn_empty_filters(log(), filterbank_);
   // DCT-II, orthonormal: sqrt(2 / n) cos(pi / n (m + 1/2) k), row 0 scaled by 1 / sqrt(2).
   const std::size_t n = mel_.n_mels;
   const double pi = std::acos(-1.0);
@@ -174,13 +170,7 @@ AudioFeatureNode::Layout Mfcc::prepare(double sample_rate) {
     }
   }
   power_.assign(spectrum_->bins(), 0.0f);
-  Layout layout;
-  layout.frame_length = spectrum_->frame_length();
-  layout.hop = options_.hop_length;
-  layout.pad = spectrum_->pad();
-  layout.pad_mode = options_.pad_mode;
-  layout.width = n + 1;  // the mels, then the frame's log energy (kaldi)
-  return layout;
+  return layout_of(*spectrum_, n + 1);
 }
 
 void Mfcc::compute(float* frame, float* out) {

@@ -78,14 +78,7 @@ AudioFeatureNode::Layout Spectral::prepare(double sample_rate) {
   }
   frame_copy_.assign(spectrum_->frame_length(), 0.0f);
   spectrum_values_.assign(bins, 0.0f);
-  Layout layout;
-  layout.frame_length = spectrum_->frame_length();
-  layout.hop = options_.hop_length;
-  layout.pad = spectrum_->pad();
-  layout.pad_mode = options_.pad_mode;
-  // Flux needs the spectra themselves until finish_block has compared neighbours.
-  layout.width = statistics_.size() + (flux_ ? bins : 0);
-  return layout;
+  return layout_of(*spectrum_, statistics_.size() + (flux_ ? bins : 0));
 }
 
 void Spectral::compute(float* frame, float* out) {

@@ -39,13 +39,7 @@ void Stft::configure(const Params& params) {
 
 AudioFeatureNode::Layout Stft::prepare(double) {
   spectrum_.emplace(options_);
-  Layout layout;
-  layout.frame_length = spectrum_->frame_length();
-  layout.hop = options_.hop_length;
-  layout.pad = spectrum_->pad();
-  layout.pad_mode = options_.pad_mode;
-  layout.width = spectrum_->bins();
-  return layout;
+  return layout_of(*spectrum_, spectrum_->bins());
 }
 
 void Stft::compute(float* frame, float* out) { spectrum_->compute(frame, out); }
