@@ -7,8 +7,10 @@
 namespace tributary::features {
 
 // 10 log10(max(x, amin)) for power (multiplier 10), 20 log10 for magnitude (multiplier 20).
+// (As multiplier / ln 10 times the natural log: glibc's logf is the faster of the two.)
 inline float to_decibels(float x, float multiplier, float amin = 1e-10f) {
-  return multiplier * std::log10(std::max(x, amin));
+  constexpr float kLog10E = 0.43429448190325182765f;
+  return multiplier * kLog10E * std::log(std::max(x, amin));
 }
 
 // Raises every value to at least peak - top_db.
