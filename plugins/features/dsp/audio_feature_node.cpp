@@ -1,5 +1,6 @@
 #include "dsp/audio_feature_node.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <utility>
@@ -92,6 +93,22 @@ std::vector<float> AudioFeatureNode::read_samples(const Packet& packet, std::siz
   return samples;
 }
 
+void AudioFeatureNode::check_continuity(Stream& stream, const Packet& packet, std::size_t samples) {
+  // A live source that dropped chunks leaves a hole in time; frames are cut across it as if the
+  // audio were continuous, and their timestamps count samples, so the user should know.
+  const std::uint64_t seen = stream.cutters.front().samples_seen();
+  if (seen == 0) return;
+  const double expected_ns =
+      static_cast<double>(stream.start_ns) + static_cast<double>(seen) * 1e9 / stream.sample_rate;
+  const double chunk_ns = static_cast<double>(samples) * 1e9 / stream.sample_rate;
+  const double late_ns = static_cast<double>(packet.timestamp_ns) - expected_ns;
+  if (late_ns <= std::max(20e6, chunk_ns / 2.0)) return;
+  if (stream.gaps++ == 0) {
+    log().warn("stream '", packet.stream, "' has a gap of ", std::llround(late_ns / 1e6), " ms before chunk ",
+               packet.sequence, " (dropped upstream?): frames are cut across it and their timestamps count samples");
+  }
+}
+
 void AudioFeatureNode::cut(Stream& stream, FrameBlock& block) {
   // Every channel has cut the same number of frames: they see the same samples.
   block.channels = stream.channels;
@@ -163,6 +180,7 @@ void AudioFeatureNode::process(const InputPort&, const PacketPtr& packet, Emitte
                                      " to " + std::to_string(channels) + " channels"));
   }
   const std::size_t count = samples.size() / channels;
+  if (!clip) check_continuity(stream, *packet, count);
   for (std::size_t c = 0; c < channels; ++c) stream.cutters[c].push(samples.data() + c, count, channels);
 
   FrameBlock block;
@@ -200,6 +218,7 @@ void AudioFeatureNode::emit_stream(Stream& stream, FrameBlock& block, Emitter& o
 
 void AudioFeatureNode::flush(Emitter& out) {
   for (auto& [name, stream] : streams_) {
+    if (stream.gaps > 1) log().warn("stream '", name, "' had ", stream.gaps, " gaps in time");
     try {
       for (auto& cutter : stream.cutters) cutter.finish();
     } catch (const std::invalid_argument& e) {

@@ -85,10 +85,12 @@ class AudioFeatureNode : public Node {
     std::uint64_t sequence = 0;
     std::uint64_t frames_out = 0;
     BlockState state;
-    PacketPtr last;  // attributes for what leaves at end of stream
+    PacketPtr last;          // attributes for what leaves at end of stream
+    std::uint64_t gaps = 0;  // chunks that started later than the samples before them end
   };
 
   void use_rate(double sample_rate);
+  void check_continuity(Stream& stream, const Packet& packet, std::size_t samples);
   std::vector<float> read_samples(const Packet& packet, std::size_t& channels, bool& multichannel) const;
   void cut(Stream& stream, FrameBlock& block);
   std::shared_ptr<Packet> make_output(const Packet& from, FrameBlock& block, bool multichannel) const;

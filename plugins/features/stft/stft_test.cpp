@@ -50,6 +50,27 @@ TEST_CASE("stft carries stream, label, split and attributes and adds the frame l
   CHECK(h.output()[1]->timestamp_ns == 5'000'000'000 + 15 * 16 * 125'000);
 }
 
+TEST_CASE("stft warns when a stream's chunks leave a gap in time") {
+  auto h = NodeHarness::of<Stft>({{"n_fft", 64}});
+  h.start();
+  for (std::int64_t i : {0, 1, 3}) {  // chunk 2 never came
+    auto p = make_packet(PayloadKind::audio);
+    p->stream = "mic";
+    p->sequence = static_cast<std::uint64_t>(i);
+    p->timestamp_ns = i * 100'000'000;  // 1600 samples at 16 kHz
+    p->set_attribute("sample_rate", 16000);
+    p->tensors.push_back(Tensor::from_vector(std::vector<float>(1600, 0.1f)));
+    h.push("in", p);
+  }
+  std::size_t warnings = 0;
+  for (const auto& record : h.logs()) {
+    if (record.level == LogLevel::warn && record.message.find("gap of 100 ms before chunk 3") != std::string::npos) {
+      ++warnings;
+    }
+  }
+  CHECK(warnings == 1);
+}
+
 TEST_CASE("stft reads i16 and f64 samples as torchaudio loads them") {
   auto run = [](Tensor samples) {
     auto h = NodeHarness::of<Stft>({{"n_fft", 32}, {"center", false}});

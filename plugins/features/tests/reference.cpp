@@ -291,6 +291,7 @@ void check_stream_matches_clip(const std::string& node) {
       next += n;
     }
     CHECK(next == frames);
+    for (const auto& record : h.logs()) CHECK(record.message.find("gap") == std::string::npos);
     const auto d = compare(streamed, clip);
     INFO("max |stream - clip| = " << d.absolute << " at value " << d.index);
     CHECK(d.absolute == 0.0);
