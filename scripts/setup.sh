@@ -16,6 +16,11 @@ packages=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-plugins-good gstreamer1.0-alsa
   # their tests: real speech, a real sound server with a null sink, a real X screen
   espeak-ng sox pulseaudio pulseaudio-utils xvfb x11-xserver-utils
+  # feature nodes: the FFT (KissFFT, BSD-3-Clause); their tests and benchmark compare with
+  # torchaudio at /usr/bin/python3 on speech spoken by espeak-ng and resampled by sox
+  libkissfft-dev python3-torchaudio python3-torch espeak-ng sox
+  # feature nodes built with -DTRIBUTARY_FFTW=ON (GPL-2+, opt-in)
+  libfftw3-dev
 )
 
 missing=()
