@@ -126,7 +126,7 @@ TEST_CASE("audio without the GStreamer element it needs names the element and it
   // A GStreamer that sees only the base plugins, in a process of its own (GStreamer reads its plugin
   // path once per process).
   ScratchDir dir;
-  const std::string plugins = "/usr/lib/x86_64-linux-gnu/gstreamer-1.0";
+  const std::string plugins = GSTREAMER_PLUGINS_DIR;
   fs::create_directories(dir.file("plugins"));
   for (const char* name : {"coreelements", "app", "audioconvert", "audioresample", "playback", "typefindfunctions"}) {
     const std::string lib = plugins + "/libgst" + name + ".so";
