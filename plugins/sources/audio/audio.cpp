@@ -106,6 +106,10 @@ void Audio::start() {
   gaps_reported_ = 0;
   reconnects_ = 0;
   flushed_ = false;
+  timestamp_offset_ns_ = 0;
+  next_timestamp_ns_ = 0;
+  lost_at_ns_ = 0;
+  lost_s_ = 0.0;
   try {
     open();
   } catch (const StreamError& e) {
@@ -164,8 +168,15 @@ bool Audio::produce(Emitter& out) {
   if (input_ == Input::device) {
     try {
       if (!stream_) {
+        // The new pipeline's time starts again from 0: its packets follow on after the gap.
+        const std::int64_t lost_ns = monotonic_ns() - lost_at_ns_;
+        timestamp_offset_ns_ = next_timestamp_ns_.load() + lost_ns;
         open();
-        log().info("the device is back after ", reconnects_, " reconnect", reconnects_ == 1 ? "" : "s");
+        lost_s_ += static_cast<double>(lost_ns) * 1e-9;
+        lost_at_ns_ = 0;
+        context().metric("capture/lost_s", lost_s_);
+        log().info("the device is back after ", reconnects_, " reconnect", reconnects_ == 1 ? "" : "s", ", ",
+                   static_cast<double>(lost_ns) * 1e-9, " s without it");
       }
       const bool more = stream_->wait(kPollSlice);
       report_warnings();
@@ -199,6 +210,7 @@ bool Audio::reconnect_after(const std::exception& error) {
   log().warn("capture from ", device_, " failed: ", error.what(), "; reconnecting");
   if (stream_) stream_->stop();
   stream_.reset();
+  if (lost_at_ns_ == 0) lost_at_ns_ = monotonic_ns();
   ++reconnects_;
   context().metric("capture/reconnects", static_cast<double>(reconnects_));
   auto backoff = kFirstBackoff;
@@ -222,7 +234,8 @@ void Audio::emit_chunk(Emitter& out, Tensor chunk, std::int64_t timestamp_ns) {
   auto packet = make_packet(PayloadKind::audio);
   packet->stream = context().node_name();
   packet->sequence = sequence_++;
-  packet->timestamp_ns = timestamp_ns;
+  packet->timestamp_ns = timestamp_offset_ns_ + timestamp_ns;
+  next_timestamp_ns_.store(packet->timestamp_ns + samples_to_ns(chunk.dim(0), rate_));
   packet->tensors.push_back(std::move(chunk));
   packet->set_attribute("sample_rate", std::int64_t{rate_});
   packet->set_attribute("channels", std::int64_t{channels_});

@@ -259,7 +259,16 @@ TEST_CASE("audio reports a device that disappears mid-run, or reconnects to it w
     CHECK(logged(h, "capture from doomed.monitor failed"));
     pulse.pactl("load-module module-null-sink sink_name=doomed");
     CHECK(within(10.0, [&] { return h.produce() && logged(h, "the device is back"); }));
+    for (int i = 0; i < 10; ++i) REQUIRE(h.produce());
     h.flush();
     h.stop();
+    // Time goes on across the gap, which is counted.
+    const auto& packets = h.output("out");
+    for (std::size_t i = 1; i < packets.size(); ++i) CHECK(packets[i]->timestamp_ns > packets[i - 1]->timestamp_ns);
+    double lost = 0;
+    for (const auto& m : h.metrics()) {
+      if (m.name == "capture/lost_s") lost = m.value;
+    }
+    CHECK(lost > 0.2);
   }
 }
