@@ -106,9 +106,11 @@ void Audio::start() {
   gaps_reported_ = 0;
   reconnects_ = 0;
   flushed_ = false;
-  timestamp_offset_ns_ = 0;
-  next_timestamp_ns_ = 0;
   lost_at_ns_ = 0;
+  latency_sum_ns_ = 0;
+  latency_count_ = 0;
+  latency_max_ns_ = 0;
+  latency_reported_at_ns_ = monotonic_ns();
   lost_s_ = 0.0;
   try {
     open();
@@ -168,9 +170,7 @@ bool Audio::produce(Emitter& out) {
   if (input_ == Input::device) {
     try {
       if (!stream_) {
-        // The new pipeline's time starts again from 0: its packets follow on after the gap.
         const std::int64_t lost_ns = monotonic_ns() - lost_at_ns_;
-        timestamp_offset_ns_ = next_timestamp_ns_.load() + lost_ns;
         open();
         lost_s_ += static_cast<double>(lost_ns) * 1e-9;
         lost_at_ns_ = 0;
@@ -185,6 +185,7 @@ bool Audio::produce(Emitter& out) {
         gaps_reported_ = gaps;
         context().metric("capture/gaps", static_cast<double>(gaps));
       }
+      report_latency();
       return more;
     } catch (const std::exception& e) {
       if (!reconnect_) explain(e);
@@ -234,8 +235,16 @@ void Audio::emit_chunk(Emitter& out, Tensor chunk, std::int64_t timestamp_ns) {
   auto packet = make_packet(PayloadKind::audio);
   packet->stream = context().node_name();
   packet->sequence = sequence_++;
-  packet->timestamp_ns = timestamp_offset_ns_ + timestamp_ns;
-  next_timestamp_ns_.store(packet->timestamp_ns + samples_to_ns(chunk.dim(0), rate_));
+  packet->timestamp_ns = timestamp_ns;
+  if (input_ == Input::device) {
+    // From the capture of the chunk's last sample to its emission.
+    const std::int64_t delay = monotonic_ns() - timestamp_ns - samples_to_ns(chunk.dim(0), rate_);
+    latency_sum_ns_.fetch_add(delay, std::memory_order_relaxed);
+    latency_count_.fetch_add(1, std::memory_order_relaxed);
+    std::int64_t seen = latency_max_ns_.load(std::memory_order_relaxed);
+    while (delay > seen && !latency_max_ns_.compare_exchange_weak(seen, delay)) {
+    }
+  }
   packet->tensors.push_back(std::move(chunk));
   packet->set_attribute("sample_rate", std::int64_t{rate_});
   packet->set_attribute("channels", std::int64_t{channels_});
@@ -253,6 +262,18 @@ void Audio::flush(Emitter& out) {
 void Audio::stop() {
   if (stream_) stream_->stop();
   stream_.reset();
+}
+
+void Audio::report_latency() {
+  const std::int64_t now = monotonic_ns();
+  if (now - latency_reported_at_ns_ < 1'000'000'000) return;
+  latency_reported_at_ns_ = now;
+  const std::int64_t count = latency_count_.exchange(0);
+  const std::int64_t sum = latency_sum_ns_.exchange(0);
+  const std::int64_t most = latency_max_ns_.exchange(0);
+  if (count == 0) return;
+  context().metric("capture/latency_ms", static_cast<double>(sum) / static_cast<double>(count) * 1e-6);
+  context().metric("capture/latency_max_ms", static_cast<double>(most) * 1e-6);
 }
 
 void Audio::check_device() {

@@ -173,6 +173,11 @@ TEST_CASE("audio captures a PulseAudio device live: a tone played into a null si
   REQUIRE(heard.size() >= 8000);  // half a second of the tone
   CHECK(zero_crossing_hz(heard, 16000) == Approx(1000.0).epsilon(0.03));
   CHECK(packets.size() >= 20);
+  // Live timestamps are the monotonic time of capture, the clock of monotonic_ns().
+  CHECK(std::abs(packets.back()->timestamp_ns - monotonic_ns()) < 2'000'000'000);
+  bool latency = false;
+  for (const auto& m : h.metrics()) latency = latency || (m.name == "capture/latency_ms" && m.value < 1000.0);
+  CHECK(latency);
 }
 
 TEST_CASE("audio capture stops within 200 ms of a stop request") {
