@@ -237,8 +237,8 @@ void Audio::emit_chunk(Emitter& out, Tensor chunk, std::int64_t timestamp_ns) {
   packet->sequence = sequence_++;
   packet->timestamp_ns = timestamp_ns;
   if (input_ == Input::device) {
-    // From the capture of the chunk's last sample to its emission.
-    const std::int64_t delay = monotonic_ns() - timestamp_ns - samples_to_ns(chunk.dim(0), rate_);
+    // From the capture time GStreamer gives the chunk's first sample to the chunk's emission.
+    const std::int64_t delay = monotonic_ns() - timestamp_ns;
     latency_sum_ns_.fetch_add(delay, std::memory_order_relaxed);
     latency_count_.fetch_add(1, std::memory_order_relaxed);
     std::int64_t seen = latency_max_ns_.load(std::memory_order_relaxed);
