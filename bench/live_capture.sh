@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # A live capture of DURATION seconds (default 60) at 16 kHz from a real PulseAudio device, with a
-# chain behind it, reporting what the runtime dropped and the gaps the device reported.
+# chain behind it, reporting what the runtime dropped, the gaps the device reported, and the
+# time from capture to emission (capture/latency_ms, the mean of the last second, and
+# capture/latency_max_ms).
 #
 #   microphone:  a PulseAudio server of the benchmark's own, with a null sink into which
 #                gst-launch-1.0 plays a 440 Hz tone; the `audio` node captures the sink's monitor
@@ -79,7 +81,7 @@ expected=$((duration * 1000 / chunk_ms))
 echo
 echo "chunks written: $rows of about $expected in ${duration} s"
 awk -F'"name":' 'NF > 1 { split($2, a, ","); name = a[1]; gsub(/"/, "", name)
-    if (name == "telemetry/drops" || name == "capture/gaps") { match($0, /"value":[0-9.e+-]+/); v = substr($0, RSTART + 8, RLENGTH - 8)
+    if (name == "telemetry/drops" || name ~ /^capture\//) { match($0, /"value":[0-9.e+-]+/); v = substr($0, RSTART + 8, RLENGTH - 8)
       node = $0; sub(/.*"node":"/, "", node); sub(/".*/, "", node); last[node " " name] = v } }
   END { n = 0; for (k in last) { print "last " k ": " last[k]; n++ } if (n == 0) print "no drops or gaps reported" }' \
   "$work/run/telemetry.jsonl" | sort

@@ -106,6 +106,12 @@ void Audio::start() {
   gaps_reported_ = 0;
   reconnects_ = 0;
   flushed_ = false;
+  lost_at_ns_ = 0;
+  latency_sum_ns_ = 0;
+  latency_count_ = 0;
+  latency_max_ns_ = 0;
+  latency_reported_at_ns_ = monotonic_ns();
+  lost_s_ = 0.0;
   try {
     open();
   } catch (const StreamError& e) {
@@ -164,8 +170,13 @@ bool Audio::produce(Emitter& out) {
   if (input_ == Input::device) {
     try {
       if (!stream_) {
+        const std::int64_t lost_ns = monotonic_ns() - lost_at_ns_;
         open();
-        log().info("the device is back after ", reconnects_, " reconnect", reconnects_ == 1 ? "" : "s");
+        lost_s_ += static_cast<double>(lost_ns) * 1e-9;
+        lost_at_ns_ = 0;
+        context().metric("capture/lost_s", lost_s_);
+        log().info("the device is back after ", reconnects_, " reconnect", reconnects_ == 1 ? "" : "s", ", ",
+                   static_cast<double>(lost_ns) * 1e-9, " s without it");
       }
       const bool more = stream_->wait(kPollSlice);
       report_warnings();
@@ -174,6 +185,7 @@ bool Audio::produce(Emitter& out) {
         gaps_reported_ = gaps;
         context().metric("capture/gaps", static_cast<double>(gaps));
       }
+      report_latency();
       return more;
     } catch (const std::exception& e) {
       if (!reconnect_) explain(e);
@@ -199,6 +211,7 @@ bool Audio::reconnect_after(const std::exception& error) {
   log().warn("capture from ", device_, " failed: ", error.what(), "; reconnecting");
   if (stream_) stream_->stop();
   stream_.reset();
+  if (lost_at_ns_ == 0) lost_at_ns_ = monotonic_ns();
   ++reconnects_;
   context().metric("capture/reconnects", static_cast<double>(reconnects_));
   auto backoff = kFirstBackoff;
@@ -223,6 +236,15 @@ void Audio::emit_chunk(Emitter& out, Tensor chunk, std::int64_t timestamp_ns) {
   packet->stream = context().node_name();
   packet->sequence = sequence_++;
   packet->timestamp_ns = timestamp_ns;
+  if (input_ == Input::device) {
+    // From the capture time GStreamer gives the chunk's first sample to the chunk's emission.
+    const std::int64_t delay = monotonic_ns() - timestamp_ns;
+    latency_sum_ns_.fetch_add(delay, std::memory_order_relaxed);
+    latency_count_.fetch_add(1, std::memory_order_relaxed);
+    std::int64_t seen = latency_max_ns_.load(std::memory_order_relaxed);
+    while (delay > seen && !latency_max_ns_.compare_exchange_weak(seen, delay)) {
+    }
+  }
   packet->tensors.push_back(std::move(chunk));
   packet->set_attribute("sample_rate", std::int64_t{rate_});
   packet->set_attribute("channels", std::int64_t{channels_});
@@ -240,6 +262,18 @@ void Audio::flush(Emitter& out) {
 void Audio::stop() {
   if (stream_) stream_->stop();
   stream_.reset();
+}
+
+void Audio::report_latency() {
+  const std::int64_t now = monotonic_ns();
+  if (now - latency_reported_at_ns_ < 1'000'000'000) return;
+  latency_reported_at_ns_ = now;
+  const std::int64_t count = latency_count_.exchange(0);
+  const std::int64_t sum = latency_sum_ns_.exchange(0);
+  const std::int64_t most = latency_max_ns_.exchange(0);
+  if (count == 0) return;
+  context().metric("capture/latency_ms", static_cast<double>(sum) / static_cast<double>(count) * 1e-6);
+  context().metric("capture/latency_max_ms", static_cast<double>(most) * 1e-6);
 }
 
 void Audio::check_device() {

@@ -47,6 +47,8 @@ class Audio final : public Node {
   [[noreturn]] void explain(const std::exception& error) const;
   bool reconnect_after(const std::exception& error);
   void report_warnings();
+  // Publishes capture/latency_ms and capture/latency_max_ms about once a second.
+  void report_latency();
   // Throws when a PulseAudio device the node captures from went away.
   void check_device();
 
@@ -65,6 +67,13 @@ class Audio final : public Node {
   std::atomic<std::int64_t> gaps_{0};  // buffers the device marked as following lost data
   std::int64_t gaps_reported_ = 0;
   std::int64_t reconnects_ = 0;
+  std::int64_t lost_at_ns_ = 0;  // monotonic time the device was lost; 0 while it works
+  double lost_s_ = 0.0;
+  // Delays from capture to emission since the last report, summed on the streaming thread.
+  std::atomic<std::int64_t> latency_sum_ns_{0};
+  std::atomic<std::int64_t> latency_count_{0};
+  std::atomic<std::int64_t> latency_max_ns_{0};
+  std::int64_t latency_reported_at_ns_ = 0;
   bool flushed_ = false;
   bool pulse_device_ = false;
 };

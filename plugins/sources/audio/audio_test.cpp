@@ -126,7 +126,7 @@ TEST_CASE("audio without the GStreamer element it needs names the element and it
   // A GStreamer that sees only the base plugins, in a process of its own (GStreamer reads its plugin
   // path once per process).
   ScratchDir dir;
-  const std::string plugins = "/usr/lib/x86_64-linux-gnu/gstreamer-1.0";
+  const std::string plugins = GSTREAMER_PLUGINS_DIR;
   fs::create_directories(dir.file("plugins"));
   for (const char* name : {"coreelements", "app", "audioconvert", "audioresample", "playback", "typefindfunctions"}) {
     const std::string lib = plugins + "/libgst" + name + ".so";
@@ -173,6 +173,11 @@ TEST_CASE("audio captures a PulseAudio device live: a tone played into a null si
   REQUIRE(heard.size() >= 8000);  // half a second of the tone
   CHECK(zero_crossing_hz(heard, 16000) == Approx(1000.0).epsilon(0.03));
   CHECK(packets.size() >= 20);
+  // Live timestamps are the monotonic time of capture, the clock of monotonic_ns().
+  CHECK(std::abs(packets.back()->timestamp_ns - monotonic_ns()) < 2'000'000'000);
+  bool latency = false;
+  for (const auto& m : h.metrics()) latency = latency || (m.name == "capture/latency_ms" && m.value < 1000.0);
+  CHECK(latency);
 }
 
 TEST_CASE("audio capture stops within 200 ms of a stop request") {
@@ -259,7 +264,16 @@ TEST_CASE("audio reports a device that disappears mid-run, or reconnects to it w
     CHECK(logged(h, "capture from doomed.monitor failed"));
     pulse.pactl("load-module module-null-sink sink_name=doomed");
     CHECK(within(10.0, [&] { return h.produce() && logged(h, "the device is back"); }));
+    for (int i = 0; i < 10; ++i) REQUIRE(h.produce());
     h.flush();
     h.stop();
+    // Time goes on across the gap, which is counted.
+    const auto& packets = h.output("out");
+    for (std::size_t i = 1; i < packets.size(); ++i) CHECK(packets[i]->timestamp_ns > packets[i - 1]->timestamp_ns);
+    double lost = 0;
+    for (const auto& m : h.metrics()) {
+      if (m.name == "capture/lost_s") lost = m.value;
+    }
+    CHECK(lost > 0.2);
   }
 }

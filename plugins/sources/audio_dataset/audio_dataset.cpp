@@ -386,6 +386,8 @@ void AudioDataset::stop() {
   cancel_.store(true);
   ahead_.clear();  // waits for the decoders, which give up at once
   cancel_.store(false);
+  std::lock_guard<std::mutex> lock(idle_mutex_);
+  idle_wav_streams_.clear();
 }
 
 AudioDataset::AudioDataset() = default;

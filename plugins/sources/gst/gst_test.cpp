@@ -136,6 +136,7 @@ TEST_CASE("gst runs a live pipeline from GStreamer's threads and stops within 20
   const auto& packets = h.output("out");
   CHECK(packets.size() >= 30);  // 100 buffers a second
   for (std::size_t i = 1; i < packets.size(); ++i) CHECK(packets[i]->timestamp_ns > packets[i - 1]->timestamp_ns);
+  CHECK(std::abs(packets.back()->timestamp_ns - monotonic_ns()) < 1'000'000'000);  // capture time, monotonic
 }
 
 TEST_CASE("gst reports a stream that dies with GStreamer's error, and ends with a stream that ends") {

@@ -238,6 +238,7 @@ struct GstStream::State {
   GstElement* sink = nullptr;
   GstBus* bus = nullptr;
   std::function<void(MediaSample&&)> callback;
+  bool live = false;
   std::vector<std::string> warnings;
   bool eos = false;
   // The caps of the last sample and what they say: caps change rarely, samples often.
@@ -268,6 +269,9 @@ struct GstStream::State {
       }
       if (GST_BUFFER_PTS_IS_VALID(mapped->buffer)) {
         out.pts_ns = static_cast<std::int64_t>(GST_BUFFER_PTS(mapped->buffer));
+        // A live pipeline runs on the monotonic system clock: base time + running time is the
+        // moment of capture on the clock Packet::timestamp_ns uses for live data.
+        if (live) *out.pts_ns += static_cast<std::int64_t>(gst_element_get_base_time(pipeline));
       }
       out.discont = GST_BUFFER_FLAG_IS_SET(mapped->buffer, GST_BUFFER_FLAG_DISCONT);
     }
@@ -359,6 +363,13 @@ void GstStream::start(std::chrono::milliseconds preroll) {
   // Samples are handed on as they come: the graph, not the clock, sets the pace of a file.
   g_object_set(G_OBJECT(sink), "sync", FALSE, nullptr);
   if (options_.live) {
+    // Devices bring clocks of their own (pulsesrc); the system clock (monotonic unless an
+    // application changed it) makes the timestamps of every live source comparable with each
+    // other and with monotonic_ns().
+    GstClock* clock = gst_system_clock_obtain();
+    gst_pipeline_use_clock(GST_PIPELINE(pipeline), clock);
+    gst_object_unref(clock);
+    state_->live = true;
     GstAppSinkCallbacks callbacks{};
     callbacks.new_sample = &State::on_new_sample;
     gst_app_sink_set_callbacks(sink, &callbacks, state_.get(), nullptr);

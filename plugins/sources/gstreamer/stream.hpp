@@ -38,6 +38,8 @@ struct MediaSample {
   std::shared_ptr<void> owner;
   void* data = nullptr;
   std::size_t size = 0;
+  // Presentation time: from the start of the stream for pull pipelines; for live ones the
+  // monotonic clock time of capture (the clock of monotonic_ns()).
   std::optional<std::int64_t> pts_ns;
   bool discont = false;  // the source lost data before this buffer
   MediaFormat format;
