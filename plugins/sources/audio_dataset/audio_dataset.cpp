@@ -281,7 +281,8 @@ void AudioDataset::assign_splits() {
 void AudioDataset::order_epoch() { epoch_order(order_, shuffle_, seed_, kShuffleStream, epoch_); }
 
 void AudioDataset::end_epoch(Emitter& out) {
-  (void)out;  // where an end-of-epoch marker will go once streams carry them
+  // In band: every node downstream (a trainer) sees the epoch end after its last clip.
+  out.mark(Marker{MarkerKind::epoch_end, epoch_, Split::none, context().node_name()});
   log().info("epoch ", epoch_, " done: ", emitted_in_epoch_, " clips",
              skipped_ > 0 ? concat(", ", skipped_, " files skipped") : "");
   context().metric("dataset/epoch_clips", static_cast<double>(emitted_in_epoch_), -1, epoch_);

@@ -19,6 +19,7 @@ struct Run {
   std::vector<PacketPtr> packets;
   std::vector<LogRecord> logs;
   std::vector<MetricPoint> metrics;
+  std::vector<Marker> markers;
 };
 
 Run run_all(const std::vector<TableEntry>& params) {
@@ -27,7 +28,7 @@ Run run_all(const std::vector<TableEntry>& params) {
   h.drain();
   h.flush();
   h.stop();
-  return {h.output("out"), h.logs(), h.metrics()};
+  return {h.output("out"), h.logs(), h.metrics(), h.markers("out")};
 }
 
 std::string error_of(const std::vector<TableEntry>& params) {
@@ -153,6 +154,12 @@ TEST_CASE("audio_dataset shuffles each epoch differently, the same on every run,
   int epoch_points = 0;
   for (const auto& m : run.metrics) epoch_points += m.name == "dataset/epoch_clips" && m.value == 9;
   CHECK(epoch_points == 3);
+  // Each epoch ends with an in-band marker, in order.
+  REQUIRE(run.markers.size() == 3);
+  for (std::size_t e = 0; e < 3; ++e) {
+    CHECK(run.markers[e].kind == MarkerKind::epoch_end);
+    CHECK(run.markers[e].epoch == static_cast<std::int64_t>(e));
+  }
   // Cached clips are the same clips.
   const auto cached = run_all({{"path", data}, {"epochs", 2}, {"cache", true}});
   REQUIRE(cached.packets.size() == 18);
