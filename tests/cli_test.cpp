@@ -723,7 +723,9 @@ TEST_CASE("a pipeline file that cannot be read is located at its start, with the
     fs::permissions(dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec | fs::perms::others_read |
                              fs::perms::others_exec);
     cli_path = (dir / "bin" / "tributary").string();
-    prefix = {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"};
+    // The build tree's CLI finds its libraries by an absolute run path into the build tree.
+    prefix = {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
+              "--clear-groups",   "/usr/bin/env",  "LD_LIBRARY_PATH=" + (dir / "lib").string()};
   }
   fs::path file = write_file(dir / "p.toml", "[nodes.a]\nplugin = \"synthetic\"\n");
   fs::permissions(file, fs::perms::none);
