@@ -12,7 +12,7 @@ scripts/build.sh build
 (cd build && ctest --output-on-failure -j "$jobs")
 
 scripts/build.sh build-asan -DTRIBUTARY_SANITIZE=address,undefined -DTRIBUTARY_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug
-(cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j "$jobs")
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS="suppressions=$PWD/../tests/lsan.supp" ctest --output-on-failure -j "$jobs")
 
 BUILD_TARGETS="core_stress_tests" scripts/build.sh build-tsan -DTRIBUTARY_SANITIZE=thread -DTRIBUTARY_BENCH=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo
