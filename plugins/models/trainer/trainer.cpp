@@ -185,6 +185,7 @@ struct Trainer::State {
   std::int64_t samples = 0;
   double grad_norm_sum = 0.0;
   std::int64_t steps_since_report = 0;
+  std::int64_t trained_samples = 0;  // since this run started
   std::chrono::steady_clock::time_point report_clock;
   std::chrono::steady_clock::time_point run_clock;
   std::chrono::steady_clock::time_point checkpoint_clock;
@@ -379,6 +380,7 @@ struct Trainer::State {
     loss_sum += loss.item<double>() * static_cast<double>(n);
     correct += logits.argmax(1).eq(y).sum().item<std::int64_t>();
     samples += n;
+    trained_samples += n;
     grad_norm_sum += norm;
     fill = 0;
     if (step % log_every == 0) report_training(out);
@@ -542,8 +544,10 @@ struct Trainer::State {
       }
     }
     if (checkpoint_end) emit_checkpoint(out, "end", false);
-    log().info("trained ", step, " steps in ", epochs_done, " epochs",
-               best ? concat("; best ", monitor, " ", *best, " at epoch ", best_epoch) : std::string());
+    const double seconds = seconds_since(run_clock);
+    log().info("trained ", step, " steps (", trained_samples, " samples) in ", epochs_done, " epochs, ", seconds,
+               " s from the first example: ", static_cast<double>(trained_samples) / std::max(seconds, 1e-9),
+               " samples/s", best ? concat("; best ", monitor, " ", *best, " at epoch ", best_epoch) : std::string());
   }
 
   // ---- checkpoints ------------------------------------------------------------------------
