@@ -8,8 +8,8 @@ packages=(
   # runtime and SDK
   libtbb-dev libtomlplusplus-dev libspdlog-dev libfmt-dev libboost-dev libboost-filesystem-dev
   nlohmann-json3-dev libcli11-dev zlib1g-dev libjemalloc-dev
-  # fast BLAS for the model plugins (LibTorch uses whatever libblas.so.3 points to)
-  libopenblas0-pthread
+  # LibTorch for the model plugin, and a fast BLAS for it (it uses whatever libblas.so.3 points to)
+  libopenblas0-pthread libtorch-dev
   # tests: Catch2, real data sets, GStreamer tools for the benchmarks
   catch2 python3-sklearn gstreamer1.0-tools gstreamer1.0-plugins-base
   # the GStreamer sources: headers, decoders and devices (pulsesrc, alsasrc, ximagesrc)

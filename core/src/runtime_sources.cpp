@@ -38,8 +38,10 @@ void Runtime::Impl::schedule_from_outside(NodeState& source) {
 void Runtime::Impl::schedule_all_sources_from_outside() {
   for (auto& n : nodes_) {
     if (n->pull) schedule_from_outside(*n);
-    // A timed source ends at once when asked to, not at its next tick.
-    if (n->timed && source_ends(*n) && !n->tick_pending.exchange(true)) {
+    // A timed source ends at once when asked to, not at its next tick. Before the run starts
+    // there is no graph to take the tick, and a pending flag set then would hold back the first
+    // tick for good: the run's first tick comes at once anyway and sees the stop.
+    if (n->timed && running_.load() && source_ends(*n) && !n->tick_pending.exchange(true)) {
       put_from_outside(*n, Envelope{nullptr, 0, 0, EnvelopeType::tick});
     }
   }

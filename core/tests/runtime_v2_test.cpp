@@ -391,6 +391,24 @@ plugin = "collect"
   CHECK(stats_of(r, "src").drops == 1);  // the packet it emitted once stop() released it
 }
 
+TEST_CASE("a stop requested before the run starts ends a paced source at its first tick") {
+  Harness h(R"(
+[pipeline]
+links = [ "src -> sink" ]
+[nodes.src]
+plugin = "paced"
+count = 1000
+period_ms = 5
+[nodes.sink]
+plugin = "collect"
+)");
+  core::Runtime runtime(h.plan, h.logging);
+  runtime.request_stop("before the start");  // as a signal that arrives while plugins load
+  RunResult r = runtime.run();
+  CHECK(r.status == RunResult::Status::stopped);
+  CHECK(record().flushes == 1);
+}
+
 TEST_CASE("nodes see the run as declared through their context") {
   Harness h(R"(
 [pipeline]

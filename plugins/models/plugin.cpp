@@ -1,5 +1,6 @@
+// The models family: nodes that train.
 #include "tributary/plugin.hpp"
 
-#include "softmax_regression/softmax_regression.hpp"
+#include "trainer/trainer.hpp"
 
-TRIBUTARY_PLUGIN("models") { registrar.add<tributary::models::SoftmaxRegression>(); }
+TRIBUTARY_PLUGIN("models") { registrar.add<tributary::models::Trainer>(); }

@@ -25,8 +25,8 @@ drop_every = 10
 plugin = "standardize"
 
 [nodes.train]
-plugin  = "softmax_regression"
-classes = 3
+plugin  = "trainer"
+model   = { kind = "linear" }
 
 [nodes.log]
 plugin = "csv"

@@ -73,8 +73,8 @@ fit_split = "train"
 warmup    = 150      # one pass over iris before anything is emitted
 
 [nodes.train]
-plugin  = "softmax_regression"
-classes = 3
+plugin  = "trainer"
+model   = { kind = "linear" }
 
 [nodes.log]
 plugin = "csv"

@@ -386,11 +386,19 @@ bool Table::produce(Emitter& out) {
   if (!labels_.empty()) packet->label = labels_[row];
   packet->split = splits_[row];
   packet->set_attribute("epoch", epoch_);
+  packet->set_attribute("epochs", epochs_);
   packet->set_attribute("row", static_cast<std::int64_t>(row));
   if (!classes_value_.is_none()) packet->set_attribute("classes", classes_value_);
   out.emit(kOut, packet);
 
   if (++cursor_ == rows_) {
+    // Every split ends with the pass: its split_end markers (for the splits it holds), then epoch_end.
+    for (Split split : {Split::train, Split::val, Split::test}) {
+      if (std::find(splits_.begin(), splits_.end(), split) != splits_.end()) {
+        out.mark(Marker{MarkerKind::split_end, epoch_, split, path_});
+      }
+    }
+    out.mark(Marker{MarkerKind::epoch_end, epoch_, Split::none, path_});
     cursor_ = 0;
     ++epoch_;
   }

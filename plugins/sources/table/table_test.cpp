@@ -341,3 +341,39 @@ TEST_CASE("table: NaN and infinity are refused at their line and column, or thei
   for (const auto& record : h.logs()) counted = counted || record.message.find("skipped 2 rows") != std::string::npos;
   CHECK(counted);
 }
+
+TEST_CASE("table: each pass ends with split_end markers for its splits, then epoch_end, after its last row") {
+  const std::string path = kSklearnData + "iris.csv";
+  auto h = NodeHarness::of<Table>({{"path", path}, {"shuffle", true}, {"epochs", 2}, {"seed", 5}});
+  h.start();
+  for (int i = 0; i < 149; ++i) REQUIRE(h.produce());
+  CHECK(h.markers("out").empty());
+  REQUIRE(h.produce());  // the last row of the first pass
+  const std::vector<Marker> first = h.markers("out");
+  REQUIRE(first.size() == 4);
+  const Split order[] = {Split::train, Split::val, Split::test};
+  for (std::size_t k = 0; k < 3; ++k) {
+    CHECK(first[k].kind == MarkerKind::split_end);
+    CHECK(first[k].split == order[k]);
+    CHECK(first[k].epoch == 0);
+    CHECK(first[k].stream == path);
+  }
+  CHECK(first[3].kind == MarkerKind::epoch_end);
+  CHECK(first[3].epoch == 0);
+  CHECK(h.output("out").back()->attribute("epochs")->as_int() == 2);
+
+  h.drain();
+  const std::vector<Marker> all = h.markers("out");
+  REQUIRE(all.size() == 8);
+  CHECK(all[7].kind == MarkerKind::epoch_end);
+  CHECK(all[7].epoch == 1);
+  CHECK(h.output("out").size() == 300);
+
+  // Only the splits the rows hold get a split_end.
+  auto whole = NodeHarness::of<Table>({{"path", path}, {"split", std::vector<Value>{1.0, 0.0, 0.0}}});
+  whole.start();
+  whole.drain();
+  REQUIRE(whole.markers("out").size() == 2);
+  CHECK(whole.markers("out")[0].split == Split::train);
+  CHECK(whole.markers("out")[1].kind == MarkerKind::epoch_end);
+}

@@ -1,0 +1,890 @@
+#include "trainer/trainer.hpp"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <dlfcn.h>
+#include <torch/cuda.h>
+#include <torch/nn/functional/loss.h>
+#include <torch/nn/utils/clip_grad.h>
+#include <torch/optim/adam.h>
+#include <torch/optim/adamw.h>
+#include <torch/optim/sgd.h>
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
+#include <torch/utils.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+
+#include "trainer/confusion.hpp"
+#include "trainer/model_spec.hpp"
+#include "trainer/network.hpp"
+
+namespace tributary::models {
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace F = torch::nn::functional;
+
+constexpr const char* kFormat = "tributary.trainer/1";
+constexpr std::int64_t kEvalChunk = 4096;
+
+double seconds_since(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
+
+// Lower is better for losses and error rates, higher for the rest.
+bool lower_is_better(const std::string& metric_name) {
+  for (const char* suffix : {"loss", "fpr", "fnr", "eta_s"}) {
+    const std::string s(suffix);
+    if (metric_name.size() >= s.size() && metric_name.compare(metric_name.size() - s.size(), s.size(), s) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string shape_text(const torch::Tensor& t) {
+  Shape shape(t.sizes().begin(), t.sizes().end());
+  return to_string(shape);
+}
+
+// "0.weight [64, 64]; 0.bias [64]; ...": what a network holds, to compare a checkpoint with.
+std::string layout_of(const torch::nn::Sequential& net) {
+  std::string text;
+  for (const auto& p : net->named_parameters()) text += p.key() + " " + shape_text(p.value()) + "; ";
+  for (const auto& b : net->named_buffers()) text += b.key() + " " + shape_text(b.value()) + "; ";
+  return text;
+}
+
+// The first entry of `a` that differs from `b`, both "name shape; " lists.
+std::string first_difference(const std::string& a, const std::string& b) {
+  std::istringstream sa(a), sb(b);
+  std::string ea, eb;
+  while (true) {
+    const bool ha = static_cast<bool>(std::getline(sa, ea, ';'));
+    const bool hb = static_cast<bool>(std::getline(sb, eb, ';'));
+    if (!ha && !hb) return {};
+    if (ha != hb || ea != eb) {
+      auto trim = [](std::string s) {
+        s.erase(0, s.find_first_not_of(' '));
+        return s.empty() ? std::string("(nothing)") : s;
+      };
+      return "the checkpoint has " + trim(hb ? eb : "") + " where this model has " + trim(ha ? ea : "");
+    }
+  }
+}
+
+// Whether LibTorch's matrix products go to OpenBLAS; the reference BLAS is about 5x slower.
+bool blas_is_openblas() { return dlsym(RTLD_DEFAULT, "openblas_get_config") != nullptr; }
+
+void set_blas_threads(int threads) {
+  using SetThreads = void (*)(int);
+  if (void* f = dlsym(RTLD_DEFAULT, "openblas_set_num_threads")) reinterpret_cast<SetThreads>(f)(threads);
+}
+
+// The newest checkpoint in a directory (or its checkpoints/ folder): the highest step-*.pt.
+std::string newest_checkpoint(const fs::path& dir) {
+  for (const fs::path& folder : {dir, dir / "checkpoints"}) {
+    std::error_code ec;
+    if (!fs::is_directory(folder, ec)) continue;
+    std::string best;
+    for (const auto& entry : fs::directory_iterator(folder, ec)) {
+      const std::string name = entry.path().filename().string();
+      if (name.rfind("step-", 0) != 0 || entry.path().extension() != ".pt") continue;
+      if (name > best) best = name;  // zero-padded steps sort as text
+    }
+    if (!best.empty()) return (folder / best).string();
+  }
+  return {};
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Examples kept for evaluation: features row-major, labels.
+struct ExampleSet {
+  std::vector<float> x;
+  std::vector<std::int64_t> y;
+  std::uint64_t dropped = 0;
+  void clear() {
+    x.clear();
+    y.clear();
+  }
+  std::size_t size() const { return y.size(); }
+};
+
+struct Evaluation {
+  double loss = 0.0;
+  ConfusionMatrix confusion;
+};
+
+}  // namespace
+
+struct Trainer::State {
+  // Parameters.
+  ModelSpec model_spec;
+  std::int64_t classes_param = 0;
+  std::string optimizer = "adam";
+  double lr = 1e-3;
+  double momentum = 0.0;
+  bool nesterov = false;
+  double weight_decay = 0.0;
+  double grad_clip = 0.0;
+  std::int64_t batch = 32;
+  std::uint64_t seed = 0;
+  int threads = 1;
+  std::string device_name = "cpu";
+  std::int64_t log_every = 10;
+  std::size_t eval_capacity = 100000;
+  std::string monitor = "val/loss";
+  std::int64_t checkpoint_every = 0;
+  double checkpoint_every_s = 0.0;
+  bool checkpoint_best = true;
+  bool checkpoint_end = true;
+  std::string resume;
+
+  // Model, built from the first packet.
+  bool built = false;
+  bool threads_set = false;
+  Shape input_shape;
+  std::int64_t features = 0;
+  std::int64_t classes = 0;
+  std::vector<std::string> class_names;
+  torch::Device device{torch::kCPU};
+  torch::nn::Sequential net{nullptr};
+  std::unique_ptr<torch::optim::Optimizer> opt;
+
+  // The batch being filled (on the CPU).
+  torch::Tensor batch_x;
+  torch::Tensor batch_y;
+  std::int64_t fill = 0;
+
+  // Position in the stream.
+  std::int64_t step = 0;
+  std::int64_t epochs_done = 0;              // epoch_end markers seen
+  std::int64_t packets_in_epoch = 0;         // packets of the current epoch taken
+  std::optional<std::int64_t> epochs_total;  // from the source's "epochs" attribute
+
+  // Train figures since the last report.
+  double loss_sum = 0.0;
+  std::int64_t correct = 0;
+  std::int64_t samples = 0;
+  double grad_norm_sum = 0.0;
+  std::int64_t steps_since_report = 0;
+  std::int64_t trained_samples = 0;  // since this run started
+  std::chrono::steady_clock::time_point report_clock;
+  std::chrono::steady_clock::time_point run_clock;
+  std::chrono::steady_clock::time_point checkpoint_clock;
+  bool seen_packet = false;
+
+  ExampleSet val;
+  ExampleSet test;
+  ExampleSet last_test;  // the test examples of the latest finished epoch
+
+  std::optional<double> best;
+  std::int64_t best_epoch = -1;
+  std::vector<std::pair<std::string, double>> last_scores;  // the latest evaluation, for checkpoints
+
+  // Resume: the checkpoint's bytes until the model exists, then what to skip of the stream.
+  std::string resume_path;
+  std::string resume_bytes;
+  std::int64_t skip_epochs = 0;
+  std::int64_t skip_packets = 0;
+
+  std::uint64_t metric_sequence = 0;
+  std::uint64_t checkpoint_sequence = 0;
+
+  Trainer* node = nullptr;
+
+  const std::string& name() const { return node->context().node_name(); }
+  Logger& log() const { return node->log(); }
+
+  void use_threads() {
+    if (threads_set) return;
+    threads_set = true;
+    torch::set_num_threads(threads);
+    set_blas_threads(threads);
+  }
+
+  // ---- model ------------------------------------------------------------------------------
+
+  void read_classes(const Packet& p) {
+    const Value* attr = p.attribute("classes");
+    if (attr != nullptr && attr->type() == ValueType::list) {
+      for (const Value& v : attr->as_list()) {
+        class_names.push_back(v.type() == ValueType::string ? v.as_string() : v.to_string());
+      }
+    }
+    if (classes_param > 0) {
+      classes = classes_param;
+    } else if (!class_names.empty()) {
+      classes = static_cast<std::int64_t>(class_names.size());
+    } else if (attr != nullptr && attr->type() == ValueType::integer) {
+      classes = attr->as_int();
+    }
+    if (classes < 2) {
+      throw std::runtime_error(name() + ": the number of classes is unknown: the source gives no 'classes' attribute" +
+                               "; set classes = N on the trainer");
+    }
+    if (static_cast<std::int64_t>(class_names.size()) != classes) class_names.clear();
+    if (class_names.empty()) {
+      for (std::int64_t c = 0; c < classes; ++c) class_names.push_back(std::to_string(c));
+    }
+  }
+
+  void build(const Packet& p, const Tensor& x) {
+    use_threads();
+    input_shape = x.shape();
+    features = x.numel();
+    if (features == 0)
+      throw std::runtime_error(name() + ": the first example has no features (shape " + to_string(input_shape) + ")");
+    read_classes(p);
+    torch::manual_seed(seed);
+    try {
+      net = build_network(model_spec, input_shape, classes);
+    } catch (const std::invalid_argument& e) {
+      throw std::runtime_error(name() + ": model " + model_spec.text + ": " + e.what());
+    }
+    net->to(device);
+    make_optimizer();
+    batch_x = torch::zeros({batch, features}, torch::kFloat32);
+    batch_y = torch::zeros({batch}, torch::kInt64);
+    built = true;
+    log().info("model ", describe_network(net, model_spec, input_shape, classes), "; optimizer ", optimizer, " lr ", lr,
+               ", batch ", batch, ", ", threads, " intra-op thread", threads == 1 ? "" : "s", " on ", device_name);
+    log().debug("input shape ", features, " features from the first example, ", classes, " classes; ",
+                torch::get_num_threads(), " LibTorch threads");
+    if (!resume_bytes.empty()) load_checkpoint();
+  }
+
+  void make_optimizer() {
+    auto params = net->parameters();
+    if (optimizer == "sgd") {
+      opt = std::make_unique<torch::optim::SGD>(
+          params, torch::optim::SGDOptions(lr).momentum(momentum).nesterov(nesterov).weight_decay(weight_decay));
+    } else if (optimizer == "adamw") {
+      opt = std::make_unique<torch::optim::AdamW>(params, torch::optim::AdamWOptions(lr).weight_decay(weight_decay));
+    } else {
+      opt = std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(lr).weight_decay(weight_decay));
+    }
+  }
+
+  void set_lr(double value) {
+    lr = value;
+    if (!opt) return;
+    for (auto& group : opt->param_groups()) group.options().set_lr(value);
+  }
+
+  // Features of one example, checked against the first one.
+  Tensor features_of(const Packet& p) {
+    if (p.tensors.empty()) {
+      throw std::runtime_error(name() + ": expected an example with a feature tensor (tensor 0), found no tensors " +
+                               "(sequence " + std::to_string(p.sequence) + " of stream '" + p.stream + "')");
+    }
+    const Tensor& x = p.tensors.front();
+    if (built && x.shape() != input_shape) {
+      throw std::runtime_error(name() + ": expected examples of shape " + to_string(input_shape) +
+                               " (as the first one, which built the model), found shape " + to_string(x.shape()) +
+                               " (sequence " + std::to_string(p.sequence) + " of stream '" + p.stream + "')");
+    }
+    return x.dtype() == DType::f32 ? x : x.to(DType::f32);
+  }
+
+  std::int64_t label_of(const Packet& p) const {
+    if (!p.label) {
+      throw std::runtime_error(name() + ": expected a labelled example, found one without a label (sequence " +
+                               std::to_string(p.sequence) + " of stream '" + p.stream + "')");
+    }
+    const std::int64_t label = *p.label;
+    if (label < 0 || label >= classes) {
+      throw std::runtime_error(name() + ": label " + std::to_string(label) + " is outside [0, " +
+                               std::to_string(classes) + "); set classes to the number of classes in the data");
+    }
+    return label;
+  }
+
+  // ---- packets ----------------------------------------------------------------------------
+
+  void take(const Packet& p, Emitter& out) {
+    const Tensor x = features_of(p);
+    if (!built) build(p, x);
+    if (!seen_packet) {
+      seen_packet = true;
+      run_clock = report_clock = checkpoint_clock = std::chrono::steady_clock::now();
+    }
+    if (const Value* total = p.attribute("epochs"); total != nullptr && total->type() == ValueType::integer) {
+      epochs_total = total->as_int();
+    }
+    if (skip_epochs > 0) return;
+    if (skip_packets > 0) {
+      --skip_packets;
+      return;
+    }
+    const std::int64_t label = label_of(p);
+    ++packets_in_epoch;
+    const float* values = x.data<float>();
+    if (p.split == Split::val || p.split == Split::test) {
+      keep(p.split == Split::val ? val : test, p.split, values, label);
+      return;
+    }
+    std::memcpy(batch_x.data_ptr<float>() + fill * features, values,
+                static_cast<std::size_t>(features) * sizeof(float));
+    batch_y.data_ptr<std::int64_t>()[fill] = label;
+    if (++fill == batch) train_step(out);
+  }
+
+  void keep(ExampleSet& set, Split split, const float* values, std::int64_t label) {
+    if (set.size() >= eval_capacity) {
+      if (set.dropped++ == 0) {
+        log().warn("more than ", eval_capacity, " ", to_string(split), " examples in one epoch: evaluating the first ",
+                   eval_capacity, " (raise eval_buffer to keep more)");
+      }
+      return;
+    }
+    set.x.insert(set.x.end(), values, values + features);
+    set.y.push_back(label);
+  }
+
+  void train_step(Emitter& out) {
+    if (fill == 0) return;
+    if (fill == 1 && model_spec.batch_norm) {
+      // Batch norm cannot train on one example; the lone last example of an epoch is skipped.
+      fill = 0;
+      return;
+    }
+    const std::int64_t n = fill;
+    torch::Tensor x = batch_x.narrow(0, 0, n).view(batch_view(n)).to(device);
+    torch::Tensor y = batch_y.narrow(0, 0, n).to(device);
+    net->train();
+    opt->zero_grad();
+    torch::Tensor logits = net->forward(x);
+    torch::Tensor loss = F::cross_entropy(logits, y);
+    loss.backward();
+    const double max_norm = grad_clip > 0.0 ? grad_clip : std::numeric_limits<double>::infinity();
+    const double norm = torch::nn::utils::clip_grad_norm_(net->parameters(), max_norm);
+    opt->step();
+    ++step;
+    ++steps_since_report;
+    loss_sum += loss.item<double>() * static_cast<double>(n);
+    correct += logits.argmax(1).eq(y).sum().item<std::int64_t>();
+    samples += n;
+    trained_samples += n;
+    grad_norm_sum += norm;
+    fill = 0;
+    if (step % log_every == 0) report_training(out);
+    const bool by_steps = checkpoint_every > 0 && step % checkpoint_every == 0;
+    const bool by_time = checkpoint_every_s > 0.0 && seconds_since(checkpoint_clock) >= checkpoint_every_s;
+    if (by_steps || by_time) emit_checkpoint(out, "schedule", false);
+  }
+
+  std::vector<std::int64_t> batch_view(std::int64_t n) const {
+    std::vector<std::int64_t> shape{n};
+    shape.insert(shape.end(), input_shape.begin(), input_shape.end());
+    return shape;
+  }
+
+  // ---- metrics ----------------------------------------------------------------------------
+
+  void emit_points(Emitter& out, const std::vector<std::pair<std::string, double>>& values, std::int64_t epoch) {
+    if (values.empty()) return;
+    auto packet = make_packet(PayloadKind::metrics);
+    packet->stream = name();
+    packet->sequence = metric_sequence++;
+    packet->timestamp_ns = monotonic_ns();
+    const double now = wall_time_s();
+    packet->metrics.reserve(values.size());
+    for (const auto& [metric_name, value] : values) {
+      packet->metrics.push_back(MetricPoint{now, name(), metric_name, step, epoch, value});
+    }
+    out.emit(kMetrics, std::move(packet));
+  }
+
+  void report_training(Emitter& out) {
+    if (steps_since_report == 0) return;
+    const double n = static_cast<double>(samples);
+    const double seconds = std::max(seconds_since(report_clock), 1e-9);
+    emit_points(out,
+                {{metric::kTrainLoss, loss_sum / n},
+                 {metric::kTrainAccuracy, static_cast<double>(correct) / n},
+                 {metric::kLearningRate, lr},
+                 {metric::kGradNorm, grad_norm_sum / static_cast<double>(steps_since_report)},
+                 {metric::kSamplesPerSecond, n / seconds}},
+                epochs_done);
+    loss_sum = 0.0;
+    correct = 0;
+    samples = 0;
+    grad_norm_sum = 0.0;
+    steps_since_report = 0;
+    report_clock = std::chrono::steady_clock::now();
+  }
+
+  Evaluation evaluate(const ExampleSet& set) {
+    Evaluation e{0.0, ConfusionMatrix(static_cast<std::size_t>(classes))};
+    torch::NoGradGuard no_grad;
+    net->eval();
+    const auto n = static_cast<std::int64_t>(set.size());
+    double loss_sum_eval = 0.0;
+    for (std::int64_t begin = 0; begin < n; begin += kEvalChunk) {
+      const std::int64_t count = std::min(kEvalChunk, n - begin);
+      // Views of the kept examples, no copy on the CPU.
+      torch::Tensor x =
+          torch::from_blob(const_cast<float*>(set.x.data()) + begin * features, batch_view(count), torch::kFloat32)
+              .to(device);
+      torch::Tensor y =
+          torch::from_blob(const_cast<std::int64_t*>(set.y.data()) + begin, {count}, torch::kInt64).to(device);
+      torch::Tensor logits = net->forward(x);
+      loss_sum_eval += F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
+      torch::Tensor predicted = logits.argmax(1).to(torch::kCPU).contiguous();
+      const std::int64_t* pred = predicted.data_ptr<std::int64_t>();
+      for (std::int64_t i = 0; i < count; ++i) e.confusion.add(set.y[static_cast<std::size_t>(begin + i)], pred[i]);
+    }
+    e.loss = n > 0 ? loss_sum_eval / static_cast<double>(n) : 0.0;
+    return e;
+  }
+
+  // Evaluates a split and emits its scores; returns them by name.
+  std::vector<std::pair<std::string, double>> report_split(Emitter& out, const ExampleSet& set, Split split,
+                                                           std::int64_t epoch) {
+    if (set.size() == 0) return {};
+    const Evaluation e = evaluate(set);
+    const ClassificationScores s = e.confusion.scores();
+    const std::string prefix = std::string(to_string(split)) + "/";
+    std::vector<std::pair<std::string, double>> points{{prefix + "loss", e.loss},
+                                                       {prefix + "accuracy", s.accuracy},
+                                                       {prefix + "precision", s.precision},
+                                                       {prefix + "recall", s.recall},
+                                                       {prefix + "f1", s.f1},
+                                                       {prefix + "fpr", s.fpr},
+                                                       {prefix + "fnr", s.fnr}};
+    const std::vector<std::pair<std::string, double>> summary = points;
+    for (std::size_t c = 0; c < s.per_class.size(); ++c) {
+      const ClassScores& cs = s.per_class[c];
+      const std::string& cls = class_names[c];
+      points.emplace_back(prefix + "precision/" + cls, cs.precision);
+      points.emplace_back(prefix + "recall/" + cls, cs.recall);
+      points.emplace_back(prefix + "f1/" + cls, cs.f1);
+      points.emplace_back(prefix + "fpr/" + cls, cs.fpr);
+      points.emplace_back(prefix + "fnr/" + cls, cs.fnr);
+    }
+    for (std::size_t t = 0; t < e.confusion.classes(); ++t) {
+      for (std::size_t p = 0; p < e.confusion.classes(); ++p) {
+        points.emplace_back(prefix + "confusion/" + class_names[t] + "/" + class_names[p],
+                            static_cast<double>(e.confusion.count(t, p)));
+      }
+    }
+    emit_points(out, points, epoch);
+    return summary;
+  }
+
+  // ---- epochs -----------------------------------------------------------------------------
+
+  void end_epoch(std::int64_t epoch, Emitter& out) {
+    train_step(out);
+    report_training(out);
+    auto scores = report_split(out, val, Split::val, epoch);
+    val.clear();
+    if (!test.y.empty()) std::swap(last_test, test);
+    test.clear();
+    ++epochs_done;
+    packets_in_epoch = 0;
+
+    std::vector<std::pair<std::string, double>> points{{"epoch", static_cast<double>(epochs_done)}};
+    if (epochs_total && *epochs_total > 0) {
+      const std::int64_t total = *epochs_total;
+      const std::int64_t done = std::min(epochs_done, total);
+      const double per_epoch = seconds_since(run_clock) / static_cast<double>(std::max<std::int64_t>(done, 1));
+      points.emplace_back(metric::kProgress, static_cast<double>(done) / static_cast<double>(total));
+      points.emplace_back(metric::kEtaSeconds, per_epoch * static_cast<double>(total - done));
+    }
+    bool improved = false;
+    if (!scores.empty()) last_scores = scores;
+    for (const auto& [metric_name, value] : scores) {
+      if (metric_name != monitor) continue;
+      improved = !best || (lower_is_better(monitor) ? value < *best : value > *best);
+      if (improved) {
+        best = value;
+        best_epoch = epoch;
+      }
+    }
+    if (best) points.emplace_back("best/" + monitor, *best);
+    emit_points(out, points, epoch);
+    if (improved && checkpoint_best) emit_checkpoint(out, "best", true);
+  }
+
+  void finish(Emitter& out) {
+    train_step(out);
+    report_training(out);
+    if (!built) {
+      log().warn("no examples reached the trainer: nothing was trained");
+      return;
+    }
+    // A stream without epoch markers is one epoch: its val examples are evaluated here.
+    if (val.size() > 0) {
+      auto scores = report_split(out, val, Split::val, epochs_done);
+      if (!scores.empty()) last_scores = scores;
+    }
+    const ExampleSet& final_test = test.size() > 0 ? test : last_test;
+    auto test_scores = report_split(out, final_test, Split::test, std::max<std::int64_t>(epochs_done - 1, 0));
+    last_scores.insert(last_scores.end(), test_scores.begin(), test_scores.end());
+    for (const ExampleSet* set : {&val, &test}) {
+      if (set->dropped > 0) {
+        log().warn(set->dropped, " examples were not evaluated (eval_buffer = ", eval_capacity, ")");
+      }
+    }
+    if (checkpoint_end) emit_checkpoint(out, "end", false);
+    const double seconds = seconds_since(run_clock);
+    log().info("trained ", step, " steps (", trained_samples, " samples) in ", epochs_done, " epochs, ", seconds,
+               " s from the first example: ", static_cast<double>(trained_samples) / std::max(seconds, 1e-9),
+               " samples/s", best ? concat("; best ", monitor, " ", *best, " at epoch ", best_epoch) : std::string());
+  }
+
+  // ---- checkpoints ------------------------------------------------------------------------
+
+  void emit_checkpoint(Emitter& out, const std::string& reason, bool is_best) {
+    if (!built) return;
+    checkpoint_clock = std::chrono::steady_clock::now();
+    torch::serialize::OutputArchive archive;
+    archive.write("format", c10::IValue(std::string(kFormat)));
+    archive.write("model_spec", c10::IValue(model_spec.text));
+    archive.write("layout", c10::IValue(layout_of(net)));
+    archive.write("input_shape", c10::IValue(to_string(input_shape)));
+    archive.write("classes", c10::IValue(classes));
+    std::string names;
+    for (const auto& n : class_names) names += n + "\n";
+    archive.write("class_names", c10::IValue(names));
+    archive.write("step", c10::IValue(step));
+    archive.write("epochs_done", c10::IValue(epochs_done));
+    archive.write("packets_in_epoch", c10::IValue(packets_in_epoch));
+    archive.write("lr", c10::IValue(lr));
+    archive.write("best", c10::IValue(best ? *best : std::numeric_limits<double>::quiet_NaN()));
+    archive.write("best_epoch", c10::IValue(best_epoch));
+    torch::serialize::OutputArchive model_archive;
+    net->save(model_archive);
+    archive.write("model", model_archive);
+    torch::serialize::OutputArchive optimizer_archive;
+    opt->save(optimizer_archive);
+    archive.write("optimizer", optimizer_archive);
+    {
+      auto generator = at::detail::getDefaultCPUGenerator();
+      std::lock_guard<std::mutex> lock(generator.mutex());
+      archive.write("rng", generator.get_state());
+    }
+    // What was taken of the current epoch and not trained or evaluated yet.
+    archive.write("batch_x", batch_x.narrow(0, 0, fill).clone());
+    archive.write("batch_y", batch_y.narrow(0, 0, fill).clone());
+    write_set(archive, "val", val);
+    write_set(archive, "test", test);
+    write_set(archive, "last_test", last_test);
+
+    auto bytes = std::make_shared<std::string>();
+    archive.save_to([&bytes](const void* data, std::size_t size) {
+      bytes->append(static_cast<const char*>(data), size);
+      return size;
+    });
+    auto packet = make_packet(PayloadKind::blob);
+    packet->stream = name();
+    packet->sequence = checkpoint_sequence++;
+    packet->timestamp_ns = monotonic_ns();
+    char* data = bytes->data();
+    const auto size = static_cast<std::int64_t>(bytes->size());
+    packet->tensors.push_back(Tensor::wrap(std::move(bytes), data, DType::u8, {size}));
+    packet->set_attribute("format", kFormat);
+    packet->set_attribute("step", step);
+    packet->set_attribute("epoch", epochs_done);
+    packet->set_attribute("best", is_best);
+    packet->set_attribute("reason", reason);
+    packet->set_attribute("monitor", monitor);
+    for (const auto& [metric_name, value] : last_scores) packet->set_attribute("metric/" + metric_name, value);
+    out.emit(kCheckpoint, std::move(packet));
+    log().info("checkpoint (", reason, ") at step ", step, ", epoch ", epochs_done, ": ", size, " bytes");
+  }
+
+  static void write_set(torch::serialize::OutputArchive& archive, const std::string& key, const ExampleSet& set) {
+    archive.write(key + "_x", torch::tensor(set.x, torch::kFloat32));
+    archive.write(key + "_y", torch::tensor(set.y, torch::kInt64));
+  }
+
+  static void read_set(torch::serialize::InputArchive& archive, const std::string& key, ExampleSet& set) {
+    torch::Tensor x, y;
+    archive.read(key + "_x", x);
+    archive.read(key + "_y", y);
+    x = x.contiguous();
+    y = y.contiguous();
+    set.x.assign(x.data_ptr<float>(), x.data_ptr<float>() + x.numel());
+    set.y.assign(y.data_ptr<std::int64_t>(), y.data_ptr<std::int64_t>() + y.numel());
+  }
+
+  // Reads the checkpoint file named by `resume` (or the newest in a directory); the model state is
+  // loaded once the first packet has built the model.
+  void open_resume() {
+    if (resume.empty()) return;
+    std::error_code ec;
+    resume_path = resume;
+    if (fs::is_directory(resume, ec)) {
+      resume_path = newest_checkpoint(resume);
+      if (resume_path.empty()) {
+        throw std::runtime_error(name() + ": resume = \"" + resume +
+                                 "\" is a directory with no checkpoint (step-*.pt) in it or in its checkpoints/");
+      }
+    }
+    resume_bytes = read_file(resume_path);
+    torch::serialize::InputArchive archive;
+    try {
+      archive.load_from(resume_bytes.data(), resume_bytes.size());
+    } catch (const std::exception& e) {
+      throw std::runtime_error(name() + ": " + resume_path +
+                               " is not a readable checkpoint: " + std::string(e.what()).substr(0, 200));
+    }
+    c10::IValue format;
+    if (!archive.try_read("format", format) || !format.isString() || format.toStringRef() != kFormat) {
+      throw std::runtime_error(name() + ": " + resume_path + " is not a trainer checkpoint (" + kFormat + ")");
+    }
+    log().info("resuming from ", resume_path);
+  }
+
+  void load_checkpoint() {
+    torch::serialize::InputArchive archive;
+    archive.load_from(resume_bytes.data(), resume_bytes.size());
+    auto read = [&](const char* key) {
+      c10::IValue v;
+      archive.read(key, v);
+      return v;
+    };
+    const std::string their_shape = read("input_shape").toStringRef();
+    const std::int64_t their_classes = read("classes").toInt();
+    const std::string their_spec = read("model_spec").toStringRef();
+    const std::string their_layout = read("layout").toStringRef();
+    const std::string our_layout = layout_of(net);
+    if (their_layout != our_layout || their_shape != to_string(input_shape) || their_classes != classes) {
+      throw std::runtime_error(
+          name() + ": cannot resume from " + resume_path + ": it holds a model " + their_spec + " for input " +
+          their_shape + " and " + std::to_string(their_classes) + " classes; this run builds " + model_spec.text +
+          " for input " + to_string(input_shape) + " and " + std::to_string(classes) + " classes" +
+          (their_layout != our_layout ? " (" + first_difference(our_layout, their_layout) + ")" : std::string()));
+    }
+    torch::serialize::InputArchive model_archive;
+    archive.read("model", model_archive);
+    net->load(model_archive);
+    net->to(device);
+    make_optimizer();
+    torch::serialize::InputArchive optimizer_archive;
+    archive.read("optimizer", optimizer_archive);
+    opt->load(optimizer_archive);
+    lr = read("lr").toDouble();
+    step = read("step").toInt();
+    epochs_done = read("epochs_done").toInt();
+    skip_epochs = epochs_done;
+    skip_packets = read("packets_in_epoch").toInt();
+    packets_in_epoch = skip_packets;
+    const double saved_best = read("best").toDouble();
+    if (!std::isnan(saved_best)) best = saved_best;
+    best_epoch = read("best_epoch").toInt();
+    torch::Tensor rng;
+    archive.read("rng", rng);
+    {
+      auto generator = at::detail::getDefaultCPUGenerator();
+      std::lock_guard<std::mutex> lock(generator.mutex());
+      generator.set_state(rng);
+    }
+    torch::Tensor bx, by;
+    archive.read("batch_x", bx);
+    archive.read("batch_y", by);
+    fill = by.size(0);
+    if (fill > 0) {
+      batch_x.narrow(0, 0, fill).copy_(bx);
+      batch_y.narrow(0, 0, fill).copy_(by);
+    }
+    read_set(archive, "val", val);
+    read_set(archive, "test", test);
+    read_set(archive, "last_test", last_test);
+    resume_bytes.clear();
+    log().info("resumed at step ", step, ", epoch ", epochs_done, " (", skip_packets, " packets into it) from ",
+               resume_path);
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+
+Trainer::Trainer() : state_(std::make_unique<State>()) { state_->node = this; }
+Trainer::~Trainer() = default;
+
+void Trainer::declare(NodeSpec& spec) {
+  spec.summary(
+      "trains a LibTorch classifier (linear, mlp, cnn) on labelled examples: epochs from the stream's markers, "
+      "val after each epoch, test at the end; metrics and checkpoints");
+  spec.input(kIn);
+  spec.output(kMetrics);
+  spec.output(kCheckpoint);
+  spec.thread(NodeThread::own);
+  spec.param("model", ParamType::table, Value::table({{"kind", "linear"}}),
+             "the network: { kind = \"linear\" }, { kind = \"mlp\", hidden = [64], activation = \"relu\", "
+             "dropout = 0.0, batch_norm = false }, or { kind = \"cnn\", channels = [16, 32], kernel_size = 3, "
+             "dims = 1|2, separable = false, hidden = [] }");
+  spec.param<std::int64_t>("classes", 0, "number of classes; 0 = from the source's 'classes' attribute")
+      .range(0, 100000);
+  spec.param<std::string>("optimizer", "adam", "sgd, adam or adamw").choices({"sgd", "adam", "adamw"});
+  spec.param<double>("lr", 1e-3, "learning rate, > 0; settable while running (set <node>.lr)").min(0.0).settable();
+  spec.param<double>("momentum", 0.0, "SGD momentum").range(0.0, 0.999);
+  spec.param<bool>("nesterov", false, "SGD with Nesterov momentum (needs momentum > 0)");
+  spec.param<double>("weight_decay", 0.0, "L2 penalty (sgd, adam) or decoupled weight decay (adamw)").min(0.0);
+  spec.param<double>("grad_clip", 0.0, "clip the gradient's total L2 norm to this; 0 = no clipping").min(0.0);
+  spec.param<std::int64_t>("batch", 32, "train examples per optimizer step").range(1, 65536);
+  spec.param<std::int64_t>("seed", 0,
+                           "seed of the initial weights and dropout: a run repeats bit for bit on one "
+                           "thread");
+  spec.param<std::int64_t>("threads", 1,
+                           "LibTorch intra-op (and OpenBLAS) threads for this node's steps; they run besides the "
+                           "pipeline's `threads` runtime workers, so keep the sum near the core count")
+      .range(1, 256);
+  spec.param<std::string>("device", "cpu", "cpu, or cuda where the linked LibTorch has CUDA").choices({"cpu", "cuda"});
+  spec.param<std::int64_t>("log_every", 10, "steps between train/* reports").min(1);
+  spec.param<std::int64_t>("eval_buffer", 100000, "val and test examples kept per epoch for evaluation").min(1);
+  spec.param<std::string>("monitor", "val/loss",
+                          "the metric whose best value marks the best checkpoint (lower is better for losses, "
+                          "fpr and fnr, higher for the rest)");
+  spec.param<std::int64_t>("checkpoint_every", 0, "emit a checkpoint every this many steps; 0 = off").min(0);
+  spec.param<double>("checkpoint_every_s", 0.0, "emit a checkpoint every this many seconds; 0 = off").min(0.0);
+  spec.param<bool>("checkpoint_best", true, "emit a checkpoint on every new best of `monitor`");
+  spec.param<bool>("checkpoint_end", true, "emit a last checkpoint at the end of the stream (and on stop)");
+  spec.param<std::string>("resume", "",
+                          "continue from a checkpoint file, or the newest in a directory (a run directory or its "
+                          "checkpoints/ folder): same step, optimizer state, RNG and position in the stream");
+  spec.example(R"([pipeline]
+name  = "digits-mlp"
+links = [ "rows -> scale", "scale -> train", "train.metrics -> log", "train.checkpoint -> ckpt" ]
+
+[nodes.rows]
+plugin  = "table"
+path    = "/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz"
+header  = "no"
+shuffle = true
+epochs  = 20
+
+[nodes.scale]
+plugin = "standardize"
+
+[nodes.train]
+plugin  = "trainer"
+classes = 10
+model   = { kind = "mlp", hidden = [64] }
+lr      = 0.002
+
+[nodes.log]
+plugin = "csv"
+path   = "${RUN_DIR}/metrics.csv"
+
+[nodes.ckpt]
+plugin = "checkpoint"
+)");
+}
+
+void Trainer::configure(const Params& params) {
+  State& s = *state_;
+  s.model_spec = parse_model_spec(params.value("model"));
+  s.classes_param = params.get<std::int64_t>("classes");
+  if (s.classes_param == 1) throw ParamError("classes", "'classes' is 1: a classifier needs at least 2 classes");
+  s.optimizer = params.get<std::string>("optimizer");
+  s.lr = params.get<double>("lr");
+  if (!(s.lr > 0.0) || !std::isfinite(s.lr))
+    throw ParamError("lr", "must be a finite number greater than 0; try 0.001");
+  s.momentum = params.get<double>("momentum");
+  s.nesterov = params.get<bool>("nesterov");
+  if (s.nesterov && (s.optimizer != "sgd" || s.momentum <= 0.0)) {
+    throw ParamError("nesterov", "nesterov = true needs optimizer = \"sgd\" and momentum > 0");
+  }
+  s.weight_decay = params.get<double>("weight_decay");
+  s.grad_clip = params.get<double>("grad_clip");
+  s.batch = params.get<std::int64_t>("batch");
+  s.seed = static_cast<std::uint64_t>(params.get<std::int64_t>("seed"));
+  s.threads = params.get<int>("threads");
+  s.device_name = params.get<std::string>("device");
+  if (s.device_name == "cuda") {
+    if (!torch::cuda::is_available()) {
+      throw ParamError("device",
+                       "device = \"cuda\" but the LibTorch this plugin is linked with has no CUDA (or sees "
+                       "no GPU); use device = \"cpu\"");
+    }
+    s.device = torch::Device(torch::kCUDA);
+  }
+  s.log_every = params.get<std::int64_t>("log_every");
+  s.eval_capacity = static_cast<std::size_t>(params.get<std::int64_t>("eval_buffer"));
+  s.monitor = params.get<std::string>("monitor");
+  if (s.monitor.rfind("val/", 0) != 0) {
+    throw ParamError("monitor", "'monitor' is \"" + s.monitor +
+                                    "\": it must be a val/ metric evaluated after each epoch, e.g. \"val/loss\" or "
+                                    "\"val/accuracy\"");
+  }
+  s.checkpoint_every = params.get<std::int64_t>("checkpoint_every");
+  s.checkpoint_every_s = params.get<double>("checkpoint_every_s");
+  s.checkpoint_best = params.get<bool>("checkpoint_best");
+  s.checkpoint_end = params.get<bool>("checkpoint_end");
+  s.resume = params.get<std::string>("resume");
+}
+
+void Trainer::start() {
+  State& s = *state_;
+  if (!blas_is_openblas()) {
+    log().warn(
+        "LibTorch's matrix products do not run on OpenBLAS here (likely the reference BLAS, about 5x "
+        "slower): install libopenblas0-pthread");
+  }
+  s.open_resume();
+  s.run_clock = s.report_clock = s.checkpoint_clock = std::chrono::steady_clock::now();
+}
+
+void Trainer::process(const InputPort&, const PacketPtr& packet, Emitter& out) { state_->take(*packet, out); }
+
+void Trainer::on_marker(const InputPort& port, const Marker& marker, Emitter& out) {
+  State& s = *state_;
+  if (marker.kind == MarkerKind::epoch_end) {
+    if (s.skip_epochs > 0) {
+      --s.skip_epochs;
+      return;
+    }
+    s.use_threads();
+    if (s.built) s.end_epoch(marker.epoch, out);
+  }
+  Node::on_marker(port, marker, out);
+}
+
+ControlReply Trainer::on_control(const ControlMessage& message, Emitter& out) {
+  State& s = *state_;
+  if (message.verb == ControlVerb::set) {
+    if (message.key != "lr") return ControlReply::refuse("'" + message.key + "' cannot be set while running; 'lr' can");
+    if (!message.value.is_number() || !(message.value.as_number() > 0.0) || !std::isfinite(message.value.as_number())) {
+      return ControlReply::refuse("the learning rate must be a finite number > 0, not " + message.value.to_string());
+    }
+    const double previous = s.lr;
+    s.set_lr(message.value.as_number());
+    log().info("lr ", previous, " -> ", s.lr, " at step ", s.step);
+    s.emit_points(out, {{metric::kLearningRate, s.lr}}, s.epochs_done);
+    return ControlReply::accept(concat("lr ", previous, " -> ", s.lr), s.step);
+  }
+  if (message.verb == ControlVerb::checkpoint) {
+    if (!s.built) return ControlReply::refuse("no model yet: no example has arrived");
+    s.emit_checkpoint(out, "control", false);
+    return ControlReply::accept(concat("checkpoint at step ", s.step, ", epoch ", s.epochs_done), s.step);
+  }
+  return Node::on_control(message, out);
+}
+
+void Trainer::flush(Emitter& out) {
+  state_->use_threads();
+  state_->finish(out);
+}
+
+}  // namespace tributary::models
