@@ -502,7 +502,7 @@ plugin = "csv"
 path = "${RUN_DIR}/tone.csv"
 )");
   fs::path script = write_file(dir / "twice.sh",
-                               "#!/bin/sh\n\"$@\" &\npid=$!\nsleep 1.5\nkill -INT $pid\n"
+                               "#!/bin/sh\n\"$@\" &\npid=$!\nsleep 3.5\nkill -INT $pid\n"
                                "sleep 0.5\nkill -INT $pid\nwait $pid\n");
   fs::permissions(script, fs::perms::owner_all);
   auto start = std::chrono::steady_clock::now();
@@ -543,7 +543,7 @@ TEST_CASE("stop signals that arrive together are one graceful stop request") {
   // What GNU timeout does: SIGTERM to the process, then to its group; here two kinds at once,
   // so the kernel cannot merge them.
   fs::path script = write_file(dir / "together.sh",
-                               "#!/bin/sh\n\"$@\" &\npid=$!\nsleep 1\nkill -TERM $pid\nkill -INT $pid\nwait $pid\n");
+                               "#!/bin/sh\n\"$@\" &\npid=$!\nsleep 3\nkill -TERM $pid\nkill -INT $pid\nwait $pid\n");
   auto r = run_process({"/bin/sh", script.string(), kCli, "run", file.string(), "--run-dir", (dir / "run").string()});
   INFO(r.all());
   CHECK(r.exit_code == 0);

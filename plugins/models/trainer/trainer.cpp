@@ -156,6 +156,19 @@ struct Trainer::State {
   bool checkpoint_best = true;
   bool checkpoint_end = true;
   std::string resume;
+  std::string scheduler = "none";
+  std::int64_t step_size = 10;
+  double gamma = 0.1;
+  std::int64_t scheduler_patience = 5;
+  std::int64_t t_max = 0;
+  double min_lr = 0.0;
+  std::int64_t early_stopping = 0;
+
+  // Scheduler and early stopping, by epochs.
+  double base_lr = 1e-3;
+  std::int64_t epochs_without_gain = 0;  // since the monitor's last improvement
+  std::int64_t plateau_epochs = 0;       // since the last improvement or cut of the learning rate
+  bool stopped_early = false;
 
   // Model, built from the first packet.
   bool built = false;
@@ -329,7 +342,7 @@ struct Trainer::State {
     if (const Value* total = p.attribute("epochs"); total != nullptr && total->type() == ValueType::integer) {
       epochs_total = total->as_int();
     }
-    if (skip_epochs > 0) return;
+    if (skip_epochs > 0 || stopped_early) return;
     if (skip_packets > 0) {
       --skip_packets;
       return;
@@ -521,8 +534,39 @@ struct Trainer::State {
       }
     }
     if (best) points.emplace_back("best/" + monitor, *best);
+    const bool evaluated = !scores.empty();
+    if (evaluated) {
+      epochs_without_gain = improved ? 0 : epochs_without_gain + 1;
+      plateau_epochs = improved ? 0 : plateau_epochs + 1;
+    }
+    const double lr_before = lr;
+    schedule_lr(evaluated);
+    if (lr != lr_before) points.emplace_back(metric::kLearningRate, lr);
     emit_points(out, points, epoch);
     if (improved && checkpoint_best) emit_checkpoint(out, "best", true);
+    if (early_stopping > 0 && evaluated && epochs_without_gain >= early_stopping) {
+      stopped_early = true;
+      log().info("early stopping after epoch ", epoch, ": ", monitor, " has not improved for ", epochs_without_gain,
+                 " epochs (best ", *best, " at epoch ", best_epoch, ")");
+      node->context().request_stop("early stopping: " + monitor + " did not improve for " +
+                                   std::to_string(epochs_without_gain) + " epochs");
+    }
+  }
+
+  // The learning rate for the next epoch, after `epochs_done` epochs.
+  void schedule_lr(bool evaluated) {
+    if (scheduler == "step") {
+      if (epochs_done % step_size == 0) set_lr(lr * gamma);
+    } else if (scheduler == "cosine") {
+      const std::int64_t span = t_max > 0 ? t_max : epochs_total.value_or(0);
+      if (span <= 0) return;
+      const double t = static_cast<double>(std::min(epochs_done, span)) / static_cast<double>(span);
+      set_lr(min_lr + (base_lr - min_lr) * 0.5 * (1.0 + std::cos(3.14159265358979323846 * t)));
+    } else if (scheduler == "plateau" && evaluated && plateau_epochs > scheduler_patience) {
+      set_lr(std::max(lr * gamma, min_lr));
+      plateau_epochs = 0;
+      log().info("lr cut to ", lr, ": ", monitor, " has not improved for ", scheduler_patience + 1, " epochs");
+    }
   }
 
   void finish(Emitter& out) {
@@ -557,6 +601,7 @@ struct Trainer::State {
   void emit_checkpoint(Emitter& out, const std::string& reason, bool is_best) {
     if (!built) return;
     checkpoint_clock = std::chrono::steady_clock::now();
+    const std::vector<std::int64_t> schedule_state{epochs_without_gain, plateau_epochs};
     torch::serialize::OutputArchive archive;
     archive.write("format", c10::IValue(std::string(kFormat)));
     archive.write("model_spec", c10::IValue(model_spec.text));
@@ -572,6 +617,8 @@ struct Trainer::State {
     archive.write("lr", c10::IValue(lr));
     archive.write("best", c10::IValue(best ? *best : std::numeric_limits<double>::quiet_NaN()));
     archive.write("best_epoch", c10::IValue(best_epoch));
+    archive.write("base_lr", c10::IValue(base_lr));
+    archive.write("schedule", torch::tensor(schedule_state, torch::kInt64));
     torch::serialize::OutputArchive model_archive;
     net->save(model_archive);
     archive.write("model", model_archive);
@@ -693,6 +740,11 @@ struct Trainer::State {
     const double saved_best = read("best").toDouble();
     if (!std::isnan(saved_best)) best = saved_best;
     best_epoch = read("best_epoch").toInt();
+    base_lr = read("base_lr").toDouble();
+    torch::Tensor schedule_state;
+    archive.read("schedule", schedule_state);
+    epochs_without_gain = schedule_state[0].item<std::int64_t>();
+    plateau_epochs = schedule_state[1].item<std::int64_t>();
     torch::Tensor rng;
     archive.read("rng", rng);
     {
@@ -760,6 +812,19 @@ void Trainer::declare(NodeSpec& spec) {
   spec.param<double>("checkpoint_every_s", 0.0, "emit a checkpoint every this many seconds; 0 = off").min(0.0);
   spec.param<bool>("checkpoint_best", true, "emit a checkpoint on every new best of `monitor`");
   spec.param<bool>("checkpoint_end", true, "emit a last checkpoint at the end of the stream (and on stop)");
+  spec.param<std::string>("scheduler", "none",
+                          "learning-rate schedule by epochs: none; step (times gamma every step_size epochs); "
+                          "cosine (from lr down to min_lr over t_max epochs); plateau (times gamma when "
+                          "`monitor` has not improved for more than scheduler_patience epochs)")
+      .choices({"none", "step", "cosine", "plateau"});
+  spec.param<std::int64_t>("step_size", 10, "step scheduler: epochs between cuts").min(1);
+  spec.param<double>("gamma", 0.1, "step and plateau schedulers: the factor of each cut").range(0.0, 1.0);
+  spec.param<std::int64_t>("scheduler_patience", 5, "plateau scheduler: epochs without improvement tolerated").min(0);
+  spec.param<std::int64_t>("t_max", 0, "cosine scheduler: its length in epochs; 0 = the source's 'epochs'").min(0);
+  spec.param<double>("min_lr", 0.0, "cosine and plateau schedulers: the lowest learning rate").min(0.0);
+  spec.param<std::int64_t>("early_stopping", 0,
+                           "stop the run when `monitor` has not improved for this many epochs; 0 = never")
+      .min(0);
   spec.param<std::string>("resume", "",
                           "continue from a checkpoint file, or the newest in a directory (a run directory or its "
                           "checkpoints/ folder): same step, optimizer state, RNG and position in the stream");
@@ -833,6 +898,14 @@ void Trainer::configure(const Params& params) {
   s.checkpoint_best = params.get<bool>("checkpoint_best");
   s.checkpoint_end = params.get<bool>("checkpoint_end");
   s.resume = params.get<std::string>("resume");
+  s.scheduler = params.get<std::string>("scheduler");
+  s.step_size = params.get<std::int64_t>("step_size");
+  s.gamma = params.get<double>("gamma");
+  s.scheduler_patience = params.get<std::int64_t>("scheduler_patience");
+  s.t_max = params.get<std::int64_t>("t_max");
+  s.min_lr = params.get<double>("min_lr");
+  s.early_stopping = params.get<std::int64_t>("early_stopping");
+  s.base_lr = s.lr;
 }
 
 void Trainer::start() {
@@ -856,7 +929,7 @@ void Trainer::on_marker(const InputPort& port, const Marker& marker, Emitter& ou
       return;
     }
     s.use_threads();
-    if (s.built) s.end_epoch(marker.epoch, out);
+    if (s.built && !s.stopped_early) s.end_epoch(marker.epoch, out);
   }
   Node::on_marker(port, marker, out);
 }
@@ -870,6 +943,7 @@ ControlReply Trainer::on_control(const ControlMessage& message, Emitter& out) {
     }
     const double previous = s.lr;
     s.set_lr(message.value.as_number());
+    s.base_lr = s.lr;  // a schedule goes on from the rate set by hand
     log().info("lr ", previous, " -> ", s.lr, " at step ", s.step);
     s.emit_points(out, {{metric::kLearningRate, s.lr}}, s.epochs_done);
     return ControlReply::accept(concat("lr ", previous, " -> ", s.lr), s.step);

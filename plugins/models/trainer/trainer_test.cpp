@@ -380,3 +380,48 @@ TEST_CASE("trainer: a 1-D cnn tells clips apart by their frequency") {
   end(h);
   CHECK(last(h, "test/accuracy") > 0.8);
 }
+
+TEST_CASE("trainer: step, cosine and plateau schedules set the rate by epochs") {
+  const auto rows = blobs(100, 2, 4, 10);
+  auto lrs = [&](std::vector<TableEntry> params, int epochs) {
+    params.push_back({"lr", 0.1});
+    params.push_back({"log_every", 1000});
+    auto h = NodeHarness::of<Trainer>(params);
+    h.start();
+    feed(h, rows, 2, epochs);
+    end(h);
+    std::vector<double> values;
+    for (const auto& m : named(h, "lr")) values.push_back(m.value);
+    return values;
+  };
+  // The train reports carry the rate too: what matters is the rates in force, in order.
+  auto has = [](const std::vector<double>& v, double x) {
+    return std::any_of(v.begin(), v.end(), [&](double y) { return std::abs(y - x) < 1e-9; });
+  };
+  const auto step = lrs({{"scheduler", "step"}, {"step_size", 2}, {"gamma", 0.5}}, 5);
+  CHECK(has(step, 0.05));
+  CHECK(has(step, 0.025));
+  CHECK_FALSE(has(step, 0.0125));
+
+  const auto cosine = lrs({{"scheduler", "cosine"}, {"min_lr", 0.01}}, 4);  // t_max from the source: 4
+  CHECK(has(cosine, 0.055));                                                // half way
+  CHECK(cosine.back() == Approx(0.01));
+
+  // A monitor that cannot improve (accuracy 1.0 from the start) cuts the rate after the patience.
+  const auto plateau = lrs({{"scheduler", "plateau"}, {"scheduler_patience", 1}, {"monitor", "val/accuracy"}}, 6);
+  CHECK(plateau.back() < 0.1);
+}
+
+TEST_CASE("trainer: early stopping asks the run to stop and trains no more") {
+  const auto rows = blobs(100, 2, 4, 11);
+  auto h = NodeHarness::of<Trainer>({{"early_stopping", 2}, {"monitor", "val/accuracy"}, {"lr", 0.1}});
+  h.start();
+  feed(h, rows, 2, 8);
+  CHECK(h.stop_requested());
+  const auto epochs = named(h, "val/accuracy");
+  CHECK(epochs.size() < 8);
+  const std::int64_t steps = named(h, "train/loss").back().step;
+  end(h);
+  CHECK(named(h, "test/accuracy").back().step == steps);
+  CHECK(last(h, "test/accuracy") > 0.9);
+}
