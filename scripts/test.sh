@@ -16,4 +16,4 @@ scripts/build.sh build-asan -DTRIBUTARY_SANITIZE=address,undefined -DTRIBUTARY_B
 
 BUILD_TARGETS="core_stress_tests" scripts/build.sh build-tsan -DTRIBUTARY_SANITIZE=thread -DTRIBUTARY_BENCH=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo
-(cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j "$jobs" -L stress)
+TSAN_OPTIONS=halt_on_error=1 build-tsan/bin/core_stress_tests
