@@ -782,6 +782,21 @@ TEST_CASE("the pipeline shown in the README is whole and runs as it is") {
   CHECK(fs::exists(dir / "run" / "checkpoints" / "checkpoints.json"));
 }
 
+TEST_CASE("the trainer's README pipeline runs as it is and reaches a test accuracy") {
+  std::string readme = read_file(kSource / "plugins" / "models" / "trainer" / "README.md");
+  auto begin = readme.find("```toml\n");
+  REQUIRE(begin != std::string::npos);
+  begin += 8;
+  auto end = readme.find("```", begin);
+  fs::path dir = fresh_dir("trainer-readme");
+  fs::path file = write_file(dir / "trainer.toml", readme.substr(begin, end - begin));
+  auto r = cli({"run", file.string(), "--run-dir", (dir / "run").string()});
+  INFO(r.all());
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(read_file(dir / "run" / "metrics.csv"), Catch::Contains("test/accuracy"));
+  CHECK(fs::exists(dir / "run" / "checkpoints" / "checkpoints.json"));
+}
+
 TEST_CASE("a GStreamer source's end of stream ends the run, and a file it cannot decode fails it naming the file") {
   fs::path dir = fresh_dir("gst-source");
   fs::path file = write_file(dir / "p.toml", R"([pipeline]
