@@ -24,6 +24,9 @@ struct Diagnostic {
 // "file:3:7: error: unknown parameter 'n_mfc'\n  hint: did you mean 'n_mfcc'?"
 std::string format(const Diagnostic& diagnostic);
 
+// "a, b, c" from {"a", "b", "c"} and ", ".
+std::string join(const std::vector<std::string>& items, const std::string& separator);
+
 // Holds its diagnostics sorted by place: by line and column within a file, files in the order
 // they first appear (command-line overrides are files of their own).
 class PipelineError : public std::runtime_error {

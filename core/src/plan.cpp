@@ -14,9 +14,8 @@ namespace tributary::core {
 
 RuntimeHooks::~RuntimeHooks() = default;
 
-NodeContext::NodeContext(std::string name, std::size_t index, RunInfo run, const RunView* view,
-                         std::unique_ptr<Logger> logger)
-    : name_(std::move(name)), index_(index), run_(std::move(run)), view_(view), logger_(std::move(logger)) {}
+NodeContext::NodeContext(std::string name, RunInfo run, const RunView* view, std::unique_ptr<Logger> logger)
+    : name_(std::move(name)), run_(std::move(run)), view_(view), logger_(std::move(logger)) {}
 NodeContext::~NodeContext() = default;
 
 void NodeContext::metric(std::string_view name, double value, std::int64_t step, std::int64_t epoch) {
@@ -37,7 +36,7 @@ std::uint64_t NodeContext::send_control(ControlMessage message) {
 }
 void NodeContext::set_timer(std::chrono::nanoseconds period) {
   timer_ns_.store(std::max<std::int64_t>(0, period.count()));
-  if (auto* h = hooks_.load()) h->timer_changed(index_);
+  if (auto* h = hooks_.load()) h->timer_changed();
 }
 void* NodeContext::extension(std::string_view name, std::uint32_t version) {
   (void)name;
@@ -76,12 +75,6 @@ Plan::Plan(Plan&&) noexcept = default;
 Plan& Plan::operator=(Plan&&) noexcept = default;
 
 namespace {
-
-std::string join(const std::vector<std::string>& items, const std::string& sep) {
-  std::string out;
-  for (std::size_t i = 0; i < items.size(); ++i) out += (i ? sep : "") + items[i];
-  return out;
-}
 
 std::string unknown_plugin_hint(const std::string& plugin, const PluginRegistry& registry) {
   std::string hint;
@@ -220,8 +213,7 @@ Plan build_plan(PipelineDecl decl, const PluginRegistry& registry, RunInfo run, 
              issue.hint);
       }
       if (issues.empty()) {
-        node.context =
-            std::make_unique<NodeContext>(n.name, plan.nodes.size(), plan.run, plan.view.get(), logging.make(n.name));
+        node.context = std::make_unique<NodeContext>(n.name, plan.run, plan.view.get(), logging.make(n.name));
         try {
           node.node = node.type->create();
           node.node->bind(*node.context);

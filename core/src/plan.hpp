@@ -29,12 +29,12 @@ class RuntimeHooks {
   virtual void request_stop(std::string reason) = 0;
   virtual bool stop_requested() const = 0;
   virtual std::uint64_t send_control(ControlMessage message) = 0;
-  virtual void timer_changed(std::size_t node) = 0;
+  virtual void timer_changed() = 0;
 };
 
 class NodeContext final : public Context {
  public:
-  NodeContext(std::string name, std::size_t index, RunInfo run, const RunView* view, std::unique_ptr<Logger> logger);
+  NodeContext(std::string name, RunInfo run, const RunView* view, std::unique_ptr<Logger> logger);
   ~NodeContext() override;
   void attach(RuntimeHooks* hooks, Emitter* emitter) noexcept {
     hooks_.store(hooks);
@@ -58,7 +58,6 @@ class NodeContext final : public Context {
 
  private:
   std::string name_;
-  std::size_t index_ = 0;
   RunInfo run_;
   const RunView* view_ = nullptr;
   std::atomic<std::int64_t> timer_ns_{0};

@@ -29,13 +29,12 @@ std::uint64_t Runtime::Impl::send_control(ControlMessage message) {
   return id;
 }
 
-void Runtime::Impl::timer_changed(std::size_t index) {
+void Runtime::Impl::timer_changed() {
   {
     std::lock_guard<std::mutex> lock(timer_mutex_);
     timers_dirty_ = true;
   }
   timer_cv_.notify_all();
-  (void)index;
 }
 
 // ---- control bus --------------------------------------------------------------------------
@@ -104,11 +103,9 @@ std::string Runtime::Impl::route_control(const ControlMessage& message) {
         for (const auto& p : target->plan->type->spec.params()) {
           if (p.settable) settable.push_back(p.name);
         }
-        std::string list;
-        for (const auto& s : settable) list += (list.empty() ? "" : ", ") + s;
         return "parameter '" + message.key + "' of node '" + target->plan->name + "' (" + target->plan->type->name +
                ") " + (spec == nullptr ? "does not exist" : "cannot change while running") +
-               (settable.empty() ? "; it has no settable parameters" : "; settable: " + list);
+               (settable.empty() ? "; it has no settable parameters" : "; settable: " + join(settable, ", "));
       }
       std::vector<ParamIssue> issues;
       ControlMessage checked = message;
@@ -151,9 +148,11 @@ void Runtime::Impl::hold_inputs(NodeState& node, bool hold) {
   if (node.plan->is_source) schedule_all_sources_from_outside();
 }
 
-void Runtime::Impl::put_from_outside(NodeState& node, Envelope envelope) {
+bool Runtime::Impl::put_from_outside(NodeState& node, Envelope envelope) {
   std::shared_lock<std::shared_mutex> lock(graph_mutex_);
-  if (node.fn && running_.load()) node.fn->try_put(envelope);
+  if (!node.fn || !running_.load()) return false;
+  node.fn->try_put(envelope);
+  return true;
 }
 
 // ---- control delivery ---------------------------------------------------------------------
@@ -163,10 +162,7 @@ void Runtime::Impl::enqueue_control(NodeState& node, const ControlMessage& messa
     node.control_inbox.push_back(message);
     node.has_control.store(true);
   }
-  std::shared_lock<std::shared_mutex> lock(graph_mutex_);
-  if (node.fn && running_.load() && !node.finished.load()) {
-    node.fn->try_put(Envelope{nullptr, 0, 0, EnvelopeType::control});
-  }
+  if (!node.finished.load()) put_from_outside(node, Envelope{nullptr, 0, 0, EnvelopeType::control});
 }
 
 void Runtime::Impl::take_control(NodeState& node) {

@@ -166,11 +166,7 @@ void Runtime::Impl::own_thread_loop(NodeState& node) {
     Envelope envelope = std::move(node.own_queue.front());
     node.own_queue.pop_front();
     lock.unlock();
-    Envelope held = run_body(node, envelope);
-    if (held.type != EnvelopeType::none) {
-      LinkState& link = *links_[held.index];
-      nodes_[link.plan->to]->fn->try_put(held);
-    }
+    run_body(node, envelope);  // nothing is held for an edge: an own-thread node has none
     graph_->release_wait();
     lock.lock();
   }
@@ -354,7 +350,12 @@ void Runtime::Impl::finish(NodeState& node) {
   }
   // What the node posted from its threads up to now still goes out, before end of stream.
   drain_posts(node, true);
-  // From here on the node's packets are late: wait for a live source's emissions under way.
+  end_stream(node);
+}
+
+// From here on the node's packets are late: wait for a live source's emissions under way, then
+// pass end of stream on every link.
+void Runtime::Impl::end_stream(NodeState& node) {
   node.finished.store(true);
   node.emission.close();
   for (auto& port_links : node.out_links) {

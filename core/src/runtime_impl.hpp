@@ -310,7 +310,7 @@ class Runtime::Impl final : public RuntimeHooks {
 
   std::uint64_t send_control(ControlMessage message) override;
 
-  void timer_changed(std::size_t index) override;
+  void timer_changed() override;
 
   // ---- control bus --------------------------------------------------------------------------
   // Sends a control message. The runtime answers at once when it refuses the message or handles
@@ -349,7 +349,7 @@ class Runtime::Impl final : public RuntimeHooks {
   // free for control; resume puts them back in the order they came.
   void hold_inputs(NodeState& node, bool hold);
 
-  void put_from_outside(NodeState& node, Envelope envelope);
+  bool put_from_outside(NodeState& node, Envelope envelope);  // false when nothing takes it
 
   // ---- data path ----------------------------------------------------------------------------
   // What a node emits inside its own callbacks, or an ordered node's turn being released.
@@ -402,6 +402,7 @@ class Runtime::Impl final : public RuntimeHooks {
   // Flush once, then pass end of stream on. A failed node does not flush but still passes it on,
   // so the sinks downstream flush what they received.
   void finish(NodeState& node);
+  void end_stream(NodeState& node);
 
   // Runs a call into the node's own code: an exception fails the node with its message.
   template <typename Call>
@@ -458,6 +459,7 @@ class Runtime::Impl final : public RuntimeHooks {
   static constexpr std::chrono::milliseconds kLiveStopBound{500};
 
   void end_stuck_sources();
+  void put_tick(NodeState& node);
 
   // ---- timers -------------------------------------------------------------------------------
   // One thread keeps every node's timer; a due tick goes into the node's own turn. A node still

@@ -38,12 +38,8 @@ void Runtime::Impl::schedule_from_outside(NodeState& source) {
 void Runtime::Impl::schedule_all_sources_from_outside() {
   for (auto& n : nodes_) {
     if (n->pull) schedule_from_outside(*n);
-    // A timed source ends at once when asked to, not at its next tick. Before the run starts
-    // there is no graph to take the tick, and a pending flag set then would hold back the first
-    // tick for good: the run's first tick comes at once anyway and sees the stop.
-    if (n->timed && running_.load() && source_ends(*n) && !n->tick_pending.exchange(true)) {
-      put_from_outside(*n, Envelope{nullptr, 0, 0, EnvelopeType::tick});
-    }
+    // A timed source ends at once when asked to, not at its next tick.
+    if (n->timed && source_ends(*n)) put_tick(*n);
   }
   { std::lock_guard<std::mutex> lock(wait_mutex_); }
   wait_cv_.notify_all();  // live sources waiting while paused
@@ -121,15 +117,10 @@ void Runtime::Impl::end_stuck_sources() {
   if (!stop_.load() || since == 0) return;
   if (Clock::now().time_since_epoch().count() - since < std::chrono::nanoseconds(kLiveStopBound).count()) return;
   for (auto& n : nodes_) {
-    if (!n->live || n->timed || n->source_done.load() || !n->in_produce.load()) continue;
-    if (n->source_done.exchange(true)) continue;
+    if (!n->live || n->timed || !n->in_produce.load() || n->source_done.exchange(true)) continue;
     log_->warn("source '", n->plan->name, "' has not returned from produce() ", kLiveStopBound.count(),
                " ms after the stop request: its stream ends without it");
-    n->finished.store(true);
-    n->emission.close();
-    for (auto& port_links : n->out_links) {
-      for (LinkState* link : port_links) put(*link, Envelope{nullptr, 0, link->id, EnvelopeType::eos});
-    }
+    end_stream(*n);
     graph_->release_wait();
   }
 }
@@ -160,7 +151,7 @@ void Runtime::Impl::timer_loop() {
     for (auto& n : nodes_) {
       if (n->tick_ns <= 0 || n->finished.load() || !n->fn) continue;
       if (n->next_tick <= now) {
-        if (!n->tick_pending.exchange(true)) put_from_outside(*n, Envelope{nullptr, 0, 0, EnvelopeType::tick});
+        put_tick(*n);
         auto period = std::chrono::nanoseconds(n->tick_ns);
         n->next_tick += period;
         if (n->next_tick <= now) n->next_tick = now + period;  // fell behind: skip, never burst
@@ -169,6 +160,13 @@ void Runtime::Impl::timer_loop() {
     }
     timer_cv_.wait_until(lock, wake, [&] { return timer_stop_ || timers_dirty_; });
   }
+}
+
+// Puts a tick into the node's turn unless one is waiting there. Before the run starts (or after
+// it) nothing takes it, and the flag must not stay up: it would hold back every later tick.
+void Runtime::Impl::put_tick(NodeState& node) {
+  if (node.tick_pending.exchange(true)) return;
+  if (!put_from_outside(node, Envelope{nullptr, 0, 0, EnvelopeType::tick})) node.tick_pending.store(false);
 }
 
 void Runtime::Impl::tick(NodeState& node) {
