@@ -135,7 +135,7 @@ const char* concurrency_name(Concurrency c) {
   return "serial";
 }
 
-void fill_view(Plan& plan, const PluginRegistry& registry) {
+void fill_view(Plan& plan) {
   RunView& v = *plan.view;
   v.id = plan.run.id;
   v.dir = plan.run.dir;
@@ -161,7 +161,6 @@ void fill_view(Plan& plan, const PluginRegistry& registry) {
                              [&](const RunView::PluginView& p) { return p.library == n.type->library; });
     if (!known) v.plugins.push_back({n.type->family, n.type->library, n.type->version, TRIBUTARY_VERSION_STRING});
   }
-  (void)registry;
   for (const auto& l : plan.links) {
     RunView::LinkView link;
     const auto& from = plan.nodes[l.from];
@@ -456,7 +455,7 @@ Plan build_plan(PipelineDecl decl, const PluginRegistry& registry, RunInfo run, 
   check_pipeline(plan, decl, diagnostics);
   if (!diagnostics.empty()) throw PipelineError(std::move(diagnostics));
   plan.decl = std::move(decl);
-  fill_view(plan, registry);
+  fill_view(plan);
   return plan;
 }
 

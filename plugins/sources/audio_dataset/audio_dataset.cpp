@@ -235,7 +235,8 @@ void AudioDataset::read_manifest() {
   std::size_t number = 0;
   while (std::getline(in, line)) {
     ++number;
-    if (trim(line).empty() || trim(line)[0] == '#') continue;
+    const std::string content = trim(line);
+    if (content.empty() || content[0] == '#') continue;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     split_csv_line(line, ',', fields);
     if (rows.empty() && number == 1 && !fields.empty() && lower(fields[0]) == "path") continue;  // a header

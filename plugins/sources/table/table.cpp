@@ -69,10 +69,8 @@ std::string read_text(const std::string& path) {
   return text;
 }
 
-std::string_view trim(std::string_view text) { return trim_blanks(text); }
-
 bool parse_number(std::string_view text, double& value) {
-  text = trim(text);
+  text = trim_blanks(text);
   if (!text.empty() && text.front() == '+') text.remove_prefix(1);
   if (text.empty()) return false;
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -80,7 +78,7 @@ bool parse_number(std::string_view text, double& value) {
 }
 
 bool is_count(std::string_view text) {
-  text = trim(text);
+  text = trim_blanks(text);
   return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
@@ -104,7 +102,7 @@ class CsvReader {
       position_ = end + 1;
       ++line_;
       if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-      if (trim(line).empty()) continue;
+      if (trim_blanks(line).empty()) continue;
       row.line = line_;
       split(line, row.fields);
       return true;
