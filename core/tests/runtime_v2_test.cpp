@@ -469,3 +469,20 @@ plugin = "collect"
   CHECK(std::is_sorted(passed.begin(), passed.end()));
   CHECK(stats_of(r, "poster").drops == 0);
 }
+
+TEST_CASE("a node that marks end_of_stream itself fails the run saying that the runtime sends it") {
+  Harness h(R"(
+[pipeline]
+links = [ "src -> sink" ]
+[nodes.src]
+plugin = "epochs"
+end_marker = true
+[nodes.sink]
+plugin = "collect"
+)");
+  RunResult r = core::Runtime(h.plan, h.logging).run();
+  REQUIRE(r.status == RunResult::Status::failed);
+  CHECK(r.failed_node == "src");
+  CHECK_THAT(r.error, Catch::Contains("end_of_stream markers come from the runtime"));
+  CHECK(record().flushes == 1);  // the sink still flushes what it got
+}

@@ -294,14 +294,17 @@ class Epochs final : public Node {
     spec.source(SourceMode::pull);
     spec.param<std::int64_t>("epochs", 3, "how many epochs").min(1);
     spec.param<std::int64_t>("every", 100, "packets per epoch").min(1);
+    spec.param<bool>("end_marker", false, "marks end_of_stream itself, which only the runtime may");
   }
   void configure(const Params& p) override {
     epochs_ = p.get<std::int64_t>("epochs");
     every_ = p.get<std::int64_t>("every");
+    end_marker_ = p.get<bool>("end_marker");
   }
   bool produce(Emitter& out) override {
     if (next_ >= static_cast<std::uint64_t>(epochs_ * every_)) return false;
     out.emit(kOut, numbered(next_++));
+    if (end_marker_) out.mark(Marker{MarkerKind::end_of_stream, -1, Split::none, {}});
     if (next_ % static_cast<std::uint64_t>(every_) == 0) {
       out.mark(Marker{MarkerKind::epoch_end, static_cast<std::int64_t>(next_) / every_ - 1, Split::none, {}});
     }
@@ -311,6 +314,7 @@ class Epochs final : public Node {
  private:
   std::int64_t epochs_ = 0;
   std::int64_t every_ = 0;
+  bool end_marker_ = false;
   std::uint64_t next_ = 0;
 };
 
