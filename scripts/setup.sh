@@ -8,6 +8,8 @@ packages=(
   # runtime and SDK
   libtbb-dev libtomlplusplus-dev libspdlog-dev libfmt-dev libboost-dev libboost-filesystem-dev
   nlohmann-json3-dev libcli11-dev zlib1g-dev libjemalloc-dev
+  # the run store, and its command-line shell for inspecting it
+  libsqlite3-dev sqlite3
   # fast BLAS for the model plugins (LibTorch uses whatever libblas.so.3 points to)
   libopenblas0-pthread
   # tests: Catch2, real data sets, GStreamer tools for the benchmarks
