@@ -226,6 +226,33 @@ class Statement {
   sqlite3_stmt* stmt_ = nullptr;
 };
 
+// The store's schema version, 0 for an empty database; throws for a newer one, or for a
+// database of something else.
+int schema_version(const Db& db) {
+  Statement exists(db, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='store_schema'");
+  exists.step("reading its schema");
+  int version = 0;
+  if (exists.integer(0) > 0) {
+    Statement v(db, "SELECT max(version) FROM store_schema");
+    if (v.step("reading its schema version")) version = static_cast<int>(v.integer(0));
+  } else {
+    Statement tables(db, "SELECT count(*) FROM sqlite_master WHERE type='table'");
+    tables.step("reading its schema");
+    if (tables.integer(0) > 0) {
+      throw StoreError("run store " + db.path +
+                       ": is an SQLite database of something else (it has tables but no store_schema); it was left "
+                       "as it is; " +
+                       kWhatToDo);
+    }
+  }
+  if (version > kStoreSchemaVersion) {
+    throw StoreError("run store " + db.path + ": has schema version " + std::to_string(version) +
+                     ", newer than this tributary's (" + std::to_string(kStoreSchemaVersion) +
+                     "); it was left as it is: use the newer tributary, or record elsewhere with --store PATH");
+  }
+  return version;
+}
+
 // Opens, checks and brings the schema up to date. Nothing is written to a file that is not a
 // SQLite database, nor to one whose schema is newer than this build's.
 std::unique_ptr<Db> open_db(const std::string& path) {
@@ -267,6 +294,9 @@ std::unique_ptr<Db> open_db(const std::string& path) {
                      ": cannot be written (read-only file or folder); check the permissions, record elsewhere "
                      "with --store PATH, or run without it with --no-store");
   }
+  // Everything is checked before anything is written: a file that is not a store of this
+  // schema or an older one stays exactly as it was.
+  int version = schema_version(*db);
   {
     Statement mode(*db, "PRAGMA journal_mode=WAL");
     mode.step("cannot switch it to WAL mode");
@@ -274,31 +304,10 @@ std::unique_ptr<Db> open_db(const std::string& path) {
   // With WAL, NORMAL keeps every committed batch across a crash of the process; power loss may
   // lose the last few, never the file.
   db->exec("PRAGMA synchronous=NORMAL", "cannot set it up");
-  db->exec("BEGIN IMMEDIATE", "cannot lock it to check its schema");
+  if (version == kStoreSchemaVersion) return db;
+  db->exec("BEGIN IMMEDIATE", "cannot lock it to set up its schema");
   try {
-    int version = 0;
-    {
-      Statement exists(*db, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='store_schema'");
-      exists.step("reading its schema");
-      if (exists.integer(0) > 0) {
-        Statement v(*db, "SELECT max(version) FROM store_schema");
-        if (v.step("reading its schema version")) version = static_cast<int>(v.integer(0));
-      } else {
-        Statement tables(*db, "SELECT count(*) FROM sqlite_master WHERE type='table'");
-        tables.step("reading its schema");
-        if (tables.integer(0) > 0) {
-          throw StoreError("run store " + path +
-                           ": is an SQLite database of something else (it has tables but no store_schema); it was "
-                           "left as it is; " +
-                           kWhatToDo);
-        }
-      }
-    }
-    if (version > kStoreSchemaVersion) {
-      throw StoreError("run store " + path + ": has schema version " + std::to_string(version) +
-                       ", newer than this tributary's (" + std::to_string(kStoreSchemaVersion) +
-                       "); it was left as it is: use the newer tributary, or record elsewhere with --store PATH");
-    }
+    version = schema_version(*db);  // another process may have set it up meanwhile
     if (version == 0) {
       db->exec(kSchema, "creating its tables");
       Statement v(*db, "INSERT INTO store_schema(version) VALUES (?)");
