@@ -262,19 +262,6 @@ std::unique_ptr<Db> open_db(const std::string& path) {
   if (fs::exists(path, ec)) {
     if (fs::is_directory(path, ec))
       throw StoreError("run store " + path + ": is a folder, not a database file; name a file with --store PATH");
-    auto size = fs::file_size(path, ec);
-    if (!ec && size > 0) {
-      char header[16] = {};
-      std::ifstream in(path, std::ios::binary);
-      in.read(header, sizeof header);
-      if (in.gcount() < static_cast<std::streamsize>(sizeof header) ||
-          std::memcmp(header, "SQLite format 3", 16) != 0) {
-        throw StoreError("run store " + path +
-                         ": is not an SQLite database (its header is not SQLite's): it is damaged or another file, "
-                         "and it was left as it is; " +
-                         kWhatToDo);
-      }
-    }
   } else {
     fs::path parent = fs::path(path).parent_path();
     if (!parent.empty()) fs::create_directories(parent, ec);
@@ -287,7 +274,9 @@ std::unique_ptr<Db> open_db(const std::string& path) {
   if (rc != SQLITE_OK) db->fail("cannot open it");
   sqlite3_extended_result_codes(db->handle, 1);
   sqlite3_busy_timeout(db->handle, 10000);
-  // Reading the schema is where a damaged file shows itself.
+  // Reading the schema is where a damaged file, or one that is not a database, shows itself. The
+  // file is never read other than through SQLite: closing another descriptor of it would drop the
+  // process's locks on it (POSIX locks belong to the process), and with them its writes' safety.
   db->exec("SELECT count(*) FROM sqlite_master", "cannot read it");
   if (sqlite3_db_readonly(db->handle, "main") == 1) {
     throw StoreError("run store " + path +
@@ -626,11 +615,11 @@ class RunRecorder::Writer {
   ~Writer() { stop(); }
 
   void begin(const RunRecord& r) {
-    db_ = open_db(path_);
     {
       // Runs left running by a process that is gone: found on every open.
       RunStore store(path_);
     }
+    db_ = open_db(path_);
     db_->exec("BEGIN IMMEDIATE", "recording run " + r.id);
     try {
       Statement run(*db_,
