@@ -121,7 +121,7 @@ TEST_CASE("every run is recorded in runs/tributary.db; runs list, show and expor
   CHECK(list_row(cli({"runs", "list"}, in_dir(dir)).out, id).empty());
 }
 
-TEST_CASE("--store, TRIBUTARY_STORE and --no-store choose where a run is recorded, if at all") {
+TEST_CASE("the store option and TRIBUTARY_STORE and the no-store flag choose where a run is recorded, if at all") {
   fs::path dir = fresh_dir("where");
   auto a = cli({"run", kDigits.string(), "--set", "images.epochs=1", "--store", "mine.db"}, in_dir(dir));
   INFO(a.all());

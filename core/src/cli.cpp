@@ -385,7 +385,7 @@ int cmd_run(const Options& o) {
   }
   std::cout << "run directory: " << plan.run.dir << std::endl;
   if (recorder && recorder->error().empty())
-    std::cout << "recorded as run " << plan.run.id << " in " << tc::default_store_path(o.store) << std::endl;
+    std::cout << "recorded as run " << recorder->id() << " in " << tc::default_store_path(o.store) << std::endl;
   if (recorder && !recorder->error().empty() && stop_on_store_error) {
     std::cerr << "error: stopped because the run store cannot be written: " << recorder->error() << std::endl;
     return kExitNodeFailed;

@@ -620,13 +620,17 @@ class RunRecorder::Writer {
       RunStore store(path_);
     }
     db_ = open_db(path_);
+    // --run-dir names the run after its folder, which a later run may reuse: the store keeps
+    // each run apart with a numbered id.
+    id_ = r.id;
+    for (int n = 2; run_rowid(*db_, id_) >= 0; ++n) id_ = r.id + "-" + std::to_string(n);
     db_->exec("BEGIN IMMEDIATE", "recording run " + r.id);
     try {
       Statement run(*db_,
                     "INSERT INTO runs(id, name, pipeline_path, run_dir, pipeline_text, status, start_time, heartbeat, "
                     "host, pid, process, version, threads, resumed_from) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, "
                     "?, ?, ?, ?, ?)");
-      run.bind(1, r.id)
+      run.bind(1, id_)
           .bind(2, r.name)
           .bind(3, r.pipeline_path)
           .bind(4, r.run_dir)
@@ -716,6 +720,7 @@ class RunRecorder::Writer {
   }
 
   std::uint64_t written() const noexcept { return written_.load(); }
+  const std::string& id() const noexcept { return id_; }
   std::uint64_t dropped() const noexcept { return dropped_.load(); }
   const std::string& error() const noexcept { return error_; }
 
@@ -838,6 +843,7 @@ class RunRecorder::Writer {
   std::function<void(const std::string&)> on_error_;
   std::unique_ptr<Db> db_;
   std::int64_t rid_ = -1;
+  std::string id_;
   std::unique_ptr<Statement> insert_metric_, insert_log_, insert_event_, heartbeat_;
   std::thread thread_;
   std::mutex mutex_;
@@ -876,5 +882,6 @@ void RunRecorder::on_control(const Packet& packet) {
 std::uint64_t RunRecorder::points_written() const noexcept { return writer_->written(); }
 std::uint64_t RunRecorder::points_dropped() const noexcept { return writer_->dropped(); }
 const std::string& RunRecorder::error() const noexcept { return writer_->error(); }
+const std::string& RunRecorder::id() const noexcept { return writer_->id(); }
 
 }  // namespace tributary::core

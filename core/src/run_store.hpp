@@ -172,6 +172,8 @@ class RunRecorder final : public RunObserver {
   std::uint64_t points_written() const noexcept;
   std::uint64_t points_dropped() const noexcept;
   const std::string& error() const noexcept;
+  // The id the run is stored under: the run's own, numbered when the store already has it.
+  const std::string& id() const noexcept;
 
   class Writer;
 
