@@ -10,6 +10,8 @@ packages=(
   nlohmann-json3-dev libcli11-dev zlib1g-dev libjemalloc-dev
   # LibTorch for the model plugin, and a fast BLAS for it (it uses whatever libblas.so.3 points to)
   libopenblas0-pthread libtorch-dev
+  # the run store, and its command-line shell for inspecting it
+  libsqlite3-dev sqlite3
   # tests: Catch2, real data sets, GStreamer tools for the benchmarks
   catch2 python3-sklearn gstreamer1.0-tools gstreamer1.0-plugins-base
   # the GStreamer sources: headers, decoders and devices (pulsesrc, alsasrc, ximagesrc)

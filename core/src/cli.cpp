@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -22,6 +23,8 @@
 #include "plan.hpp"
 #include "plugin_registry.hpp"
 #include "run_dir.hpp"
+#include "run_store.hpp"
+#include "runs_command.hpp"
 #include "runtime.hpp"
 #include "tributary/version.hpp"
 
@@ -44,6 +47,12 @@ struct Options {
   std::string type;
   std::string format = "dot";
   bool json = false;
+  // The run store.
+  std::string store;
+  bool no_store = false;
+  std::string store_errors = "continue";
+  std::string resumed_from;
+  tc::RunsOptions runs;
 };
 
 // Problems the CLI reports on stderr: text, or with --log-json one JSON line each, as log lines are.
@@ -417,10 +426,41 @@ int cmd_run(const Options& o) {
   }
   std::cout << "run directory: " << plan.run.dir << std::endl;
   tc::Runtime runtime(plan, logging);
+  // The store records every run; when it cannot be written the run goes on unrecorded, or stops
+  // with --store-errors stop.
+  bool stop_on_store_error = o.store_errors == "stop";
+  std::unique_ptr<tc::RunRecorder> recorder;
+  if (!o.no_store) {
+    recorder = std::make_unique<tc::RunRecorder>(
+        tc::default_store_path(o.store),
+        stop_on_store_error ? tc::StoreErrorPolicy::stop_run : tc::StoreErrorPolicy::keep_running,
+        [&runtime, stop_on_store_error](const std::string& message) {
+          std::cerr << "error: " << message << std::endl;
+          if (stop_on_store_error) runtime.request_stop("the run store cannot be written");
+        });
+    try {
+      tc::RunRecord record = tc::record_of(plan);
+      record.resumed_from = o.resumed_from;
+      recorder->begin(record);
+      runtime.observe(recorder.get());
+    } catch (const tc::StoreError& e) {
+      recorder.reset();
+      if (stop_on_store_error) {
+        std::cerr << "error: " << e.what() << "\n";
+        return kExitNodeFailed;
+      }
+      std::cerr << "warning: " << e.what() << "; this run is not recorded (--store-errors stop refuses to run)\n";
+    }
+  }
   signals.watch(runtime);
   tc::RunResult result = runtime.run();
   signals.stop();  // before the runtime, the plan and the plugins go
   logging.flush();
+  if (recorder) {
+    recorder->finish(result);
+    if (recorder->points_dropped() > 0)
+      std::cerr << "warning: the run store lost " << recorder->points_dropped() << " metric points\n";
+  }
 
   int name_width = 4, plugin_width = 6;
   for (const auto& s : result.nodes) {
@@ -435,6 +475,12 @@ int cmd_run(const Options& o) {
                 static_cast<unsigned long long>(s.drops), s.busy_s);
   }
   std::cout << "run directory: " << plan.run.dir << std::endl;
+  if (recorder && recorder->error().empty())
+    std::cout << "recorded as run " << recorder->id() << " in " << tc::default_store_path(o.store) << std::endl;
+  if (recorder && !recorder->error().empty() && stop_on_store_error) {
+    std::cerr << "error: stopped because the run store cannot be written: " << recorder->error() << std::endl;
+    return kExitNodeFailed;
+  }
   switch (result.status) {
     case tc::RunResult::Status::finished:
       std::cout << "finished in " << result.wall_s << " s" << std::endl;
@@ -447,6 +493,48 @@ int cmd_run(const Options& o) {
       return kExitNodeFailed;
   }
   return kExitFinished;
+}
+
+// Runs a recorded run's pipeline again, as it was after --set and ${VAR}, in a new run directory:
+// paths inside the old run directory move to the new one, and every node whose type declares a
+// `resume` parameter gets the old run directory there, to continue from its newest checkpoint.
+int cmd_resume(Options o) {
+  std::string id = o.runs.ids.at(0);
+  tc::StoredRun old;
+  std::string text;
+  {
+    tc::RunStore store(o.runs.store);
+    old = store.run(id);
+    text = store.pipeline_text(id);
+  }
+  if (text.empty()) {
+    std::cerr << "error: run " << id << " in " << o.runs.store << " has no recorded pipeline to resume\n";
+    return kExitInvalid;
+  }
+  tc::RunInfo fresh = tc::make_run_info(old.name, o.run_dir);
+  text = tc::replace_all(text, old.run_dir, fresh.dir);
+  tc::create_run_dir(fresh, text);
+  std::string file = (std::filesystem::path(fresh.dir) / "resumed-pipeline.toml").string();
+  std::filesystem::rename(std::filesystem::path(fresh.dir) / "pipeline.toml", file);
+  tc::PipelineDecl decl = tc::load_pipeline(file, {});
+  tc::PluginRegistry registry;
+  load_plugins(registry, o, decl.plugin_path);
+  std::vector<std::string> overrides;
+  for (const auto& node : decl.nodes) {
+    const NodeType* type = registry.find(node.plugin);
+    if (type != nullptr && type->spec.find_param("resume") != nullptr)
+      overrides.push_back(node.name + ".resume=" + old.run_dir);
+  }
+  std::cout << "resuming run " << id << " (" << old.status << ")"
+            << (overrides.empty() ? ": no node declares `resume`, so the pipeline runs again from the start" : "")
+            << std::endl;
+  for (const auto& set : overrides) std::cout << "  --set " << set << std::endl;
+  o.file = file;
+  o.run_dir = fresh.dir;
+  o.overrides.insert(o.overrides.begin(), overrides.begin(), overrides.end());
+  o.resumed_from = id;
+  if (o.store.empty()) o.store = o.runs.store;
+  return cmd_run(o);
 }
 
 }  // namespace
@@ -472,9 +560,41 @@ int main(int argc, char** argv) {
     cmd->add_option("--set", o.overrides, "override a parameter: node.key=value (also node.plugin=TYPE)");
     common(cmd);
   };
+  auto store_options = [&](CLI::App* cmd) {
+    cmd->add_option("--store", o.store, "the run store (default $TRIBUTARY_STORE, else runs/tributary.db)");
+  };
+  auto recording = [&](CLI::App* cmd) {
+    store_options(cmd);
+    cmd->add_flag("--no-store", o.no_store, "do not record the run in the run store");
+    cmd->add_option("--store-errors", o.store_errors, "when the store cannot be written: continue (unrecorded) or stop")
+        ->check(CLI::IsMember({"continue", "stop"}));
+    cmd->add_option("--run-dir", o.run_dir, "the run directory (default runs/<pipeline>/<run id>)");
+  };
   auto* run = app.add_subcommand("run", "run a pipeline");
   pipeline(run);
-  run->add_option("--run-dir", o.run_dir, "the run directory (default runs/<pipeline>/<run id>)");
+  recording(run);
+  auto* runs = app.add_subcommand("runs", "the recorded runs: list, show, export, compare, rm, resume");
+  runs->require_subcommand(1);
+  auto* runs_list = runs->add_subcommand("list", "list the recorded runs");
+  runs_list->add_option("--pipeline", o.runs.pipeline, "only the runs of this pipeline (its name)");
+  runs_list->add_option("--status", o.runs.status, "only the runs with this status")
+      ->check(CLI::IsMember({"running", "finished", "stopped", "failed", "interrupted"}));
+  auto* runs_show = runs->add_subcommand("show", "a run's settings, plugins, metrics, checkpoints and warnings");
+  runs_show->add_option("id", o.runs.ids, "the run id")->required()->expected(1);
+  auto* runs_export = runs->add_subcommand("export", "a run's metric points, one per row, on stdout");
+  runs_export->add_option("id", o.runs.ids, "the run id")->required()->expected(1);
+  runs_export->add_option("--format", o.runs.format, "csv or jsonl")->check(CLI::IsMember({"csv", "jsonl"}));
+  runs_export->add_option("--node", o.runs.node, "only the points of this node");
+  auto* runs_compare = runs->add_subcommand("compare", "runs side by side: hyperparameters and best metrics");
+  runs_compare->add_option("ids", o.runs.ids, "two or more run ids")->required()->expected(2, 1000);
+  auto* runs_rm = runs->add_subcommand("rm", "remove runs from the store (their run directories stay)");
+  runs_rm->add_option("ids", o.runs.ids, "the run ids")->required();
+  auto* runs_resume = runs->add_subcommand("resume", "run a recorded pipeline again, continuing from its checkpoints");
+  runs_resume->add_option("id", o.runs.ids, "the run id")->required()->expected(1);
+  runs_resume->add_option("--set", o.overrides, "override a parameter: node.key=value");
+  recording(runs_resume);
+  common(runs_resume);
+  for (auto* cmd : {runs_list, runs_show, runs_export, runs_compare, runs_rm}) store_options(cmd);
   auto* validate = app.add_subcommand("validate", "check a pipeline without running it");
   pipeline(validate);
   auto* plugins = app.add_subcommand("plugins", "list the node types");
@@ -502,13 +622,23 @@ int main(int argc, char** argv) {
   }
 
   try {
+    o.runs.store = tc::default_store_path(o.store);
     if (*run) return cmd_run(o);
+    if (*runs_list) return tc::runs_list(o.runs);
+    if (*runs_show) return tc::runs_show(o.runs);
+    if (*runs_export) return tc::runs_export(o.runs);
+    if (*runs_compare) return tc::runs_compare(o.runs);
+    if (*runs_rm) return tc::runs_rm(o.runs);
+    if (*runs_resume) return cmd_resume(o);
     if (*validate) return cmd_check(o, false);
     if (*plugins) return cmd_plugins(o);
     if (*describe) return cmd_describe(o);
     if (*graph) return cmd_check(o, true);
   } catch (const tc::PipelineError& e) {
     for (const auto& d : e.diagnostics()) report(o, d);
+    return kExitInvalid;
+  } catch (const tc::StoreError& e) {
+    std::cerr << "error: " << e.what() << "\n";
     return kExitInvalid;
   } catch (const CLI::ValidationError& e) {
     report(o, "error", e.what());

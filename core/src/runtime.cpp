@@ -343,5 +343,7 @@ std::string Runtime::control(ControlMessage message, ReplyHandler on_reply) {
   return impl_->control(std::move(message), std::move(on_reply));
 }
 std::vector<NodeStats> Runtime::stats() const { return impl_->stats(); }
+void Runtime::observe(RunObserver* observer) { impl_->set_observer(observer); }
+RunObserver::~RunObserver() = default;
 
 }  // namespace tributary::core

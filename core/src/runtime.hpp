@@ -33,6 +33,20 @@ struct RunResult {
   double wall_s = 0.0;
 };
 
+// Sees a run's metric points, log lines and control traffic on the thread that makes them (a
+// node's, the runtime's): it copies what it keeps and returns at once. A run store is one.
+class RunObserver {
+ public:
+  virtual ~RunObserver();
+  // Every metric point of the run once: the telemetry bus (context().metric(), the runtime's
+  // per-node telemetry) and metric packets emitted on output ports by the node they name.
+  virtual void on_metrics(const std::vector<MetricPoint>& points) = 0;
+  // Every line that reaches the log bus.
+  virtual void on_log(const LogRecord& record) = 0;
+  // Control-bus packets: requests, replies and the run's states (tributary/control.hpp).
+  virtual void on_control(const Packet& packet) = 0;
+};
+
 class Runtime {
  public:
   Runtime(Plan& plan, Logging& logging);
@@ -51,6 +65,8 @@ class Runtime {
   using ReplyHandler = std::function<void(const ControlReply&)>;
   std::string control(ControlMessage message, ReplyHandler on_reply = {});
   std::vector<NodeStats> stats() const;
+  // Before run(); the observer outlives the run.
+  void observe(RunObserver* observer);
 
  private:
   class Impl;

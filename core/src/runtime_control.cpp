@@ -234,6 +234,7 @@ void Runtime::Impl::publish_bus(PacketPtr packet, Bus bus) {
   }
   std::shared_lock<std::shared_mutex> lock(graph_mutex_);
   if (!running_.load()) return;
+  if (observer_ != nullptr) observe_bus(*packet, bus);
   for (auto& n : nodes_) {
     std::int64_t port = n->bus_port[bus];
     if (port < 0 || n->finished.load() || n->failed.load()) continue;
@@ -244,6 +245,38 @@ void Runtime::Impl::publish_bus(PacketPtr packet, Bus bus) {
     }
     n->fn->try_put(Envelope{packet, 0, static_cast<std::uint32_t>(port), EnvelopeType::bus});
   }
+}
+
+void Runtime::Impl::observe_bus(const Packet& packet, Bus bus) {
+  switch (bus) {
+    case kTelemetryBus:
+      if (!packet.metrics.empty()) observer_->on_metrics(packet.metrics);
+      break;
+    case kLogBus:
+      for (const auto& record : packet.logs) observer_->on_log(record);
+      break;
+    case kControlBus:
+      observer_->on_control(packet);
+      break;
+    case kBuses:
+      break;
+  }
+}
+
+// A point is recorded where it is made: a node passing on another node's metric packets (an
+// identity node, a fan-out) does not record them again.
+void Runtime::Impl::observe_emitted(const NodeState& node, const Packet& packet) {
+  const std::string& name = node.plan->name;
+  auto own = [&](const MetricPoint& p) { return p.node.empty() || p.node == name; };
+  if (std::all_of(packet.metrics.begin(), packet.metrics.end(), own)) {
+    if (!packet.metrics.empty()) observer_->on_metrics(packet.metrics);
+    return;
+  }
+  std::vector<MetricPoint> mine;
+  for (const auto& p : packet.metrics) {
+    if (own(p)) mine.push_back(p);
+  }
+  if (!mine.empty()) observer_->on_metrics(mine);
 }
 
 // Publishes telemetry every interval and looks after parked sources every few milliseconds.

@@ -6,6 +6,7 @@ namespace tributary::core {
 // What a node emits inside its own callbacks, or an ordered node's turn being released.
 void Runtime::Impl::emit_now(NodeState& node, std::size_t port, PacketPtr packet) {
   if (!is_marker(packet)) node.packets_out.add(1, node.parallel || node.live);
+  if (observer_ != nullptr && packet->kind == PayloadKind::metrics) observe_emitted(node, *packet);
   const auto& links = node.out_links[port];
   for (std::size_t i = 0; i + 1 < links.size(); ++i) deliver(*links[i], packet);
   if (!links.empty()) deliver(*links.back(), std::move(packet));

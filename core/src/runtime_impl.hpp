@@ -482,6 +482,12 @@ class Runtime::Impl final : public RuntimeHooks {
 
   void publish_bus(PacketPtr packet, Bus bus);
 
+  // What the observer sees of a bus packet, and of a metric packet a node emits.
+  void observe_bus(const Packet& packet, Bus bus);
+  void observe_emitted(const NodeState& node, const Packet& packet);
+
+  void set_observer(RunObserver* observer) { observer_ = observer; }
+
   // Publishes telemetry every interval and looks after parked sources every few milliseconds.
   void telemetry_loop();
 
@@ -538,6 +544,7 @@ class Runtime::Impl final : public RuntimeHooks {
   std::condition_variable telemetry_cv_;
   bool telemetry_stop_ = false;
   std::atomic<std::uint64_t> telemetry_step_{0};
+  RunObserver* observer_ = nullptr;
 };
 
 }  // namespace tributary::core

@@ -1,0 +1,293 @@
+// The run store as a user meets it: `tributary run` records, `tributary runs ...` reads back,
+// with real processes, real kills and real file-size limits.
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "process.hpp"
+
+namespace fs = std::filesystem;
+using tributary::testing::ProcessOptions;
+using tributary::testing::ProcessResult;
+using tributary::testing::run_process;
+
+namespace {
+
+const std::string kCli = TRIBUTARY_CLI;
+const fs::path kSource = TRIBUTARY_SOURCE_DIR;
+const fs::path kWork = fs::path(TRIBUTARY_TEST_BINARY_DIR) / "store-work";
+const fs::path kDigits = kSource / "pipelines" / "digits.toml";
+
+ProcessResult cli(std::vector<std::string> args, ProcessOptions options) {
+  args.insert(args.begin(), kCli);
+  return run_process(args, options);
+}
+
+ProcessOptions in_dir(const fs::path& dir) {
+  ProcessOptions o;
+  o.cwd = dir.string();
+  return o;
+}
+
+fs::path fresh_dir(const std::string& name) {
+  fs::path dir = kWork / name;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::size_t line_count(const std::string& text) {
+  return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+}
+
+// The run id `tributary run` printed.
+std::string run_id_of(const std::string& out) {
+  std::smatch m;
+  if (std::regex_search(out, m, std::regex("recorded as run ([^ ]+) in"))) return m[1];
+  if (std::regex_search(out, m, std::regex("run directory: [^\\n]*/([0-9]{8}-[0-9]{6}-[0-9a-f]{4})\\n"))) return m[1];
+  return {};
+}
+
+// The `runs list` row of a run, split into its columns.
+std::vector<std::string> list_row(const std::string& list, const std::string& id) {
+  std::istringstream in(list);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(id, 0) != 0) continue;
+    std::istringstream words(line);
+    std::vector<std::string> out;
+    for (std::string w; words >> w;) out.push_back(w);
+    return out;
+  }
+  return {};
+}
+
+std::int64_t points_of(const std::string& show) {
+  std::smatch m;
+  if (!std::regex_search(show, m, std::regex("\\n  points +([0-9]+)"))) return -1;
+  return std::stoll(m[1]);
+}
+
+}  // namespace
+
+TEST_CASE("every run is recorded in runs/tributary.db; runs list, show and export read it back") {
+  fs::path dir = fresh_dir("recorded");
+  auto r = cli({"run", kDigits.string(), "--set", "images.epochs=2"}, in_dir(dir));
+  INFO(r.all());
+  REQUIRE(r.exit_code == 0);
+  std::string id = run_id_of(r.out);
+  REQUIRE(!id.empty());
+  CHECK(fs::exists(dir / "runs" / "tributary.db"));
+  CHECK_THAT(r.out, Catch::Contains("recorded as run " + id + " in " + (dir / "runs" / "tributary.db").string()));
+
+  auto list = cli({"runs", "list"}, in_dir(dir));
+  INFO(list.all());
+  auto row = list_row(list.out, id);
+  REQUIRE(row.size() >= 7);
+  CHECK(row[1] == "digits-softmax");
+  CHECK(row[2] == "finished");
+  CHECK(row[6] == "val/accuracy");
+
+  auto show = cli({"runs", "show", id}, in_dir(dir));
+  INFO(show.all());
+  CHECK(show.exit_code == 0);
+  CHECK_THAT(show.out, Catch::Contains("images.epochs = 2") && Catch::Contains("train.lr = 0.02") &&
+                           Catch::Contains("log.path = \"${RUN_DIR}/metrics.csv\"") &&
+                           Catch::Contains("libtributary_models.so") && Catch::Contains("val/accuracy"));
+
+  // Full fidelity: the store's points of the trainer are the metrics CSV the run wrote, byte for byte.
+  auto csv = cli({"runs", "export", id, "--node", "train"}, in_dir(dir));
+  REQUIRE(csv.exit_code == 0);
+  std::string written = read_file(dir / "runs" / "digits-softmax" / id / "metrics.csv");
+  REQUIRE(line_count(written) > 10);
+  CHECK(csv.out == written);
+  auto jsonl = cli({"runs", "export", id, "--node", "train", "--format", "jsonl"}, in_dir(dir));
+  CHECK(line_count(jsonl.out) + 1 == line_count(written));
+  CHECK_THAT(jsonl.out, Catch::Contains("\"name\":\"val/accuracy\""));
+
+  // The store's own folder does not disturb the run directories: `runs rm` leaves them too.
+  auto rm = cli({"runs", "rm", id}, in_dir(dir));
+  CHECK(rm.exit_code == 0);
+  CHECK(fs::exists(dir / "runs" / "digits-softmax" / id / "metrics.csv"));
+  CHECK(list_row(cli({"runs", "list"}, in_dir(dir)).out, id).empty());
+}
+
+TEST_CASE("the store option and TRIBUTARY_STORE and the no-store flag choose where a run is recorded, if at all") {
+  fs::path dir = fresh_dir("where");
+  auto a = cli({"run", kDigits.string(), "--set", "images.epochs=1", "--store", "mine.db"}, in_dir(dir));
+  INFO(a.all());
+  CHECK(a.exit_code == 0);
+  CHECK(fs::exists(dir / "mine.db"));
+  ProcessOptions env = in_dir(dir);
+  env.env.emplace_back("TRIBUTARY_STORE", (dir / "env.db").string());
+  auto b = cli({"run", kDigits.string(), "--set", "images.epochs=1"}, env);
+  CHECK(b.exit_code == 0);
+  CHECK(fs::exists(dir / "env.db"));
+  auto c = cli({"run", kDigits.string(), "--set", "images.epochs=1", "--no-store"}, in_dir(dir));
+  CHECK(c.exit_code == 0);
+  CHECK_THAT(c.out, !Catch::Contains("recorded as run"));
+  CHECK(!fs::exists(dir / "runs" / "tributary.db"));
+  CHECK(!list_row(cli({"runs", "list", "--store", "mine.db"}, in_dir(dir)).out, run_id_of(a.out)).empty());
+  CHECK(!list_row(cli({"runs", "list"}, env).out, run_id_of(b.out)).empty());
+  auto compare = cli({"runs", "compare", run_id_of(b.out), run_id_of(b.out)}, env);
+  CHECK(compare.exit_code == 0);
+}
+
+TEST_CASE("a run killed with kill -9 is found interrupted with its data up to the last batch, and resumes") {
+  fs::path dir = fresh_dir("killed");
+  ProcessOptions kill9 = in_dir(dir);
+  kill9.signal = SIGKILL;
+  kill9.signal_when = "run directory:";
+  kill9.signal_after = std::chrono::milliseconds(2500);
+  auto r = cli({"run", kDigits.string(), "--set", "images.epochs=100000"}, kill9);
+  INFO(r.all());
+  REQUIRE(r.exit_code == 128 + SIGKILL);
+  std::string id = run_id_of(r.out);
+  REQUIRE(!id.empty());
+  fs::path old_dir = dir / "runs" / "digits-softmax" / id;
+  std::string old_metrics = read_file(old_dir / "metrics.csv");
+
+  auto list = cli({"runs", "list", "--status", "interrupted"}, in_dir(dir));
+  INFO(list.all());
+  auto row = list_row(list.out, id);
+  REQUIRE(row.size() >= 3);
+  CHECK(row[2] == "interrupted");
+  auto show = cli({"runs", "show", id}, in_dir(dir));
+  INFO(show.all());
+  CHECK_THAT(show.out, Catch::Contains("interrupted (its process (pid"));
+  CHECK(points_of(show.out) > 100);  // two seconds of training, committed batch by batch
+  CHECK_THAT(show.out, Catch::Contains("train/loss"));
+
+  // Resume: the recorded pipeline runs again in a run directory of its own.
+  auto resumed = cli({"runs", "resume", id, "--set", "images.epochs=2"}, in_dir(dir));
+  INFO(resumed.all());
+  REQUIRE(resumed.exit_code == 0);
+  CHECK_THAT(resumed.out, Catch::Contains("resuming run " + id + " (interrupted)"));
+  std::string new_id = run_id_of(resumed.out);
+  REQUIRE(!new_id.empty());
+  CHECK(new_id != id);
+  fs::path new_dir = dir / "runs" / "digits-softmax" / new_id;
+  CHECK(fs::exists(new_dir / "metrics.csv"));
+  CHECK(read_file(old_dir / "metrics.csv") == old_metrics);  // the old run's files stay as they were
+  CHECK_THAT(read_file(new_dir / "pipeline.toml"),
+             Catch::Contains(new_dir.string()) && !Catch::Contains(old_dir.string()));
+  auto show_new = cli({"runs", "show", new_id}, in_dir(dir));
+  CHECK_THAT(show_new.out, Catch::Contains("finished") && Catch::Contains("resumed from  " + id));
+}
+
+TEST_CASE("an unknown run id is an error that names the nearest ids") {
+  fs::path dir = fresh_dir("unknown-id");
+  auto r = cli({"run", kDigits.string(), "--set", "images.epochs=1"}, in_dir(dir));
+  std::string id = run_id_of(r.out);
+  REQUIRE(!id.empty());
+  std::string typo = id.substr(0, id.size() - 1) + (id.back() == '0' ? "1" : "0");
+  for (const char* command : {"show", "export", "rm", "resume"}) {
+    auto bad = cli({"runs", command, typo}, in_dir(dir));
+    INFO(command << ": " << bad.all());
+    CHECK(bad.exit_code == 2);
+    CHECK_THAT(bad.err, Catch::Contains("no run '" + typo + "'") && Catch::Contains("nearest: " + id));
+  }
+}
+
+TEST_CASE("a damaged store is reported and left as it is; the run goes on unrecorded, or refuses to start") {
+  fs::path dir = fresh_dir("damaged");
+  fs::create_directories(dir / "runs");
+  std::string junk = "not a database, but somebody's notes\n";
+  std::ofstream(dir / "runs" / "tributary.db") << junk;
+  auto r = cli({"run", kDigits.string(), "--set", "images.epochs=1"}, in_dir(dir));
+  INFO(r.all());
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.err, Catch::Contains("warning: run store " + (dir / "runs" / "tributary.db").string()) &&
+                        Catch::Contains("left as it is") && Catch::Contains("this run is not recorded"));
+  auto stop = cli({"run", kDigits.string(), "--set", "images.epochs=1", "--store-errors", "stop"}, in_dir(dir));
+  CHECK(stop.exit_code == 1);
+  CHECK_THAT(stop.err, Catch::Contains("error: run store"));
+  auto list = cli({"runs", "list"}, in_dir(dir));
+  CHECK(list.exit_code == 2);
+  CHECK_THAT(list.err, Catch::Contains("--no-store"));
+  CHECK(read_file(dir / "runs" / "tributary.db") == junk);
+}
+
+TEST_CASE("a full disk stops the store with a clear error; the run goes on or stops, and what was committed stays") {
+  fs::path dir = fresh_dir("full-disk");
+  // Telemetry every millisecond: tens of thousands of points a second, a store that grows fast.
+  std::ofstream(dir / "busy.toml") << R"([pipeline]
+name = "busy"
+links = [ "images -> train", "train.metrics -> out" ]
+telemetry_interval_s = 0.001
+[nodes.images]
+plugin = "table"
+path = "/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz"
+header = "no"
+epochs = 150
+[nodes.train]
+plugin = "softmax_regression"
+classes = 10
+[nodes.out]
+plugin = "jsonl"
+path = "/dev/null"
+)";
+  auto first = cli({"run", (dir / "busy.toml").string(), "--set", "images.epochs=1"}, in_dir(dir));
+  REQUIRE(first.exit_code == 0);
+  std::string first_id = run_id_of(first.out);
+  for (const char* policy : {"continue", "stop"}) {
+    // The file-size limit is in KiB: the store may grow to 512 KiB.
+    auto r = run_process({"/bin/sh", "-c", "ulimit -f 512; exec \"$0\" \"$@\"", kCli, "run",
+                          (dir / "busy.toml").string(), "--store-errors", policy},
+                         in_dir(dir));
+    INFO(policy << ": " << r.all());
+    CHECK_THAT(r.err, Catch::Contains("error: run store " + (dir / "runs" / "tributary.db").string()) &&
+                          Catch::Contains("what was committed before is kept"));
+    if (std::string(policy) == "continue") {
+      CHECK(r.exit_code == 0);
+      CHECK_THAT(r.out, Catch::Contains("finished in"));
+    } else {
+      CHECK(r.exit_code == 1);
+      CHECK_THAT(r.err, Catch::Contains("stopped because the run store cannot be written"));
+    }
+    std::string id = run_id_of(r.out);
+    auto show = cli({"runs", "show", id}, in_dir(dir));
+    INFO(show.all());
+    CHECK(show.exit_code == 0);
+    CHECK(points_of(show.out) > 0);
+  }
+  auto show_first = cli({"runs", "show", first_id}, in_dir(dir));
+  CHECK_THAT(show_first.out, Catch::Contains("finished"));
+  auto check = run_process({"/usr/bin/sqlite3", (dir / "runs" / "tributary.db").string(), "PRAGMA integrity_check"});
+  CHECK(check.out == "ok\n");
+}
+
+TEST_CASE("pipelines running at once record into one store, each run whole") {
+  fs::path dir = fresh_dir("together");
+  std::vector<ProcessResult> results(3);
+  std::vector<std::thread> runs;
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    runs.emplace_back([&, i] {
+      results[i] = cli({"run", kDigits.string(), "--set", "images.epochs=20"}, in_dir(dir));
+    });
+  }
+  for (auto& t : runs) t.join();
+  auto list = cli({"runs", "list", "--pipeline", "digits-softmax", "--status", "finished"}, in_dir(dir));
+  INFO(list.all());
+  for (const auto& r : results) {
+    INFO(r.all());
+    CHECK(r.exit_code == 0);
+    CHECK_THAT(r.err, !Catch::Contains("run store"));
+    std::string id = run_id_of(r.out);
+    CHECK(list_row(list.out, id).size() >= 3);
+    auto csv = cli({"runs", "export", id, "--node", "train"}, in_dir(dir));
+    std::string written = read_file(dir / "runs" / "digits-softmax" / id / "metrics.csv");
+    INFO(csv.err);
+    CHECK(line_count(csv.out) == line_count(written));
+    CHECK(csv.out == written);
+  }
+}
