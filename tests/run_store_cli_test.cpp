@@ -19,7 +19,7 @@ namespace {
 const std::string kCli = TRIBUTARY_CLI;
 const fs::path kSource = TRIBUTARY_SOURCE_DIR;
 const fs::path kWork = fs::path(TRIBUTARY_TEST_BINARY_DIR) / "store-work";
-const fs::path kDigits = kSource / "pipelines" / "digits.toml";
+const fs::path kDigits = kSource / "pipelines" / "digits_linear.toml";
 
 ProcessResult cli(std::vector<std::string> args, ProcessOptions options) {
   args.insert(args.begin(), kCli);
@@ -81,7 +81,7 @@ std::int64_t points_of(const std::string& show) {
 
 TEST_CASE("every run is recorded in runs/tributary.db; runs list, show and export read it back") {
   fs::path dir = fresh_dir("recorded");
-  auto r = cli({"run", kDigits.string(), "--set", "images.epochs=2"}, in_dir(dir));
+  auto r = cli({"run", kDigits.string(), "--set", "rows.epochs=2"}, in_dir(dir));
   INFO(r.all());
   REQUIRE(r.exit_code == 0);
   std::string id = run_id_of(r.out);
@@ -93,21 +93,21 @@ TEST_CASE("every run is recorded in runs/tributary.db; runs list, show and expor
   INFO(list.all());
   auto row = list_row(list.out, id);
   REQUIRE(row.size() >= 7);
-  CHECK(row[1] == "digits-softmax");
+  CHECK(row[1] == "digits-linear");
   CHECK(row[2] == "finished");
   CHECK(row[6] == "val/accuracy");
 
   auto show = cli({"runs", "show", id}, in_dir(dir));
   INFO(show.all());
   CHECK(show.exit_code == 0);
-  CHECK_THAT(show.out, Catch::Contains("images.epochs = 2") && Catch::Contains("train.lr = 0.02") &&
+  CHECK_THAT(show.out, Catch::Contains("rows.epochs = 2") && Catch::Contains("train.lr = 0.02") &&
                            Catch::Contains("log.path = \"${RUN_DIR}/metrics.csv\"") &&
                            Catch::Contains("libtributary_models.so") && Catch::Contains("val/accuracy"));
 
   // Full fidelity: the store's points of the trainer are the metrics CSV the run wrote, byte for byte.
   auto csv = cli({"runs", "export", id, "--node", "train"}, in_dir(dir));
   REQUIRE(csv.exit_code == 0);
-  std::string written = read_file(dir / "runs" / "digits-softmax" / id / "metrics.csv");
+  std::string written = read_file(dir / "runs" / "digits-linear" / id / "metrics.csv");
   REQUIRE(line_count(written) > 10);
   CHECK(csv.out == written);
   auto jsonl = cli({"runs", "export", id, "--node", "train", "--format", "jsonl"}, in_dir(dir));
@@ -117,22 +117,22 @@ TEST_CASE("every run is recorded in runs/tributary.db; runs list, show and expor
   // The store's own folder does not disturb the run directories: `runs rm` leaves them too.
   auto rm = cli({"runs", "rm", id}, in_dir(dir));
   CHECK(rm.exit_code == 0);
-  CHECK(fs::exists(dir / "runs" / "digits-softmax" / id / "metrics.csv"));
+  CHECK(fs::exists(dir / "runs" / "digits-linear" / id / "metrics.csv"));
   CHECK(list_row(cli({"runs", "list"}, in_dir(dir)).out, id).empty());
 }
 
 TEST_CASE("the store option and TRIBUTARY_STORE and the no-store flag choose where a run is recorded, if at all") {
   fs::path dir = fresh_dir("where");
-  auto a = cli({"run", kDigits.string(), "--set", "images.epochs=1", "--store", "mine.db"}, in_dir(dir));
+  auto a = cli({"run", kDigits.string(), "--set", "rows.epochs=1", "--store", "mine.db"}, in_dir(dir));
   INFO(a.all());
   CHECK(a.exit_code == 0);
   CHECK(fs::exists(dir / "mine.db"));
   ProcessOptions env = in_dir(dir);
   env.env.emplace_back("TRIBUTARY_STORE", (dir / "env.db").string());
-  auto b = cli({"run", kDigits.string(), "--set", "images.epochs=1"}, env);
+  auto b = cli({"run", kDigits.string(), "--set", "rows.epochs=1"}, env);
   CHECK(b.exit_code == 0);
   CHECK(fs::exists(dir / "env.db"));
-  auto c = cli({"run", kDigits.string(), "--set", "images.epochs=1", "--no-store"}, in_dir(dir));
+  auto c = cli({"run", kDigits.string(), "--set", "rows.epochs=1", "--no-store"}, in_dir(dir));
   CHECK(c.exit_code == 0);
   CHECK_THAT(c.out, !Catch::Contains("recorded as run"));
   CHECK(!fs::exists(dir / "runs" / "tributary.db"));
@@ -148,12 +148,12 @@ TEST_CASE("a run killed with kill -9 is found interrupted with its data up to th
   kill9.signal = SIGKILL;
   kill9.signal_when = "run directory:";
   kill9.signal_after = std::chrono::milliseconds(2500);
-  auto r = cli({"run", kDigits.string(), "--set", "images.epochs=100000"}, kill9);
+  auto r = cli({"run", kDigits.string(), "--set", "rows.epochs=100000"}, kill9);
   INFO(r.all());
   REQUIRE(r.exit_code == 128 + SIGKILL);
   std::string id = run_id_of(r.out);
   REQUIRE(!id.empty());
-  fs::path old_dir = dir / "runs" / "digits-softmax" / id;
+  fs::path old_dir = dir / "runs" / "digits-linear" / id;
   std::string old_metrics = read_file(old_dir / "metrics.csv");
 
   auto list = cli({"runs", "list", "--status", "interrupted"}, in_dir(dir));
@@ -168,25 +168,29 @@ TEST_CASE("a run killed with kill -9 is found interrupted with its data up to th
   CHECK_THAT(show.out, Catch::Contains("train/loss"));
 
   // Resume: the recorded pipeline runs again in a run directory of its own.
-  auto resumed = cli({"runs", "resume", id, "--set", "images.epochs=2"}, in_dir(dir));
+  auto resumed = cli({"runs", "resume", id, "--set", "rows.epochs=2"}, in_dir(dir));
   INFO(resumed.all());
   REQUIRE(resumed.exit_code == 0);
   CHECK_THAT(resumed.out, Catch::Contains("resuming run " + id + " (interrupted)"));
   std::string new_id = run_id_of(resumed.out);
   REQUIRE(!new_id.empty());
   CHECK(new_id != id);
-  fs::path new_dir = dir / "runs" / "digits-softmax" / new_id;
+  fs::path new_dir = dir / "runs" / "digits-linear" / new_id;
   CHECK(fs::exists(new_dir / "metrics.csv"));
   CHECK(read_file(old_dir / "metrics.csv") == old_metrics);  // the old run's files stay as they were
-  CHECK_THAT(read_file(new_dir / "pipeline.toml"),
-             Catch::Contains(new_dir.string()) && !Catch::Contains(old_dir.string()));
+  // Paths in the old run directory moved to the new one; only `resume` names the old one.
+  std::string recorded = read_file(new_dir / "pipeline.toml");
+  CHECK_THAT(recorded, Catch::Contains((new_dir / "metrics.csv").string()) &&
+                           Catch::Contains((new_dir / "checkpoints").string()) &&
+                           Catch::Contains("resume = '" + old_dir.string() + "'"));
+  CHECK_THAT(resumed.err, Catch::Contains("resuming from " + (old_dir / "checkpoints").string()));
   auto show_new = cli({"runs", "show", new_id}, in_dir(dir));
   CHECK_THAT(show_new.out, Catch::Contains("finished") && Catch::Contains("resumed from  " + id));
 }
 
 TEST_CASE("an unknown run id is an error that names the nearest ids") {
   fs::path dir = fresh_dir("unknown-id");
-  auto r = cli({"run", kDigits.string(), "--set", "images.epochs=1"}, in_dir(dir));
+  auto r = cli({"run", kDigits.string(), "--set", "rows.epochs=1"}, in_dir(dir));
   std::string id = run_id_of(r.out);
   REQUIRE(!id.empty());
   std::string typo = id.substr(0, id.size() - 1) + (id.back() == '0' ? "1" : "0");
@@ -203,12 +207,12 @@ TEST_CASE("a damaged store is reported and left as it is; the run goes on unreco
   fs::create_directories(dir / "runs");
   std::string junk = "not a database, but somebody's notes\n";
   std::ofstream(dir / "runs" / "tributary.db") << junk;
-  auto r = cli({"run", kDigits.string(), "--set", "images.epochs=1"}, in_dir(dir));
+  auto r = cli({"run", kDigits.string(), "--set", "rows.epochs=1"}, in_dir(dir));
   INFO(r.all());
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.err, Catch::Contains("warning: run store " + (dir / "runs" / "tributary.db").string()) &&
                         Catch::Contains("left as it is") && Catch::Contains("this run is not recorded"));
-  auto stop = cli({"run", kDigits.string(), "--set", "images.epochs=1", "--store-errors", "stop"}, in_dir(dir));
+  auto stop = cli({"run", kDigits.string(), "--set", "rows.epochs=1", "--store-errors", "stop"}, in_dir(dir));
   CHECK(stop.exit_code == 1);
   CHECK_THAT(stop.err, Catch::Contains("error: run store"));
   auto list = cli({"runs", "list"}, in_dir(dir));
@@ -230,8 +234,9 @@ path = "/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz"
 header = "no"
 epochs = 150
 [nodes.train]
-plugin = "softmax_regression"
+plugin = "trainer"
 classes = 10
+model = { kind = "linear" }
 [nodes.out]
 plugin = "jsonl"
 path = "/dev/null"
@@ -272,11 +277,11 @@ TEST_CASE("pipelines running at once record into one store, each run whole") {
   std::vector<std::thread> runs;
   for (std::size_t i = 0; i < results.size(); ++i) {
     runs.emplace_back([&, i] {
-      results[i] = cli({"run", kDigits.string(), "--set", "images.epochs=20"}, in_dir(dir));
+      results[i] = cli({"run", kDigits.string(), "--set", "rows.epochs=20"}, in_dir(dir));
     });
   }
   for (auto& t : runs) t.join();
-  auto list = cli({"runs", "list", "--pipeline", "digits-softmax", "--status", "finished"}, in_dir(dir));
+  auto list = cli({"runs", "list", "--pipeline", "digits-linear", "--status", "finished"}, in_dir(dir));
   INFO(list.all());
   for (const auto& r : results) {
     INFO(r.all());
@@ -285,7 +290,7 @@ TEST_CASE("pipelines running at once record into one store, each run whole") {
     std::string id = run_id_of(r.out);
     CHECK(list_row(list.out, id).size() >= 3);
     auto csv = cli({"runs", "export", id, "--node", "train"}, in_dir(dir));
-    std::string written = read_file(dir / "runs" / "digits-softmax" / id / "metrics.csv");
+    std::string written = read_file(dir / "runs" / "digits-linear" / id / "metrics.csv");
     INFO(csv.err);
     CHECK(line_count(csv.out) == line_count(written));
     CHECK(csv.out == written);

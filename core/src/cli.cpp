@@ -33,6 +33,9 @@ using tributary::NodeType;
 
 namespace {
 
+// The recorded pipeline a resumed run starts from, saved in its new run directory.
+constexpr const char* kResumedPipelineFile = "resumed-pipeline.toml";
+
 constexpr int kExitFinished = 0;
 constexpr int kExitNodeFailed = 1;
 constexpr int kExitInvalid = 2;
@@ -148,7 +151,8 @@ tc::Plan prepare(const Options& o, tc::PluginRegistry& registry, tc::Logging& lo
   load_plugins(registry, o, decl.plugin_path);
   tc::Plan plan = tc::build_plan(std::move(decl), registry, run, logging);
   check_log_levels(o, plan);
-  if (std::string problem = tc::run_dir_problem(plan.run); !problem.empty()) {
+  if (std::string problem = tc::run_dir_problem(plan.run, o.resumed_from.empty() ? "" : kResumedPipelineFile);
+      !problem.empty()) {
     throw tc::PipelineError({{tc::Location{o.run_dir.empty() ? plan.run.dir : "--run-dir " + o.run_dir, 0, 0}, problem,
                               "name a new or empty folder, or leave --run-dir out for runs/<pipeline>/<run id>"}});
   }
@@ -514,7 +518,7 @@ int cmd_resume(Options o) {
   tc::RunInfo fresh = tc::make_run_info(old.name, o.run_dir);
   text = tc::replace_all(text, old.run_dir, fresh.dir);
   tc::create_run_dir(fresh, text);
-  std::string file = (std::filesystem::path(fresh.dir) / "resumed-pipeline.toml").string();
+  std::string file = (std::filesystem::path(fresh.dir) / kResumedPipelineFile).string();
   std::filesystem::rename(std::filesystem::path(fresh.dir) / "pipeline.toml", file);
   tc::PipelineDecl decl = tc::load_pipeline(file, {});
   tc::PluginRegistry registry;

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <iterator>
 #include <random>
 #include <stdexcept>
 
@@ -34,13 +35,18 @@ RunInfo make_run_info(const std::string& pipeline_name, const std::string& chose
   return run;
 }
 
-std::string run_dir_problem(const RunInfo& run) {
+std::string run_dir_problem(const RunInfo& run, const std::string& own_file) {
   namespace fs = std::filesystem;
   std::error_code ec;
   const fs::path dir = run.dir;
   if (fs::exists(dir, ec)) {
     if (!fs::is_directory(dir, ec)) return "run directory " + run.dir + " is a file, not a folder";
-    if (!fs::is_empty(dir, ec)) return "run directory " + run.dir + " is not empty: it holds an earlier run's files";
+    bool only_own = false;
+    if (!own_file.empty()) {
+      fs::directory_iterator it(dir, ec), end;
+      only_own = !ec && it != end && it->path().filename() == own_file && std::next(it) == end;
+    }
+    if (!only_own && !fs::is_empty(dir, ec)) return "run directory " + run.dir + " is not empty: it holds an earlier run's files";
     if (access(run.dir.c_str(), W_OK | X_OK) != 0)
       return "cannot write in run directory " + run.dir + ": " + std::strerror(errno);
     return {};

@@ -13,7 +13,9 @@ RunInfo make_run_info(const std::string& pipeline_name, const std::string& chose
 // What stops a run from using its directory, before anything starts: a chosen directory that
 // already holds files (an earlier run's files would be appended to), or a place where it cannot
 // be created. Empty when there is none.
-std::string run_dir_problem(const RunInfo& run);
+// `own_file`, when given, is a file the caller put there itself (a resumed run's pipeline): a folder
+// holding only it counts as empty.
+std::string run_dir_problem(const RunInfo& run, const std::string& own_file = {});
 // Creates the directory and saves the expanded pipeline file in it as pipeline.toml.
 // Throws std::runtime_error naming the path and the reason (permissions, a full disk).
 void create_run_dir(const RunInfo& run, const std::string& expanded_toml);
