@@ -46,6 +46,12 @@ std::string read_file(const fs::path& path) {
   return s.str();
 }
 
+std::size_t count_of(const std::string& text, const std::string& part) {
+  std::size_t n = 0;
+  for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + part.size())) ++n;
+  return n;
+}
+
 std::size_t line_count(const std::string& text) {
   return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
 }
@@ -103,6 +109,12 @@ TEST_CASE("every run is recorded in runs/tributary.db; runs list, show and expor
   CHECK_THAT(show.out, Catch::Contains("rows.epochs = 2") && Catch::Contains("train.lr = 0.02") &&
                            Catch::Contains("log.path = \"${RUN_DIR}/metrics.csv\"") &&
                            Catch::Contains("libtributary_models.so") && Catch::Contains("val/accuracy"));
+
+  // Every checkpoint the run wrote is recorded; the best is marked once, and pruned files are said so.
+  CHECK_THAT(show.out, Catch::Contains((dir / "runs" / "digits-linear" / id / "checkpoints").string() +
+                                       "/step-000000000045.pt  step 45"));
+  CHECK_THAT(show.out, Catch::Contains("step-000000000090.pt  step 90") && Catch::Contains("\"val/loss\""));
+  CHECK(count_of(show.out, "  best  ") == 1);
 
   // Full fidelity: the store's points of the trainer are the metrics CSV the run wrote, byte for byte.
   auto csv = cli({"runs", "export", id, "--node", "train"}, in_dir(dir));
@@ -165,7 +177,7 @@ TEST_CASE("a run killed with kill -9 is found interrupted with its data up to th
   INFO(show.all());
   CHECK_THAT(show.out, Catch::Contains("interrupted (its process (pid"));
   CHECK(points_of(show.out) > 100);  // two seconds of training, committed batch by batch
-  CHECK_THAT(show.out, Catch::Contains("train/loss"));
+  CHECK_THAT(show.out, Catch::Contains("train/loss") && Catch::Contains((old_dir / "checkpoints").string() + "/step-"));
 
   // Resume: the recorded pipeline runs again in a run directory of its own.
   auto resumed = cli({"runs", "resume", id, "--set", "rows.epochs=2"}, in_dir(dir));

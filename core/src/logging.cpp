@@ -1,12 +1,12 @@
 #include "logging.hpp"
 
 #include <spdlog/sinks/base_sink.h>
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <deque>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -173,8 +173,36 @@ class BusSink final : public spdlog::sinks::base_sink<std::mutex> {
   std::thread dispatcher_;
 };
 
+// Log lines on stderr, and below them, on a terminal, one status line (a progress bar) that each
+// line of log moves down: the status is erased, the line written, the status drawn again.
+class ConsoleSink final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  void set_status(const std::string& status) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (status.empty() && status_.empty()) return;
+    status_ = status;
+    std::fputs("\r\033[K", stderr);
+    std::fputs(status_.c_str(), stderr);
+    std::fflush(stderr);
+  }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t line;
+    formatter_->format(msg, line);
+    if (!status_.empty()) std::fputs("\r\033[K", stderr);
+    std::fwrite(line.data(), 1, line.size(), stderr);
+    if (!status_.empty()) std::fputs(status_.c_str(), stderr);
+    if (!status_.empty() || msg.level >= spdlog::level::warn) std::fflush(stderr);
+  }
+  void flush_() override { std::fflush(stderr); }
+
+ private:
+  std::string status_;
+};
+
 struct Logging::Sinks {
-  std::shared_ptr<spdlog::sinks::stderr_sink_mt> console = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  std::shared_ptr<ConsoleSink> console = std::make_shared<ConsoleSink>();
   std::shared_ptr<BusSink> bus = std::make_shared<BusSink>();
   std::vector<std::shared_ptr<spdlog::logger>> loggers;
 };
@@ -199,6 +227,8 @@ std::unique_ptr<Logger> Logging::make(const std::string& name) {
   sinks_->loggers.push_back(logger);
   return std::make_unique<SdkLogger>(std::move(logger));
 }
+
+void Logging::set_status(const std::string& status) { sinks_->console->set_status(status); }
 
 void Logging::set_bus(std::function<void(const LogRecord&)> bus) { sinks_->bus->set(std::move(bus)); }
 void Logging::drain_bus() { sinks_->bus->drain(); }

@@ -52,6 +52,8 @@ class Logging {
   void drain_bus();
   std::uint64_t bus_drops() const noexcept;
   void flush();
+  // The status line kept below the log on stderr (for a terminal; no newline in it); empty erases it.
+  void set_status(const std::string& status);
 
  private:
   friend class BusSink;

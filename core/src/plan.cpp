@@ -39,9 +39,14 @@ void NodeContext::set_timer(std::chrono::nanoseconds period) {
   if (auto* h = hooks_.load()) h->timer_changed();
 }
 void* NodeContext::extension(std::string_view name, std::uint32_t version) {
-  (void)name;
-  (void)version;
+  if (name == ArtifactAnnouncer::kName && version == ArtifactAnnouncer::kVersion)
+    return static_cast<ArtifactAnnouncer*>(this);
   return nullptr;
+}
+void NodeContext::announce(ArtifactNote note) {
+  note.node = name_;
+  if (note.time == 0.0) note.time = wall_time_s();
+  if (auto* h = hooks_.load()) h->publish_control(control_packet(note));
 }
 
 namespace {

@@ -30,9 +30,11 @@ class RuntimeHooks {
   virtual bool stop_requested() const = 0;
   virtual std::uint64_t send_control(ControlMessage message) = 0;
   virtual void timer_changed() = 0;
+  // A packet for the control bus from a node (an artifact it announces).
+  virtual void publish_control(PacketPtr packet) = 0;
 };
 
-class NodeContext final : public Context {
+class NodeContext final : public Context, private ArtifactAnnouncer {
  public:
   NodeContext(std::string name, RunInfo run, const RunView* view, std::unique_ptr<Logger> logger);
   ~NodeContext() override;
@@ -57,6 +59,8 @@ class NodeContext final : public Context {
   std::int64_t timer_ns() const noexcept { return timer_ns_.load(); }
 
  private:
+  void announce(ArtifactNote note) override;
+
   std::string name_;
   RunInfo run_;
   const RunView* view_ = nullptr;

@@ -17,6 +17,8 @@
 #include <sstream>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "plan.hpp"
 #include "tributary/control.hpp"
 #include "tributary/version.hpp"
@@ -664,6 +666,10 @@ class RunRecorder::Writer {
         std::make_unique<Statement>(*db_, "INSERT INTO logs(rid, time, node, level, message) VALUES (?, ?, ?, ?, ?)");
     insert_event_ =
         std::make_unique<Statement>(*db_, "INSERT INTO events(rid, time, kind, node, text) VALUES (?, ?, ?, ?, ?)");
+    insert_checkpoint_ = std::make_unique<Statement>(
+        *db_, "INSERT INTO checkpoints(rid, time, node, path, step, metrics, best) VALUES (?, ?, ?, ?, ?, ?, ?)");
+    drop_checkpoint_ = std::make_unique<Statement>(*db_, "DELETE FROM checkpoints WHERE rid = ? AND path = ?");
+    clear_best_ = std::make_unique<Statement>(*db_, "UPDATE checkpoints SET best = 0 WHERE rid = ? AND node = ?");
     heartbeat_ = std::make_unique<Statement>(
         *db_, "UPDATE runs SET heartbeat = ?, points = points + ?, dropped = ? WHERE rid = ?");
     thread_ = std::thread([this] { loop(); });
@@ -690,6 +696,12 @@ class RunRecorder::Writer {
     std::lock_guard<std::mutex> lock(mutex_);
     if (failed_ || events_.size() >= kMaxQueued) return;
     events_.push_back({now_s(), std::move(kind), std::move(node), std::move(text)});
+  }
+
+  void add_artifact(ArtifactNote note) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (failed_ || artifacts_.size() >= kMaxQueued) return;
+    artifacts_.push_back(std::move(note));
   }
 
   void finish(const RunResult& result) {
@@ -748,6 +760,7 @@ class RunRecorder::Writer {
     std::vector<MetricPoint> metrics;
     std::vector<LogRecord> logs;
     std::vector<Event> events;
+    std::vector<ArtifactNote> artifacts;
     for (;;) {
       bool last = false;
       {
@@ -769,18 +782,22 @@ class RunRecorder::Writer {
         logs_.clear();
         events.insert(events.end(), std::make_move_iterator(events_.begin()), std::make_move_iterator(events_.end()));
         events_.clear();
+        artifacts.insert(artifacts.end(), std::make_move_iterator(artifacts_.begin()),
+                         std::make_move_iterator(artifacts_.end()));
+        artifacts_.clear();
       }
-      bool committed = commit(metrics, logs, events);
+      bool committed = commit(metrics, logs, events, artifacts);
       if (committed) {
         written_.fetch_add(metrics.size());
         metrics.clear();
         logs.clear();
         events.clear();
+        artifacts.clear();
       }
       if (last) {
         // A busy store at the very end: a few more tries, then what is left is counted as dropped.
         for (int attempt = 0; !committed && !failed_ && attempt < 3; ++attempt)
-          committed = commit(metrics, logs, events);
+          committed = commit(metrics, logs, events, artifacts);
         if (!committed) dropped_.fetch_add(metrics.size());
         return;
       }
@@ -789,7 +806,7 @@ class RunRecorder::Writer {
 
   // One transaction; false when it was rolled back (and then either retried later, or the store failed).
   bool commit(const std::vector<MetricPoint>& metrics, const std::vector<LogRecord>& logs,
-              const std::vector<Event>& events) {
+              const std::vector<Event>& events, const std::vector<ArtifactNote>& artifacts) {
     try {
       db_->exec("BEGIN IMMEDIATE", "starting a batch");
       for (const auto& p : metrics) {
@@ -804,6 +821,18 @@ class RunRecorder::Writer {
         insert_event_->bind(1, rid_).bind(2, e.time).bind_static(3, e.kind).bind_static(4, e.node);
         insert_event_->bind_static(5, e.text).run("writing control events");
       }
+      for (const auto& a : artifacts) {
+        if (a.kind != "checkpoint") continue;
+        // One best per node: a new best takes the mark from the earlier ones.
+        // The same file written again (an end-of-run checkpoint at the step of the last one) replaces it.
+        drop_checkpoint_->bind(1, rid_).bind(2, a.path).run("writing checkpoints");
+        if (a.best) clear_best_->bind(1, rid_).bind(2, a.node).run("writing checkpoints");
+        nlohmann::json metrics_json = nlohmann::json::object();
+        for (const auto& [name, value] : a.metrics) metrics_json[name] = value;
+        insert_checkpoint_->bind(1, rid_).bind(2, a.time).bind(3, a.node).bind(4, a.path).bind(5, a.step);
+        insert_checkpoint_->bind(6, metrics_json.dump()).bind(7, static_cast<std::int64_t>(a.best ? 1 : 0));
+        insert_checkpoint_->run("writing checkpoints");
+      }
       heartbeat_->bind(1, now_s())
           .bind(2, static_cast<std::int64_t>(metrics.size()))
           .bind(3, static_cast<std::int64_t>(dropped_.load()))
@@ -816,6 +845,9 @@ class RunRecorder::Writer {
       insert_metric_->reset();
       insert_log_->reset();
       insert_event_->reset();
+      insert_checkpoint_->reset();
+      clear_best_->reset();
+      drop_checkpoint_->reset();
       heartbeat_->reset();
       sqlite3_exec(db_->handle, "ROLLBACK", nullptr, nullptr, nullptr);
       if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) return false;  // another writer: the next round retries
@@ -844,7 +876,8 @@ class RunRecorder::Writer {
   std::unique_ptr<Db> db_;
   std::int64_t rid_ = -1;
   std::string id_;
-  std::unique_ptr<Statement> insert_metric_, insert_log_, insert_event_, heartbeat_;
+  std::unique_ptr<Statement> insert_metric_, insert_log_, insert_event_, insert_checkpoint_, drop_checkpoint_, clear_best_,
+      heartbeat_;
   std::thread thread_;
   std::mutex mutex_;
   std::condition_variable cv_;
@@ -853,6 +886,7 @@ class RunRecorder::Writer {
   std::vector<MetricPoint> metrics_;
   std::vector<LogRecord> logs_;
   std::vector<Event> events_;
+  std::vector<ArtifactNote> artifacts_;
   std::atomic<std::uint64_t> written_{0};
   std::atomic<std::uint64_t> dropped_{0};
   std::string error_;
@@ -877,6 +911,8 @@ void RunRecorder::on_control(const Packet& packet) {
                            (r->text.empty() ? "" : ": " + r->text));
   } else if (auto s = run_state(packet)) {
     writer_->add_event("state", s->node, s->state + (s->reason.empty() ? "" : ": " + s->reason));
+  } else if (auto a = artifact_note(packet)) {
+    writer_->add_artifact(std::move(*a));
   }
 }
 std::uint64_t RunRecorder::points_written() const noexcept { return writer_->written(); }

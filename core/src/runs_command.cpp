@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -141,7 +142,8 @@ int runs_show(const RunsOptions& o) {
   auto checkpoints = store.checkpoints(r.id);
   std::cout << "checkpoints:" << (checkpoints.empty() ? " none recorded" : "") << "\n";
   for (const auto& c : checkpoints)
-    std::cout << "  " << c.path << "  step " << c.step << (c.best ? "  best" : "") << "  " << c.metrics << "\n";
+    std::cout << "  " << c.path << "  step " << c.step << (c.best ? "  best" : "") << "  " << c.metrics
+              << (std::filesystem::exists(c.path) ? "" : "  (removed since)") << "\n";
   auto logs = store.logs(r.id);
   std::cout << "warnings and errors:" << (logs.empty() ? " none" : "") << "\n";
   for (std::size_t i = 0; i < logs.size() && i < 20; ++i)

@@ -10,6 +10,8 @@ void Runtime::Impl::publish_metric(MetricPoint point) {
   publish_bus(std::move(packet), kTelemetryBus);
 }
 
+void Runtime::Impl::publish_control(PacketPtr packet) { publish_bus(std::move(packet), kControlBus); }
+
 void Runtime::Impl::request_stop(std::string reason) {
   {
     std::lock_guard<std::mutex> lock(state_mutex_);

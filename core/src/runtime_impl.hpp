@@ -312,6 +312,8 @@ class Runtime::Impl final : public RuntimeHooks {
 
   void timer_changed() override;
 
+  void publish_control(PacketPtr packet) override;
+
   // ---- control bus --------------------------------------------------------------------------
   // Sends a control message. The runtime answers at once when it refuses the message or handles
   // it itself; set and checkpoint are answered by the nodes. Every reply goes on the control bus

@@ -11,6 +11,7 @@ namespace {
 constexpr const char* kRequest = "request";
 constexpr const char* kReply = "reply";
 constexpr const char* kRun = "run";
+constexpr const char* kArtifact = "artifact";
 
 const Value* find(const Packet& packet, std::string_view key) { return packet.attribute(key); }
 
@@ -109,6 +110,37 @@ std::optional<RunState> run_state(const Packet& packet) {
   const Value* t = find(packet, "time");
   state.time = t != nullptr && t->is_number() ? t->as_number() : 0.0;
   return state;
+}
+
+std::shared_ptr<Packet> control_packet(const ArtifactNote& note) {
+  auto packet = make(kArtifact);
+  packet->set_attribute("node", note.node);
+  packet->set_attribute("kind", note.kind);
+  packet->set_attribute("path", note.path);
+  packet->set_attribute("step", note.step);
+  packet->set_attribute("epoch", note.epoch);
+  packet->set_attribute("best", note.best);
+  packet->set_attribute("time", note.time);
+  for (const auto& [name, value] : note.metrics) packet->set_attribute("metric/" + name, value);
+  return packet;
+}
+
+std::optional<ArtifactNote> artifact_note(const Packet& packet) {
+  if (packet.kind != PayloadKind::control || packet.stream != kArtifact) return std::nullopt;
+  ArtifactNote note;
+  note.node = text_of(packet, "node");
+  note.kind = text_of(packet, "kind");
+  note.path = text_of(packet, "path");
+  note.step = int_of(packet, "step", -1);
+  note.epoch = int_of(packet, "epoch", -1);
+  const Value* best = find(packet, "best");
+  note.best = best != nullptr && best->type() == ValueType::boolean && best->as_bool();
+  const Value* t = find(packet, "time");
+  note.time = t != nullptr && t->is_number() ? t->as_number() : 0.0;
+  for (const Attribute& a : packet.attributes) {
+    if (a.key.rfind("metric/", 0) == 0 && a.value.is_number()) note.metrics.emplace_back(a.key.substr(7), a.value.as_number());
+  }
+  return note;
 }
 
 namespace abi {

@@ -9,6 +9,7 @@ namespace tributary {
 
 Logger::~Logger() = default;
 Context::~Context() = default;
+ArtifactAnnouncer::~ArtifactAnnouncer() = default;
 Emitter::~Emitter() = default;
 Node::~Node() = default;
 PluginRegistrar::~PluginRegistrar() = default;

@@ -177,7 +177,17 @@ void CheckpointSink::process(const InputPort&, const PacketPtr& packet, Emitter&
     ++failures_;
     log().error("the manifest was not updated: ", e.what());
   }
-  log().info("wrote ", path, " (", bytes.nbytes(), " bytes", entries_.back().best ? ", best" : "", ")");
+  const CheckpointEntry& written = entries_.back();
+  log().info("wrote ", path, " (", bytes.nbytes(), " bytes", written.best ? ", best" : "", ")");
+  ArtifactNote note;
+  note.kind = "checkpoint";
+  note.path = fs::absolute(path).lexically_normal().string();
+  note.step = written.step;
+  note.epoch = written.epoch;
+  note.best = written.best;
+  note.metrics = written.metrics;
+  note.time = written.time;
+  announce_artifact(context(), std::move(note));
 }
 
 void CheckpointSink::prune() {

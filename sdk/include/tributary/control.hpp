@@ -11,6 +11,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "tributary/value.hpp"
 
@@ -66,14 +68,30 @@ struct RunState {
   double time = 0.0;   // seconds since the Unix epoch
 };
 
+// A file a node wrote that outlives the run (a checkpoint), announced on the control bus so that
+// the run store records it and a dashboard lists it. A node announces one through its Context:
+// announce_artifact(context(), note).
+struct ArtifactNote {
+  std::string node;  // filled in by the runtime
+  std::string kind;  // "checkpoint"
+  std::string path;  // absolute
+  std::int64_t step = -1;
+  std::int64_t epoch = -1;
+  bool best = false;                                     // the best so far of its node
+  std::vector<std::pair<std::string, double>> metrics;  // what it was chosen by, e.g. val/loss
+  double time = 0.0;                                     // seconds since the Unix epoch
+};
+
 // A control-bus packet holds exactly one of these. Each reads it back; nullopt when the packet
 // holds another one.
 std::optional<ControlMessage> control_request(const Packet& packet);
 std::optional<ControlReply> control_reply(const Packet& packet);
 std::optional<RunState> run_state(const Packet& packet);
+std::optional<ArtifactNote> artifact_note(const Packet& packet);
 // Packets for the control bus (the runtime makes them; tests and tools may too).
 std::shared_ptr<Packet> control_packet(const ControlMessage& message);
 std::shared_ptr<Packet> control_packet(const ControlReply& reply);
 std::shared_ptr<Packet> control_packet(const RunState& state);
+std::shared_ptr<Packet> control_packet(const ArtifactNote& note);
 
 }  // namespace tributary

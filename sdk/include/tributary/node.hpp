@@ -269,6 +269,23 @@ class Context {
   virtual void* extension(std::string_view name, std::uint32_t version) = 0;
 };
 
+// The extension "tributary.artifacts", version 1: announces a file the node wrote that outlives
+// the run (see ArtifactNote). Thread-safe.
+class ArtifactAnnouncer {
+ public:
+  static constexpr std::string_view kName = "tributary.artifacts";
+  static constexpr std::uint32_t kVersion = 1;
+  virtual ~ArtifactAnnouncer();
+  virtual void announce(ArtifactNote note) = 0;
+};
+
+// Announces an artifact where the runtime records them; a runtime without the extension (an
+// older one, a test harness) is told nothing, which is no error.
+inline void announce_artifact(Context& context, ArtifactNote note) {
+  if (void* ext = context.extension(ArtifactAnnouncer::kName, ArtifactAnnouncer::kVersion))
+    static_cast<ArtifactAnnouncer*>(ext)->announce(std::move(note));
+}
+
 // Where a node's packets go. The runtime routes them along the links of the port, each link
 // keeping its packets in the order they were emitted. Thread-safe: a node may emit from any
 // thread of its own, inside or outside its callbacks; a full dropping link drops by its policy
