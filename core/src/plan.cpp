@@ -39,9 +39,12 @@ void NodeContext::set_timer(std::chrono::nanoseconds period) {
   if (auto* h = hooks_.load()) h->timer_changed();
 }
 void* NodeContext::extension(std::string_view name, std::uint32_t version) {
-  (void)name;
-  (void)version;
+  if (name == kDownstreamRoom && version == 1) return static_cast<DownstreamRoom*>(&room_);
   return nullptr;
+}
+bool NodeContext::Room::wait() {
+  auto* h = context_->hooks_.load();
+  return h == nullptr || h->wait_for_room(context_->name_);
 }
 
 namespace {

@@ -10,6 +10,7 @@
 
 #include "pipeline_file.hpp"
 #include "plugin_registry.hpp"
+#include "tributary/downstream_room.hpp"
 #include "tributary/node.hpp"
 
 namespace tributary::core {
@@ -30,6 +31,8 @@ class RuntimeHooks {
   virtual bool stop_requested() const = 0;
   virtual std::uint64_t send_control(ControlMessage message) = 0;
   virtual void timer_changed() = 0;
+  // Waits until the blocking links below `node` have room; false when the run is stopping.
+  virtual bool wait_for_room(const std::string& node) = 0;
 };
 
 class NodeContext final : public Context {
@@ -57,6 +60,15 @@ class NodeContext final : public Context {
   std::int64_t timer_ns() const noexcept { return timer_ns_.load(); }
 
  private:
+  class Room final : public DownstreamRoom {
+   public:
+    explicit Room(NodeContext& context) : context_(&context) {}
+    bool wait() override;
+
+   private:
+    NodeContext* context_;
+  };
+  Room room_{*this};
   std::string name_;
   RunInfo run_;
   const RunView* view_ = nullptr;
