@@ -209,6 +209,47 @@ TEST_CASE("the default pipeline trains a classifier and writes metric points to 
   CHECK_THAT(events, Catch::Contains("read 150 rows"));  // logged while the source started
 }
 
+TEST_CASE("the default pipeline trains the keyword spotter end to end on a tiny data set") {
+  fs::path dir = fresh_dir("default-kws");
+  // Two keywords, unknown and silence, five clips each: espeak-ng and sox make them in seconds.
+  auto made = run_process({"/bin/bash", (kSource / "scripts" / "make-kws-dataset.sh").string(), (dir / "kws").string(),
+                           "--per-class", "5", "--keywords", "yes,no", "--jobs", "2"});
+  INFO(made.all());
+  REQUIRE(made.exit_code == 0);
+  ProcessOptions options = with_env("KWS", (dir / "kws").string());
+  options.cwd = dir.string();
+  auto r = cli({"run", (kSource / "pipelines" / "default.toml").string(), "--run-dir", (dir / "run").string(), "--set",
+                "cache.epochs=2", "--set", "clips.split=[0.5, 0.25, 0.25]", "--set",
+                "train.model.channels=[8, 8]", "--set", "train.batch=4"},
+               options);
+  INFO(r.all());
+  REQUIRE(r.exit_code == 0);
+  // The source gave each file once (decoded once); the cache gave the second epoch.
+  CHECK(packets_in(r.out, "cache") == 20);
+  CHECK(packets_in(r.out, "train") == 40);
+  auto rows = lines_of(read_file(dir / "run" / "metrics.csv"));
+  REQUIRE(rows.size() > 10);
+  CHECK(rows[0] == "time,node,name,step,epoch,value");
+  auto has_metric = [&](const std::string& name) {
+    return std::any_of(rows.begin(), rows.end(),
+                       [&](const std::string& row) { return row.find("," + name + ",") != std::string::npos; });
+  };
+  CHECK(has_metric("train/loss"));
+  CHECK(has_metric("val/accuracy"));
+  CHECK(has_metric("test/accuracy"));
+  // Per-class rates under the data set's class names.
+  for (const char* cls : {"no", "silence", "unknown", "yes"}) {
+    CHECK(has_metric(std::string("test/fpr/") + cls));
+    CHECK(has_metric(std::string("test/fnr/") + cls));
+  }
+  CHECK(has_metric("epoch"));
+  bool checkpoint = false;
+  for (const auto& entry : fs::directory_iterator(dir / "run" / "checkpoints")) {
+    checkpoint = checkpoint || entry.path().extension() == ".pt";
+  }
+  CHECK(checkpoint);
+}
+
 TEST_CASE("runs go to runs/<pipeline>/<run id>/ and ${RUN_DIR} points there") {
   fs::path dir = fresh_dir("run-dirs");
   auto r = cli({"run", (kSource / "pipelines" / "iris_linear.toml").string(), "--set", "rows.epochs=2"}, in_dir(dir));
