@@ -181,7 +181,7 @@ TEST_CASE("each broken pipeline fails validation with exit code 2 and a located,
 TEST_CASE("the default pipeline trains a classifier and writes metric points to the run directory") {
   fs::path dir = fresh_dir("default-run");
   auto r =
-      cli({"run", (kSource / "pipelines" / "default.toml").string(), "--run-dir", (dir / "run").string()}, in_dir(dir));
+      cli({"run", (kSource / "pipelines" / "iris_linear.toml").string(), "--run-dir", (dir / "run").string()}, in_dir(dir));
   INFO(r.all());
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.out, Catch::Contains("run directory: " + (dir / "run").string()));
@@ -209,9 +209,50 @@ TEST_CASE("the default pipeline trains a classifier and writes metric points to 
   CHECK_THAT(events, Catch::Contains("read 150 rows"));  // logged while the source started
 }
 
+TEST_CASE("the default pipeline trains the keyword spotter end to end on a tiny data set") {
+  fs::path dir = fresh_dir("default-kws");
+  // Two keywords, unknown and silence, five clips each: espeak-ng and sox make them in seconds.
+  auto made = run_process({"/bin/bash", (kSource / "scripts" / "make-kws-dataset.sh").string(), (dir / "kws").string(),
+                           "--per-class", "5", "--keywords", "yes,no", "--jobs", "2"});
+  INFO(made.all());
+  REQUIRE(made.exit_code == 0);
+  ProcessOptions options = with_env("KWS", (dir / "kws").string());
+  options.cwd = dir.string();
+  auto r = cli({"run", (kSource / "pipelines" / "default.toml").string(), "--run-dir", (dir / "run").string(), "--set",
+                "cache.epochs=2", "--set", "clips.split=[0.5, 0.25, 0.25]", "--set",
+                "train.model.channels=[8, 8]", "--set", "train.batch=4"},
+               options);
+  INFO(r.all());
+  REQUIRE(r.exit_code == 0);
+  // The source gave each file once (decoded once); the cache gave the second epoch.
+  CHECK(packets_in(r.out, "cache") == 20);
+  CHECK(packets_in(r.out, "train") == 40);
+  auto rows = lines_of(read_file(dir / "run" / "metrics.csv"));
+  REQUIRE(rows.size() > 10);
+  CHECK(rows[0] == "time,node,name,step,epoch,value");
+  auto has_metric = [&](const std::string& name) {
+    return std::any_of(rows.begin(), rows.end(),
+                       [&](const std::string& row) { return row.find("," + name + ",") != std::string::npos; });
+  };
+  CHECK(has_metric("train/loss"));
+  CHECK(has_metric("val/accuracy"));
+  CHECK(has_metric("test/accuracy"));
+  // Per-class rates under the data set's class names.
+  for (const char* cls : {"no", "silence", "unknown", "yes"}) {
+    CHECK(has_metric(std::string("test/fpr/") + cls));
+    CHECK(has_metric(std::string("test/fnr/") + cls));
+  }
+  CHECK(has_metric("epoch"));
+  bool checkpoint = false;
+  for (const auto& entry : fs::directory_iterator(dir / "run" / "checkpoints")) {
+    checkpoint = checkpoint || entry.path().extension() == ".pt";
+  }
+  CHECK(checkpoint);
+}
+
 TEST_CASE("runs go to runs/<pipeline>/<run id>/ and ${RUN_DIR} points there") {
   fs::path dir = fresh_dir("run-dirs");
-  auto r = cli({"run", (kSource / "pipelines" / "default.toml").string(), "--set", "rows.epochs=2"}, in_dir(dir));
+  auto r = cli({"run", (kSource / "pipelines" / "iris_linear.toml").string(), "--set", "rows.epochs=2"}, in_dir(dir));
   INFO(r.all());
   REQUIRE(r.exit_code == 0);
   REQUIRE(fs::is_directory(dir / "runs" / "iris-linear"));
@@ -423,23 +464,23 @@ path = "${RUN_DIR}/out.csv"
 }
 
 TEST_CASE("graph prints the pipeline as Graphviz dot or Mermaid") {
-  auto dot = cli({"graph", (kSource / "pipelines" / "default.toml").string()});
+  auto dot = cli({"graph", (kSource / "pipelines" / "iris_linear.toml").string()});
   REQUIRE(dot.exit_code == 0);
   CHECK_THAT(dot.out, Catch::StartsWith("digraph \"iris-linear\"") &&
                           Catch::Contains("\"train\" -> \"log\" [label=\"metrics -> in\"]"));
-  auto mermaid = cli({"graph", (kSource / "pipelines" / "default.toml").string(), "--format", "mermaid"});
+  auto mermaid = cli({"graph", (kSource / "pipelines" / "iris_linear.toml").string(), "--format", "mermaid"});
   REQUIRE(mermaid.exit_code == 0);
   CHECK_THAT(mermaid.out, Catch::StartsWith("flowchart LR") && Catch::Contains("(trainer)"));
 }
 
 TEST_CASE("logs go to stderr as JSON lines on request, one logger per node") {
-  auto r = cli({"validate", (kSource / "pipelines" / "default.toml").string(), "--log-json", "--log-level", "debug"});
+  auto r = cli({"validate", (kSource / "pipelines" / "iris_linear.toml").string(), "--log-json", "--log-level", "debug"});
   CHECK(r.exit_code == 0);
-  auto bad = cli({"validate", (kSource / "pipelines" / "default.toml").string(), "--log-level", "loud"});
+  auto bad = cli({"validate", (kSource / "pipelines" / "iris_linear.toml").string(), "--log-level", "loud"});
   CHECK(bad.exit_code == 2);
   CHECK_THAT(bad.err, Catch::Contains("unknown level 'loud'"));
   fs::path dir = fresh_dir("jsonlog");
-  auto run = cli({"run", (kSource / "pipelines" / "default.toml").string(), "--run-dir", (dir / "run").string(),
+  auto run = cli({"run", (kSource / "pipelines" / "iris_linear.toml").string(), "--run-dir", (dir / "run").string(),
                   "--set", "rows.epochs=1", "--log-json"});
   REQUIRE(run.exit_code == 0);
   int json_lines = 0;
@@ -694,7 +735,7 @@ TEST_CASE("with --log-json, validation errors and warnings are JSON lines too") 
 
 TEST_CASE("a run directory that holds an earlier run, or cannot be made, is refused before the run") {
   fs::path dir = fresh_dir("run-dir-reuse");
-  auto file = (kSource / "pipelines" / "default.toml").string();
+  auto file = (kSource / "pipelines" / "iris_linear.toml").string();
   auto first = cli({"run", file, "--run-dir", (dir / "run").string()});
   INFO(first.all());
   REQUIRE(first.exit_code == 0);
@@ -746,7 +787,7 @@ TEST_CASE("a pipeline file that cannot be read is located at its start, with the
 
 TEST_CASE("the shipped plugins say more at --log-level debug") {
   fs::path dir = fresh_dir("debug-logs");
-  auto r = cli({"run", (kSource / "pipelines" / "default.toml").string(), "--run-dir", (dir / "run").string(), "--set",
+  auto r = cli({"run", (kSource / "pipelines" / "iris_linear.toml").string(), "--run-dir", (dir / "run").string(), "--set",
                 "rows.epochs=2", "--log-level", "debug", "--log-json"});
   INFO(r.all());
   REQUIRE(r.exit_code == 0);
@@ -760,7 +801,7 @@ TEST_CASE("the shipped plugins say more at --log-level debug") {
     INFO(node);
     CHECK(debug_from.count(node) == 1);
   }
-  auto quiet = cli({"run", (kSource / "pipelines" / "default.toml").string(), "--run-dir", (dir / "quiet").string(),
+  auto quiet = cli({"run", (kSource / "pipelines" / "iris_linear.toml").string(), "--run-dir", (dir / "quiet").string(),
                     "--set", "flowers.epochs=2"});
   CHECK_THAT(quiet.err, !Catch::Contains("epoch 1 of 2"));
 }

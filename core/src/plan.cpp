@@ -41,12 +41,17 @@ void NodeContext::set_timer(std::chrono::nanoseconds period) {
 void* NodeContext::extension(std::string_view name, std::uint32_t version) {
   if (name == ArtifactAnnouncer::kName && version == ArtifactAnnouncer::kVersion)
     return static_cast<ArtifactAnnouncer*>(this);
+  if (name == kDownstreamRoom && version == 1) return static_cast<DownstreamRoom*>(&room_);
   return nullptr;
 }
 void NodeContext::announce(ArtifactNote note) {
   note.node = name_;
   if (note.time == 0.0) note.time = wall_time_s();
   if (auto* h = hooks_.load()) h->publish_control(control_packet(note));
+}
+bool NodeContext::Room::wait() {
+  auto* h = context_->hooks_.load();
+  return h == nullptr || h->wait_for_room(context_->name_);
 }
 
 namespace {

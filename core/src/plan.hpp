@@ -10,6 +10,7 @@
 
 #include "pipeline_file.hpp"
 #include "plugin_registry.hpp"
+#include "tributary/downstream_room.hpp"
 #include "tributary/node.hpp"
 
 namespace tributary::core {
@@ -32,6 +33,8 @@ class RuntimeHooks {
   virtual void timer_changed() = 0;
   // A packet for the control bus from a node (an artifact it announces).
   virtual void publish_control(PacketPtr packet) = 0;
+  // Waits until the blocking links below `node` have room; false when the run is stopping.
+  virtual bool wait_for_room(const std::string& node) = 0;
 };
 
 class NodeContext final : public Context, private ArtifactAnnouncer {
@@ -61,6 +64,15 @@ class NodeContext final : public Context, private ArtifactAnnouncer {
  private:
   void announce(ArtifactNote note) override;
 
+  class Room final : public DownstreamRoom {
+   public:
+    explicit Room(NodeContext& context) : context_(&context) {}
+    bool wait() override;
+
+   private:
+    NodeContext* context_;
+  };
+  Room room_{*this};
   std::string name_;
   RunInfo run_;
   const RunView* view_ = nullptr;

@@ -202,6 +202,8 @@ class Statement {
   }
   Statement& bind(int i, int v) { return bind(i, static_cast<std::int64_t>(v)); }
   // True while there is a row; throws on an error.
+  // The result code of one step, for a caller that handles SQLITE_BUSY itself.
+  int try_step() { return sqlite3_step(stmt_); }
   bool step(const std::string& doing) {
     int rc = sqlite3_step(stmt_);
     if (rc == SQLITE_ROW) return true;
@@ -288,9 +290,23 @@ std::unique_ptr<Db> open_db(const std::string& path) {
   // Everything is checked before anything is written: a file that is not a store of this
   // schema or an older one stays exactly as it was.
   int version = schema_version(*db);
-  {
-    Statement mode(*db, "PRAGMA journal_mode=WAL");
-    mode.step("cannot switch it to WAL mode");
+  // WAL mode stays with the file: set once, by whichever writer comes first. Switching needs the
+  // file to itself for a moment, which SQLite may refuse at once (not through the busy handler)
+  // while another process opens it: that is retried.
+  for (int attempt = 0;; ++attempt) {
+    std::string current;
+    {
+      Statement mode(*db, "PRAGMA journal_mode");
+      if (mode.step("cannot read its journal mode")) current = mode.text(0);
+      mode.reset();
+    }
+    if (current == "wal") break;
+    Statement to_wal(*db, "PRAGMA journal_mode=WAL");
+    int step_rc = to_wal.try_step();
+    if (step_rc == SQLITE_ROW || step_rc == SQLITE_DONE) break;
+    if (((step_rc & 0xff) != SQLITE_BUSY && (step_rc & 0xff) != SQLITE_LOCKED) || attempt >= 200)
+      db->fail("cannot switch it to WAL mode");
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   // With WAL, NORMAL keeps every committed batch across a crash of the process; power loss may
   // lose the last few, never the file.

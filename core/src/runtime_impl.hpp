@@ -311,6 +311,7 @@ class Runtime::Impl final : public RuntimeHooks {
   std::uint64_t send_control(ControlMessage message) override;
 
   void timer_changed() override;
+  bool wait_for_room(const std::string& node) override;
 
   void publish_control(PacketPtr packet) override;
 

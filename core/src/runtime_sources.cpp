@@ -23,6 +23,37 @@ LinkState* Runtime::Impl::full_link(const NodeState& source) const {
   return nullptr;
 }
 
+// A node emitting a long run from one callback waits, as a pull source would, until every
+// blocking link below it is below its capacity. Polled: such a node runs on a thread of its own
+// and waits for far longer than a poll takes.
+bool Runtime::Impl::wait_for_room(const std::string& name) {
+  auto it = std::find_if(nodes_.begin(), nodes_.end(), [&](const auto& n) { return n->plan->name == name; });
+  if (it == nodes_.end()) return !stop_.load();
+  std::vector<LinkState*> below;
+  std::vector<NodeState*> todo{it->get()};
+  while (!todo.empty()) {
+    NodeState* from = todo.back();
+    todo.pop_back();
+    for (auto& port_links : from->out_links) {
+      for (LinkState* link : port_links) {
+        if (link->plan->policy != QueuePolicy::block) continue;
+        if (std::find(below.begin(), below.end(), link) != below.end()) continue;
+        below.push_back(link);
+        todo.push_back(nodes_[link->plan->to].get());
+      }
+    }
+  }
+  for (;;) {
+    if (stop_.load()) return false;
+    const bool full = std::any_of(below.begin(), below.end(), [&](LinkState* link) {
+      const NodeState& to = *nodes_[link->plan->to];
+      return link->depth() >= link->plan->capacity && !to.finished.load() && !to.failed.load();
+    });
+    if (!full) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
 // Queues a step of a pull source unless one is queued or running. From inside the graph.
 void Runtime::Impl::schedule(NodeState& source) {
   if (source.finished.load() || source.scheduled.exchange(true)) return;

@@ -1,6 +1,7 @@
 #include "tributary/plugin.hpp"
 
 #include "augment/augment.hpp"
+#include "cache/cache.hpp"
 #include "denoise/denoise.hpp"
 #include "identity/identity.hpp"
 #include "image/image.hpp"
@@ -24,4 +25,5 @@ TRIBUTARY_PLUGIN("features") {
   registrar.add<tributary::features::FrameWindow>();
   registrar.add<tributary::features::Normalize>();
   registrar.add<tributary::features::ImageFrames>();
+  registrar.add<tributary::features::Cache>();
 }

@@ -383,8 +383,10 @@ void GstStream::start(std::chrono::milliseconds preroll) {
 
 void GstStream::restart(const std::vector<Options::Property>& properties, std::chrono::milliseconds preroll) {
   GstElement* pipeline = state_->pipeline;
-  // READY closes files and devices and forgets the stream; the elements stay as they are linked.
-  gst_element_set_state(pipeline, GST_STATE_READY);
+  // NULL closes files and devices and forgets the stream; the elements stay as they are linked.
+  // READY is not enough: a stream cut off before its end (a clip that filled up) left samples of
+  // the old file on their way, and the next file's first samples were those.
+  gst_element_set_state(pipeline, GST_STATE_NULL);
   for (const auto& property : properties) {
     GstElement* element = gst_bin_get_by_name(GST_BIN(pipeline), property.element.c_str());
     if (element == nullptr) {
