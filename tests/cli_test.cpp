@@ -358,7 +358,7 @@ path = "${RUN_DIR}/tone.csv"
   CHECK(csv.back() == '\n');
   auto rows = lines_of(csv);
   CHECK(rows[0].rfind("stream,sequence,timestamp_ns,label,split,x0,", 0) == 0);
-  CHECK(rows.size() > 100);
+  CHECK(rows.size() > 1);  // some packets went through before the signal, however slow the start (ASan)
   CHECK(rows.size() - 1 == packets_in(r.out, "out"));
   CHECK(packets_in(r.out, "out") == packets_in(r.out, "id"));
 }
