@@ -41,7 +41,7 @@ void NodeContext::set_timer(std::chrono::nanoseconds period) {
 void* NodeContext::extension(std::string_view name, std::uint32_t version) {
   if (name == ArtifactAnnouncer::kName && version == ArtifactAnnouncer::kVersion)
     return static_cast<ArtifactAnnouncer*>(this);
-  if (name == kDownstreamRoom && version == 1) return static_cast<DownstreamRoom*>(&room_);
+  if (name == DownstreamRoom::kName && version == DownstreamRoom::kVersion) return static_cast<DownstreamRoom*>(&room_);
   return nullptr;
 }
 void NodeContext::announce(ArtifactNote note) {

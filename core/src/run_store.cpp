@@ -201,9 +201,9 @@ class Statement {
     return *this;
   }
   Statement& bind(int i, int v) { return bind(i, static_cast<std::int64_t>(v)); }
-  // True while there is a row; throws on an error.
   // The result code of one step, for a caller that handles SQLITE_BUSY itself.
   int try_step() { return sqlite3_step(stmt_); }
+  // True while there is a row; throws on an error.
   bool step(const std::string& doing) {
     int rc = sqlite3_step(stmt_);
     if (rc == SQLITE_ROW) return true;
@@ -298,7 +298,6 @@ std::unique_ptr<Db> open_db(const std::string& path) {
     {
       Statement mode(*db, "PRAGMA journal_mode");
       if (mode.step("cannot read its journal mode")) current = mode.text(0);
-      mode.reset();
     }
     if (current == "wal") break;
     Statement to_wal(*db, "PRAGMA journal_mode=WAL");
@@ -839,9 +838,9 @@ class RunRecorder::Writer {
       }
       for (const auto& a : artifacts) {
         if (a.kind != "checkpoint") continue;
-        // One best per node: a new best takes the mark from the earlier ones.
         // The same file written again (an end-of-run checkpoint at the step of the last one) replaces it.
         drop_checkpoint_->bind(1, rid_).bind(2, a.path).run("writing checkpoints");
+        // One best per node: a new best takes the mark from the earlier ones.
         if (a.best) clear_best_->bind(1, rid_).bind(2, a.node).run("writing checkpoints");
         nlohmann::json metrics_json = nlohmann::json::object();
         for (const auto& [name, value] : a.metrics) metrics_json[name] = value;

@@ -64,7 +64,7 @@ Runtime::Impl::Impl(Plan& plan, Logging& logging) : plan_(plan), logging_(loggin
     if (node->bus_only || node->has_bus_inputs) node->eos_remaining.fetch_add(1);
   }
   for (auto& node : nodes_) {
-    if (node->plan->is_source && node->plan->mode == SourceMode::pull) collect_throttle(*node, *node);
+    if (node->plan->is_source && node->plan->mode == SourceMode::pull) collect_throttle(*node);
   }
   for (auto& link : links_) {
     if (link->plan->live_edge) collect_lossless(*link, *nodes_[link->plan->to]);

@@ -224,7 +224,9 @@ class Runtime::Impl final : public RuntimeHooks {
     std::unique_ptr<FlowNode> fn;
     std::vector<std::vector<LinkState*>> out_links;  // by output port
     std::vector<LinkState*> in_links;
-    std::vector<LinkState*> throttle;              // block-policy links downstream (pull sources wait on them)
+    std::vector<LinkState*> throttle;              // block-policy links downstream (pull sources wait on them,
+                                                   // and a node that waits for room downstream)
+    std::once_flag room_links_found;               // throttle filled for a node that is no pull source
     std::int64_t bus_port[kBuses] = {-1, -1, -1};  // the input fed by each bus, -1 for none
     bool bus_only = false;
     bool has_bus_inputs = false;
@@ -422,7 +424,8 @@ class Runtime::Impl final : public RuntimeHooks {
   void fail(NodeState& node, const std::string& message);
 
   // ---- sources ------------------------------------------------------------------------------
-  void collect_throttle(NodeState& source, NodeState& from);
+  void collect_blocking_links(const NodeState& from, std::vector<LinkState*>& links) const;
+  void collect_throttle(NodeState& source);
 
   // The first full link downstream of a pull source, or nullptr when there is room everywhere.
   LinkState* full_link(const NodeState& source) const;

@@ -3,16 +3,21 @@
 namespace tributary::core {
 
 // ---- sources ------------------------------------------------------------------------------
-void Runtime::Impl::collect_throttle(NodeState& source, NodeState& from) {
-  for (auto& port_links : from.out_links) {
+// Every block-policy link reachable from `from` through block-policy links.
+void Runtime::Impl::collect_blocking_links(const NodeState& from, std::vector<LinkState*>& links) const {
+  for (const auto& port_links : from.out_links) {
     for (LinkState* link : port_links) {
       if (link->plan->policy != QueuePolicy::block) continue;
-      if (std::find(source.throttle.begin(), source.throttle.end(), link) != source.throttle.end()) continue;
-      source.throttle.push_back(link);
-      link->pull_sources.push_back(&source);
-      collect_throttle(source, *nodes_[link->plan->to]);
+      if (std::find(links.begin(), links.end(), link) != links.end()) continue;
+      links.push_back(link);
+      collect_blocking_links(*nodes_[link->plan->to], links);
     }
   }
+}
+
+void Runtime::Impl::collect_throttle(NodeState& source) {
+  collect_blocking_links(source, source.throttle);
+  for (LinkState* link : source.throttle) link->pull_sources.push_back(&source);
 }
 
 // The first full link downstream of a pull source, or nullptr when there is room everywhere.
@@ -29,23 +34,14 @@ LinkState* Runtime::Impl::full_link(const NodeState& source) const {
 bool Runtime::Impl::wait_for_room(const std::string& name) {
   auto it = std::find_if(nodes_.begin(), nodes_.end(), [&](const auto& n) { return n->plan->name == name; });
   if (it == nodes_.end()) return !stop_.load();
-  std::vector<LinkState*> below;
-  std::vector<NodeState*> todo{it->get()};
-  while (!todo.empty()) {
-    NodeState* from = todo.back();
-    todo.pop_back();
-    for (auto& port_links : from->out_links) {
-      for (LinkState* link : port_links) {
-        if (link->plan->policy != QueuePolicy::block) continue;
-        if (std::find(below.begin(), below.end(), link) != below.end()) continue;
-        below.push_back(link);
-        todo.push_back(nodes_[link->plan->to].get());
-      }
-    }
-  }
+  NodeState& node = **it;
+  // Found once per node, on its first wait; a pull source has them already.
+  std::call_once(node.room_links_found, [&] {
+    if (node.throttle.empty()) collect_blocking_links(node, node.throttle);
+  });
   for (;;) {
     if (stop_.load()) return false;
-    const bool full = std::any_of(below.begin(), below.end(), [&](LinkState* link) {
+    const bool full = std::any_of(node.throttle.begin(), node.throttle.end(), [&](LinkState* link) {
       const NodeState& to = *nodes_[link->plan->to];
       return link->depth() >= link->plan->capacity && !to.finished.load() && !to.failed.load();
     });

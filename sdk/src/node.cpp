@@ -9,7 +9,6 @@ namespace tributary {
 
 Logger::~Logger() = default;
 Context::~Context() = default;
-ArtifactAnnouncer::~ArtifactAnnouncer() = default;
 Emitter::~Emitter() = default;
 Node::~Node() = default;
 PluginRegistrar::~PluginRegistrar() = default;

@@ -132,12 +132,10 @@ void Cache::process(const InputPort&, const PacketPtr& packet, Emitter& out) {
 
 void Cache::store(const PacketPtr& packet) {
   const std::string key = key_of(*packet);
-  const auto at = std::lower_bound(keys_.begin(), keys_.end(), key);
-  if (at != keys_.end() && *at == key) {
+  if (!keys_.insert(key).second) {
     throw std::runtime_error(context().node_name() + ": two packets name the item '" + key + "' (attribute '" + key_ +
                              "') in one epoch; the cache needs one packet per item");
   }
-  keys_.insert(at, key);
   std::uint64_t bytes = 0;
   for (const Tensor& t : packet->tensors) bytes += t.nbytes();
   Entry entry;
@@ -256,7 +254,7 @@ void Cache::replay(std::int64_t epoch, Emitter& out) {
     }
   }
   // Emitting a whole epoch at once would queue all of it below: wait for room as a source does.
-  auto* room = static_cast<DownstreamRoom*>(context().extension(kDownstreamRoom, 1));
+  auto* room = static_cast<DownstreamRoom*>(context().extension(DownstreamRoom::kName, DownstreamRoom::kVersion));
   std::size_t next = 0;
   for (const Step& s : steps_) {
     if (context().stop_requested() || (room != nullptr && !room->wait())) return;

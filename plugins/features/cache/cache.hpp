@@ -21,6 +21,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "tributary/node.hpp"
@@ -82,7 +83,7 @@ class Cache final : public Node {
 
   std::vector<Entry> entries_;
   std::vector<Step> steps_;
-  std::vector<std::string> keys_;  // sorted, to refuse an item seen twice
+  std::unordered_set<std::string> keys_;  // to refuse an item seen twice
   std::uint64_t memory_bytes_ = 0;
   std::uint64_t spilled_bytes_ = 0;
   std::uint64_t next_sequence_ = 0;

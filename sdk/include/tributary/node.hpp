@@ -275,8 +275,10 @@ class ArtifactAnnouncer {
  public:
   static constexpr std::string_view kName = "tributary.artifacts";
   static constexpr std::uint32_t kVersion = 1;
-  virtual ~ArtifactAnnouncer();
   virtual void announce(ArtifactNote note) = 0;
+
+ protected:
+  ~ArtifactAnnouncer() = default;
 };
 
 // Announces an artifact where the runtime records them; a runtime without the extension (an
