@@ -26,6 +26,8 @@ import torchaudio.functional as F
 import torchaudio.transforms as T
 
 RATE = 16000
+# A stationary gate's bins within this many dB of their threshold count as either side.
+NEAR_THRESHOLD_DB = 0.01
 
 
 def speech(out_dir):
@@ -169,6 +171,7 @@ def denoise(p, x):
     prop = p.get("prop_decrease", 1.0)
     window = torch.hann_window(n_fft)
     out = []
+    allowances = []
     for channel in x:
         X = torch.stft(channel, n_fft, hop, window=window, center=True, pad_mode="reflect", return_complex=True)
         mag = X.abs().double().numpy()
@@ -185,21 +188,38 @@ def denoise(p, x):
                 noise_level = 20.0 * np.log10(np.maximum(N.abs().double().numpy(), 1e-10))
             threshold = noise_level.mean(axis=1) + n_std * noise_level.std(axis=1)
             mask = (level > threshold[:, None]).astype(np.float64)
+            # Bins this close to their threshold gate by rounding: another FFT, or this one on
+            # another CPU, may put them on the other side.
+            near = np.abs(level - threshold[:, None]) < NEAR_THRESHOLD_DB
         else:
             t = p.get("time_constant_s", 2.0) * RATE / hop
             b = (math.sqrt(1 + 4 * t * t) - 1) / (2 * t * t)
             average = scipy.signal.lfilter([b], [1, b - 1], mag, axis=1)
             rise = (mag - average) / np.maximum(average, 1e-10)
             mask = 1.0 / (1.0 + np.exp(-p.get("sigmoid_slope", 10.0) * (rise - n_std)))
-        mask = mask * prop + (1.0 - prop)
+            near = np.zeros(mask.shape, dtype=bool)
         n_freq = int(p.get("freq_mask_smooth_hz", 500.0) / (RATE / (n_fft / 2)))
         n_time = int(p.get("time_mask_smooth_ms", 50.0) / (hop / RATE * 1000.0))
         kernel = np.outer(triangle(n_freq), triangle(n_time))
-        mask = scipy.signal.fftconvolve(mask, kernel / kernel.sum(), mode="same")
-        Y = X * torch.from_numpy(mask).to(torch.complex64)
-        out.append(torch.istft(Y, n_fft, hop, window=window, center=True, length=channel.shape[0]))
+        kernel = kernel / kernel.sum()
+
+        def apply(m):
+            smooth = scipy.signal.fftconvolve(m, kernel, mode="same")
+            Y = X * torch.from_numpy(smooth).to(torch.complex64)
+            return torch.istft(Y, n_fft, hop, window=window, center=True, length=channel.shape[0])
+
+        out.append(apply(mask * prop + (1.0 - prop)))
+        # What each near bin changes in the output if it gates the other way; the output is
+        # linear in the mask, so any set of such flips moves a sample by at most the sum.
+        allowance = torch.zeros(channel.shape[0], dtype=torch.float64)
+        for f, t in zip(*np.nonzero(near)):
+            flip = np.zeros(mask.shape)
+            flip[f, t] = prop if mask[f, t] == 0.0 else -prop
+            allowance += apply(flip).double().abs()
+        allowances.append(allowance)
     y = torch.stack(out, dim=1)
-    return y[:, 0] if y.shape[1] == 1 else y
+    a = torch.stack(allowances, dim=1)
+    return (y[:, 0], a[:, 0]) if y.shape[1] == 1 else (y, a)
 
 
 def image_case(p, img):
@@ -233,7 +253,9 @@ IMAGE_CASES = [
 
 
 def run_case(node, p, x):
-    """x: (channels, samples) float32 tensor. Returns (time, bins) or (channels, time, bins)."""
+    """x: (channels, samples) float32 tensor. Returns (time, bins) or (channels, time, bins), and
+    what each value may differ by beyond rounding (None: nothing)."""
+    allowance = None
     if node == "stft":
         y = T.Spectrogram(**spectrogram_kwargs(p))(x).transpose(-1, -2)
     elif node == "mel":
@@ -291,12 +313,13 @@ def run_case(node, p, x):
     elif node == "spectral":
         y = spectral(p, x)
     elif node == "denoise":
-        y = denoise(p, x)
+        y, allowance = denoise(p, x)
+        allowance = allowance.contiguous().numpy().astype(np.float32)
     else:
         raise ValueError(node)
     if y.dim() == 3 and y.shape[0] == 1:
         y = y[0]
-    return y.contiguous().numpy().astype(np.float32)
+    return y.contiguous().numpy().astype(np.float32), allowance
 
 
 CASES = [
@@ -375,12 +398,15 @@ def main():
             params = dict(params, noise_path="noise.wav")
         x = torch.from_numpy(data[signal])
         x = x.unsqueeze(0) if x.dim() == 1 else x.T.contiguous()
-        y = run_case(node, call, x)
+        y, allowance = run_case(node, call, x)
         path = os.path.join(out_dir, case_id + ".f32")
         y.astype("<f4").tofile(path)
-        manifest["cases"].append({"id": case_id, "node": node, "signal": signal, "params": params,
-                                  "file": case_id + ".f32",
-                                  "shape": list(y.shape)})
+        entry = {"id": case_id, "node": node, "signal": signal, "params": params, "file": case_id + ".f32",
+                 "shape": list(y.shape)}
+        if allowance is not None:
+            allowance.astype("<f4").tofile(os.path.join(out_dir, case_id + ".allowance.f32"))
+            entry["allowance"] = case_id + ".allowance.f32"
+        manifest["cases"].append(entry)
     # A 48 x 64 RGB frame: gradients and noise, so every interpolation weight matters.
     rng = np.random.default_rng(11)
     yy, xx = np.mgrid[0:48, 0:64]
