@@ -40,7 +40,7 @@ variants=m1,m2,m3,m4,m7,f1,f2,f3,f4,klatt,klatt2,croak
 
 mkdir -p "$out"
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+trap 'if [[ -n ${progress_pid:-} ]]; then kill "$progress_pid" 2>/dev/null || true; fi; rm -rf "$work"' EXIT
 
 # Background noise, made once: 30 s of each colour, cut at a random place for each clip (sox -R:
 # its random generator is seeded the same on every run).
@@ -98,7 +98,26 @@ make_clip() {
 }
 export -f make_clip
 
+# A progress line: redrawn each second on a terminal, a plain line every 10 s elsewhere.
+total=$(wc -l <"$work/plan.tsv")
+show_progress() {
+  local made tick=0
+  while sleep 1; do
+    made=$(find "$out" -name '*.wav' -newer "$work/plan.tsv" | wc -l)
+    if [[ -t 2 ]]; then
+      printf '\rmake-kws-dataset.sh: %d/%d clips (%d%%)' "$made" "$total" $((100 * made / total)) >&2
+    elif ((++tick % 10 == 0)); then
+      printf 'make-kws-dataset.sh: %d/%d clips (%d%%)\n' "$made" "$total" $((100 * made / total)) >&2
+    fi
+  done
+}
+show_progress &
+progress_pid=$!
 tr '\n' '\0' <"$work/plan.tsv" | xargs -0 -P "$jobs" -I{} bash -c 'make_clip "$1"' _ {}
+kill "$progress_pid" 2>/dev/null || true
+wait "$progress_pid" 2>/dev/null || true
+progress_pid=""
+if [[ -t 2 ]]; then printf "\r\033[K" >&2; fi
 
 {
   echo "path,label"

@@ -209,6 +209,38 @@ TEST_CASE("the default pipeline trains a classifier and writes metric points to 
   CHECK_THAT(events, Catch::Contains("read 150 rows"));  // logged while the source started
 }
 
+TEST_CASE("a training run shows its progress, as plain lines off a terminal, and a summary at the end") {
+  fs::path dir = fresh_dir("progress-run");
+  auto r = cli({"run", (kSource / "pipelines" / "iris_linear.toml").string(), "--run-dir", (dir / "run").string()},
+               in_dir(dir));
+  INFO(r.all());
+  REQUIRE(r.exit_code == 0);
+  // One line per epoch on stderr: no terminal, so no redrawn bar.
+  CHECK(std::regex_search(r.err, std::regex("\nprogress: epoch [0-9]+/60  ")));
+  CHECK_THAT(r.err, Catch::Contains("  step "));
+  CHECK_THAT(r.err, !Catch::Contains("\033[K"));
+  CHECK_THAT(r.out, Catch::Contains("test:  accuracy "));
+  CHECK(std::regex_search(r.out, std::regex("\n  class +FPR +FNR\n  setosa +[0-9.]+ +[0-9.]+\n")));
+  CHECK_THAT(r.out, Catch::Contains("best checkpoint: " + (dir / "run" / "checkpoints").string()));
+  std::smatch id;
+  REQUIRE(std::regex_search(r.out, id, std::regex("recorded as run ([0-9a-z-]+)")));
+  CHECK_THAT(r.out, Catch::Contains("look again: tributary runs show " + id[1].str()));
+  CHECK_THAT(r.out, Catch::Contains("go on:      tributary runs resume " + id[1].str()));
+
+  // --progress bar draws the line in place even here; off shows neither line nor summary.
+  auto bar = cli({"run", (kSource / "pipelines" / "iris_linear.toml").string(), "--run-dir", (dir / "bar").string(),
+                  "--progress", "bar", "--no-store"},
+                 in_dir(dir));
+  CHECK(bar.exit_code == 0);
+  CHECK_THAT(bar.err, Catch::Contains("\r\033[K"));
+  auto off = cli({"run", (kSource / "pipelines" / "iris_linear.toml").string(), "--run-dir", (dir / "off").string(),
+                  "--progress", "off", "--no-store"},
+                 in_dir(dir));
+  CHECK(off.exit_code == 0);
+  CHECK_THAT(off.err, !Catch::Contains("progress:"));
+  CHECK_THAT(off.out, !Catch::Contains("test:  accuracy"));
+}
+
 TEST_CASE("the default pipeline trains the keyword spotter end to end on a tiny data set") {
   fs::path dir = fresh_dir("default-kws");
   // Two keywords, unknown and silence, five clips each: espeak-ng and sox make them in seconds.

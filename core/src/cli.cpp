@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -23,6 +24,7 @@
 #include "plan.hpp"
 #include "plugin_registry.hpp"
 #include "run_dir.hpp"
+#include "run_progress.hpp"
 #include "run_store.hpp"
 #include "runs_command.hpp"
 #include "runtime.hpp"
@@ -55,6 +57,7 @@ struct Options {
   bool no_store = false;
   std::string store_errors = "continue";
   std::string resumed_from;
+  std::string progress = "auto";
   tc::RunsOptions runs;
 };
 
@@ -416,6 +419,26 @@ class SignalWatcher {
   std::thread thread_;
 };
 
+// A training run shows its progress: a line kept below the logs on a terminal, plain lines every
+// ten seconds elsewhere (a CI log, a file); --progress picks one, or off.
+std::unique_ptr<tc::RunProgress> make_progress(const Options& o, const tc::Plan& plan, tc::Logging& logging) {
+  const bool trains = std::any_of(plan.nodes.begin(), plan.nodes.end(), [](const tc::NodePlan& n) {
+    return n.type != nullptr && n.type->name == "trainer";
+  });
+  if (o.progress == "off" || (o.progress == "auto" && (!trains || o.log_json))) return nullptr;
+  const bool terminal = o.progress == "bar" || (o.progress == "auto" && isatty(STDERR_FILENO) == 1);
+  if (terminal) {
+    winsize size{};
+    const int width = ioctl(STDERR_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0 ? size.ws_col - 1 : 100;
+    return std::make_unique<tc::RunProgress>(
+        tc::RunProgress::Mode::terminal, [&logging](const std::string& line) { logging.set_status(line); },
+        std::chrono::milliseconds(250), width);
+  }
+  return std::make_unique<tc::RunProgress>(
+      tc::RunProgress::Mode::lines, [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); },
+      std::chrono::seconds(10), 0);
+}
+
 int cmd_run(const Options& o) {
   SignalWatcher signals;  // before any thread starts, so every thread inherits the mask
   tc::Logging logging(log_settings(o));
@@ -446,7 +469,6 @@ int cmd_run(const Options& o) {
       tc::RunRecord record = tc::record_of(plan);
       record.resumed_from = o.resumed_from;
       recorder->begin(record);
-      runtime.observe(recorder.get());
     } catch (const tc::StoreError& e) {
       recorder.reset();
       if (stop_on_store_error) {
@@ -456,8 +478,15 @@ int cmd_run(const Options& o) {
       std::cerr << "warning: " << e.what() << "; this run is not recorded (--store-errors stop refuses to run)\n";
     }
   }
+  auto progress = make_progress(o, plan, logging);
+  tc::ObserverList observers;
+  if (recorder) observers.add(recorder.get());
+  if (progress) observers.add(progress.get());
+  if (!observers.empty()) runtime.observe(&observers);
   signals.watch(runtime);
+  if (progress) progress->start();
   tc::RunResult result = runtime.run();
+  if (progress) progress->finish();
   signals.stop();  // before the runtime, the plan and the plugins go
   logging.flush();
   if (recorder) {
@@ -478,9 +507,18 @@ int cmd_run(const Options& o) {
                 static_cast<unsigned long long>(s.packets_in), static_cast<unsigned long long>(s.packets_out),
                 static_cast<unsigned long long>(s.drops), s.busy_s);
   }
+  if (progress) {
+    for (const auto& line : tc::progress_summary(progress->state())) std::cout << line << "\n";
+  }
   std::cout << "run directory: " << plan.run.dir << std::endl;
-  if (recorder && recorder->error().empty())
+  if (recorder && recorder->error().empty()) {
     std::cout << "recorded as run " << recorder->id() << " in " << tc::default_store_path(o.store) << std::endl;
+    if (progress) {
+      std::string store = o.store.empty() ? "" : " --store " + o.store;
+      std::cout << "look again: tributary runs show " << recorder->id() << store << "\n"
+                << "go on:      tributary runs resume " << recorder->id() << store << std::endl;
+    }
+  }
   if (recorder && !recorder->error().empty() && stop_on_store_error) {
     std::cerr << "error: stopped because the run store cannot be written: " << recorder->error() << std::endl;
     return kExitNodeFailed;
@@ -574,9 +612,15 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"continue", "stop"}));
     cmd->add_option("--run-dir", o.run_dir, "the run directory (default runs/<pipeline>/<run id>)");
   };
+  auto progress_option = [&](CLI::App* cmd) {
+    cmd->add_option("--progress", o.progress,
+                    "a training run's progress: auto (a bar on a terminal, else lines), bar, lines, off")
+        ->check(CLI::IsMember({"auto", "bar", "lines", "off"}));
+  };
   auto* run = app.add_subcommand("run", "run a pipeline");
   pipeline(run);
   recording(run);
+  progress_option(run);
   auto* runs = app.add_subcommand("runs", "the recorded runs: list, show, export, compare, rm, resume");
   runs->require_subcommand(1);
   auto* runs_list = runs->add_subcommand("list", "list the recorded runs");
@@ -596,6 +640,7 @@ int main(int argc, char** argv) {
   auto* runs_resume = runs->add_subcommand("resume", "run a recorded pipeline again, continuing from its checkpoints");
   runs_resume->add_option("id", o.runs.ids, "the run id")->required()->expected(1);
   runs_resume->add_option("--set", o.overrides, "override a parameter: node.key=value");
+  progress_option(runs_resume);
   recording(runs_resume);
   common(runs_resume);
   for (auto* cmd : {runs_list, runs_show, runs_export, runs_compare, runs_rm}) store_options(cmd);

@@ -4,9 +4,9 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <cstdio>
 #include <chrono>
 #include <condition_variable>
-#include <cstdio>
 #include <deque>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -173,13 +173,12 @@ class BusSink final : public spdlog::sinks::base_sink<std::mutex> {
   std::thread dispatcher_;
 };
 
-// Log lines on stderr, and below them, on a terminal, one status line (a progress bar) that each
-// line of log moves down: the status is erased, the line written, the status drawn again.
+// Log lines on stderr. On a terminal a status line (a progress bar) may stay below them: each
+// log line clears it, prints, and draws it again, so the two never mix.
 class ConsoleSink final : public spdlog::sinks::base_sink<std::mutex> {
  public:
   void set_status(const std::string& status) {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (status.empty() && status_.empty()) return;
     status_ = status;
     std::fputs("\r\033[K", stderr);
     std::fputs(status_.c_str(), stderr);
@@ -188,12 +187,14 @@ class ConsoleSink final : public spdlog::sinks::base_sink<std::mutex> {
 
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {
-    spdlog::memory_buf_t line;
-    formatter_->format(msg, line);
+    spdlog::memory_buf_t formatted;
+    formatter_->format(msg, formatted);
     if (!status_.empty()) std::fputs("\r\033[K", stderr);
-    std::fwrite(line.data(), 1, line.size(), stderr);
-    if (!status_.empty()) std::fputs(status_.c_str(), stderr);
-    if (!status_.empty() || msg.level >= spdlog::level::warn) std::fflush(stderr);
+    std::fwrite(formatted.data(), 1, formatted.size(), stderr);
+    if (!status_.empty()) {
+      std::fputs(status_.c_str(), stderr);
+      std::fflush(stderr);
+    }
   }
   void flush_() override { std::fflush(stderr); }
 
@@ -228,11 +229,11 @@ std::unique_ptr<Logger> Logging::make(const std::string& name) {
   return std::make_unique<SdkLogger>(std::move(logger));
 }
 
-void Logging::set_status(const std::string& status) { sinks_->console->set_status(status); }
-
 void Logging::set_bus(std::function<void(const LogRecord&)> bus) { sinks_->bus->set(std::move(bus)); }
 void Logging::drain_bus() { sinks_->bus->drain(); }
 std::uint64_t Logging::bus_drops() const noexcept { return sinks_->bus->dropped(); }
+
+void Logging::set_status(const std::string& status) { sinks_->console->set_status(status); }
 
 void Logging::flush() {
   for (auto& l : sinks_->loggers) l->flush();

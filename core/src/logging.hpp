@@ -51,9 +51,10 @@ class Logging {
   // Waits until every line logged so far has been handed to the bus.
   void drain_bus();
   std::uint64_t bus_drops() const noexcept;
-  void flush();
-  // The status line kept below the log on stderr (for a terminal; no newline in it); empty erases it.
+  // A status line kept below the log lines on stderr (a progress bar, for a terminal only); an
+  // empty one clears it.
   void set_status(const std::string& status);
+  void flush();
 
  private:
   friend class BusSink;

@@ -191,6 +191,9 @@ struct Trainer::State {
   std::int64_t epochs_done = 0;              // epoch_end markers seen
   std::int64_t packets_in_epoch = 0;         // packets of the current epoch taken
   std::optional<std::int64_t> epochs_total;  // from the source's "epochs" attribute
+  // Packets per epoch: the last epoch's, or before one ended the source's class_counts.
+  std::int64_t epoch_size = 0;
+  bool epochs_reported = false;  // "epochs" (how many the run makes) goes out once
 
   // Train figures since the last report.
   double loss_sum = 0.0;
@@ -342,6 +345,7 @@ struct Trainer::State {
     if (const Value* total = p.attribute("epochs"); total != nullptr && total->type() == ValueType::integer) {
       epochs_total = total->as_int();
     }
+    if (epoch_size == 0) epoch_size = examples_counted(p);
     if (skip_epochs > 0 || stopped_early) return;
     if (skip_packets > 0) {
       --skip_packets;
@@ -426,6 +430,36 @@ struct Trainer::State {
     out.emit(kMetrics, std::move(packet));
   }
 
+  // The data set's size as the source counts it per split and class, or 0.
+  static std::int64_t examples_counted(const Packet& p) {
+    const Value* counts = p.attribute("class_counts");
+    if (counts == nullptr || counts->type() != ValueType::table) return 0;
+    std::int64_t sum = 0;
+    for (const auto& split : counts->as_table()) {
+      if (split.value.type() != ValueType::list) return 0;
+      for (const auto& n : split.value.as_list()) {
+        if (n.type() != ValueType::integer) return 0;
+        sum += n.as_int();
+      }
+    }
+    return sum;
+  }
+
+  // Within an epoch, once its size is known: how far the run is and how long the rest takes.
+  void report_progress(Emitter& out) {
+    if (!epochs_total || *epochs_total <= 0 || epoch_size <= 0) return;
+    const double total = static_cast<double>(*epochs_total);
+    const double within = std::min(1.0, static_cast<double>(packets_in_epoch) / static_cast<double>(epoch_size));
+    const double done = std::min(total, static_cast<double>(epochs_done) + within);
+    if (done <= 0.0) return;
+    const double seconds = seconds_since(run_clock);
+    std::vector<std::pair<std::string, double>> points{{metric::kProgress, done / total},
+                                                       {metric::kEtaSeconds, seconds / done * (total - done)}};
+    if (!epochs_reported) points.emplace_back(metric::kEpochs, total);
+    epochs_reported = true;
+    emit_points(out, points, epochs_done);
+  }
+
   void report_training(Emitter& out) {
     if (steps_since_report == 0) return;
     const double n = static_cast<double>(samples);
@@ -437,6 +471,7 @@ struct Trainer::State {
                  {metric::kGradNorm, grad_norm_sum / static_cast<double>(steps_since_report)},
                  {metric::kSamplesPerSecond, n / seconds}},
                 epochs_done);
+    report_progress(out);
     loss_sum = 0.0;
     correct = 0;
     samples = 0;
@@ -513,15 +548,18 @@ struct Trainer::State {
     if (!test.y.empty()) std::swap(last_test, test);
     test.clear();
     ++epochs_done;
+    if (packets_in_epoch > 0) epoch_size = packets_in_epoch;
     packets_in_epoch = 0;
 
-    std::vector<std::pair<std::string, double>> points{{"epoch", static_cast<double>(epochs_done)}};
+    std::vector<std::pair<std::string, double>> points{{metric::kEpoch, static_cast<double>(epochs_done)}};
     if (epochs_total && *epochs_total > 0) {
       const std::int64_t total = *epochs_total;
       const std::int64_t done = std::min(epochs_done, total);
       const double per_epoch = seconds_since(run_clock) / static_cast<double>(std::max<std::int64_t>(done, 1));
       points.emplace_back(metric::kProgress, static_cast<double>(done) / static_cast<double>(total));
       points.emplace_back(metric::kEtaSeconds, per_epoch * static_cast<double>(total - done));
+      if (!epochs_reported) points.emplace_back(metric::kEpochs, static_cast<double>(total));
+      epochs_reported = true;
     }
     bool improved = false;
     if (!scores.empty()) last_scores = scores;

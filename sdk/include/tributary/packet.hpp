@@ -97,6 +97,8 @@ inline constexpr const char* kGradNorm = "grad_norm";
 inline constexpr const char* kSamplesPerSecond = "samples_per_s";
 inline constexpr const char* kProgress = "progress";
 inline constexpr const char* kEtaSeconds = "eta_s";
+inline constexpr const char* kEpoch = "epoch";    // epochs done
+inline constexpr const char* kEpochs = "epochs";  // epochs the run makes
 // Telemetry the runtime publishes for every node.
 inline constexpr const char* kPacketsIn = "telemetry/packets_in";
 inline constexpr const char* kPacketsOut = "telemetry/packets_out";
