@@ -160,7 +160,7 @@ std::vector<TableEntry> drop_undeclared(const NodeDecl& decl, const NodeSpec& sp
   params.erase(std::remove_if(params.begin(), params.end(), undeclared), params.end());
   if (!dropped.empty()) {
     Diagnostic note{decl.plugin_where,
-                    "node '" + decl.name + "' is now a " + decl.plugin + ": dropped " + dropped + ", which " +
+                    "node '" + decl.name + "' is now of type '" + decl.plugin + "': dropped " + dropped + ", which " +
                         decl.plugin + " does not declare",
                     ""};
     note.severity = "note";

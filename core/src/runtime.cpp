@@ -256,7 +256,7 @@ RunResult Runtime::Impl::run() {
     result.status = RunResult::Status::failed;
     result.failed_node = failed_node_;
     result.error = error_;
-  } else if (stop_.load()) {
+  } else if (stop_.load() && !stop_after_sources_) {
     result.status = RunResult::Status::stopped;
     result.stop_reason = stop_reason_;
   }
@@ -266,7 +266,7 @@ RunResult Runtime::Impl::run() {
 RunState Runtime::Impl::final_state() {
   std::lock_guard<std::mutex> lock(state_mutex_);
   if (!failed_node_.empty()) return RunState{"failed", failed_node_ + ": " + error_, failed_node_, wall_time_s()};
-  if (stop_.load()) return RunState{"stopped", stop_reason_, {}, wall_time_s()};
+  if (stop_.load() && !stop_after_sources_) return RunState{"stopped", stop_reason_, {}, wall_time_s()};
   return RunState{"finished", {}, {}, wall_time_s()};
 }
 

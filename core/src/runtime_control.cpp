@@ -1,5 +1,7 @@
 #include "runtime_impl.hpp"
 
+#include <algorithm>
+
 namespace tributary::core {
 
 // ---- RuntimeHooks -------------------------------------------------------------------------
@@ -17,6 +19,9 @@ void Runtime::Impl::request_stop(std::string reason) {
     std::lock_guard<std::mutex> lock(state_mutex_);
     if (stop_.load()) return;
     stop_reason_ = std::move(reason);
+    stop_after_sources_ = std::all_of(nodes_.begin(), nodes_.end(), [](const std::unique_ptr<NodeState>& n) {
+      return !n->plan->is_source || n->source_done.load();
+    });
     stop_time_ns_.store(Clock::now().time_since_epoch().count());
     stop_.store(true);
   }

@@ -533,6 +533,8 @@ class Runtime::Impl final : public RuntimeHooks {
   std::atomic<bool> paused_{false};
   std::mutex state_mutex_;
   std::string stop_reason_;
+  // The stop came once every source had ended by itself: nothing was cut short, the run finished.
+  bool stop_after_sources_ = false;
   std::string failed_node_;
   std::string error_;
 

@@ -391,6 +391,28 @@ plugin = "collect"
   CHECK(stats_of(r, "src").drops == 1);  // the packet it emitted once stop() released it
 }
 
+TEST_CASE("a stop requested once every source has ended by itself leaves the run finished") {
+  Harness h(R"(
+[pipeline]
+links = [ "src -> sink" ]
+[nodes.src]
+plugin = "counter"
+count = 5
+[nodes.sink]
+plugin = "collect"
+linger = true
+)");
+  core::Runtime runtime(h.plan, h.logging);
+  std::thread driver([&] {
+    eventually([&] { return record().lingering.load(); });
+    runtime.request_stop("Ctrl-C while the dashboard stays up");
+  });
+  RunResult r = runtime.run();
+  driver.join();
+  CHECK(r.status == RunResult::Status::finished);
+  CHECK(record().received.size() == 5);
+}
+
 TEST_CASE("a stop requested before the run starts ends a paced source at its first tick") {
   Harness h(R"(
 [pipeline]

@@ -34,6 +34,7 @@ struct Record {
   std::atomic<int> control_overlaps{0};
   std::vector<std::string> events;  // packets ("p3") and markers ("epoch_end 0", "end in") in arrival order
   std::atomic<int> ticks{0};
+  std::atomic<bool> lingering{false};  // a `collect` with linger is waiting in flush()
   std::vector<std::thread::id> threads;  // where an own-thread node ran its callbacks
   std::vector<std::string> bus_control;  // what a control-bus listener saw, one line each
   std::vector<ControlReply> replies;
@@ -41,6 +42,7 @@ struct Record {
   std::atomic<bool> release_stuck{false};
 
   void reset() {
+    lingering = false;
     events.clear();
     ticks = 0;
     threads.clear();
@@ -241,8 +243,10 @@ class Collect final : public Node {
     spec.param<std::int64_t>("delay_us", 0, "work per packet").min(0);
     spec.param<bool>("buses", false, "subscribe to telemetry and logs");
     spec.param<bool>("events", false, "record packets and markers in arrival order");
+    spec.param<bool>("linger", false, "stay in flush() until the run is asked to stop (as a dashboard does)");
   }
   void configure(const Params& p) override {
+    linger_ = p.get<bool>("linger");
     delay_ = std::chrono::microseconds(p.get<std::int64_t>("delay_us"));
     buses_ = p.get<bool>("buses");
     events_ = p.get<bool>("events");
@@ -272,12 +276,17 @@ class Collect final : public Node {
     if (events_) record().events.push_back("p" + std::to_string(packet->sequence));
   }
   void flush(Emitter&) override {
+    record().lingering = linger_;
+    for (int i = 0; linger_ && i < 10000 && !context().stop_requested(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
     ++record().flushes;
     log().info("flushed");
   }
   void stop() override { ++record().stops; }
 
  private:
+  bool linger_ = false;
   std::chrono::microseconds delay_{0};
   bool buses_ = false;
   bool events_ = false;
