@@ -724,7 +724,7 @@ TEST_CASE("swapping a node's plugin with --set drops the keys the new plugin doe
   auto r = cli({"validate", file, "--set", "points.plugin=table", "--set", "points.path=" + iris});
   INFO(r.all());
   CHECK(r.exit_code == 0);
-  CHECK_THAT(r.err, Catch::Contains("--set points.plugin=table: note: node 'points' is now a table: dropped classes, "
+  CHECK_THAT(r.err, Catch::Contains("--set points.plugin=table: note: node 'points' is now of type 'table': dropped classes, "
                                     "count, dims, signal, which table does not declare"));
   // A key given with --set is the user's own: still checked.
   auto own =
@@ -836,6 +836,29 @@ TEST_CASE("the shipped plugins say more at --log-level debug") {
   auto quiet = cli({"run", (kSource / "pipelines" / "iris_linear.toml").string(), "--run-dir", (dir / "quiet").string(),
                     "--set", "flowers.epochs=2"});
   CHECK_THAT(quiet.err, !Catch::Contains("epoch 1 of 2"));
+}
+
+TEST_CASE("the node the README's tour adds to the live-features pipeline runs there") {
+  std::string readme = read_file(kSource / "README.md");
+  auto tour = readme.find("## A 60-second tour");
+  REQUIRE(tour != std::string::npos);
+  auto begin = readme.find("```toml\n", tour);
+  REQUIRE(begin != std::string::npos);
+  begin += 8;
+  const std::string added = readme.substr(begin, readme.find("```", begin) - begin);
+  std::string pipeline = read_file(kSource / "pipelines" / "live-features.toml");
+  const std::string last_link = "\"clips -> export\" ]";
+  REQUIRE(pipeline.find(last_link) != std::string::npos);
+  pipeline.replace(pipeline.find(last_link), last_link.size(),
+                   "\"clips -> export\", \"clean -> stats\", \"stats -> stats_out\" ]");
+  fs::path dir = fresh_dir("readme-tour");
+  fs::path file = write_file(dir / "live.toml", pipeline + "\n" + added);
+  auto r = cli({"run", file.string(), "--run-dir", (dir / "run").string(), "--set", "mic.count=100", "--no-store"});
+  INFO(r.all());
+  CHECK(r.exit_code == 0);
+  const auto rows = lines_of(read_file(dir / "run" / "spectral.jsonl"));
+  REQUIRE(rows.size() > 10);
+  CHECK(nlohmann::json::parse(rows[1]).at("shape").at(1) == 3);  // centroid, rolloff, rms per frame
 }
 
 TEST_CASE("the pipeline shown in the README is whole and runs as it is") {
