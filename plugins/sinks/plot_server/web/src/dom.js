@@ -3,7 +3,7 @@ export function h(tag, attrs, ...children) {
   const [name, ...classes] = tag.split('.');
   const el = name === 'svg' || attrs?.svg ? document.createElementNS('http://www.w3.org/2000/svg', name) : document.createElement(name || 'div');
   if (classes.length) el.setAttribute('class', classes.join(' '));
-  if (attrs && typeof attrs === 'object' && !(attrs instanceof Node)) {
+  if (attrs && typeof attrs === 'object' && !(attrs instanceof Node) && !Array.isArray(attrs)) {
     for (const [k, v] of Object.entries(attrs)) {
       if (k === 'svg' || v == null || v === false) continue;
       if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);

@@ -149,7 +149,7 @@ async function loadHistories(list, generation) {
     if (splitName(name).metric === 'epoch' && isTrainerSeries(name)) {
       for (const [step, v] of r.points) app.clock.addEpoch(step, v);
     }
-    s.setHistory(r.points, r.length ?? r.points.length);
+    s.setHistory(r.points, r.last_seq ?? r.length ?? r.points.length);
     if (splitName(name).metric === 'epoch') curves.touchAll();
     else curves.touch(name);
   });

@@ -27,8 +27,12 @@ test('losses, accuracies, rates, lr and samples/s get their charts', () => {
   assert.equal(groups[1].key, 'accuracy');
 });
 
-test('best/ metrics go by their prefix, not with the accuracies', () => {
-  assert.equal(groupOf('best/val/accuracy').key, 'p:best');
+test('best/ metrics go on the chart of the metric they track; progress is left out', () => {
+  assert.equal(groupOf('best/val/accuracy').key, 'accuracy');
+  assert.equal(groupOf('best/custom/thing').key, 'p:best');
+  const groups = groupSeries(['train:epoch', 'train:progress', 'train:eta_s', 'train:val/accuracy', 'train:best/val/accuracy']);
+  assert.deepEqual(groups.map((g) => g.key), ['accuracy']);
+  assert.deepEqual(groups[0].names, ['train:val/accuracy', 'train:best/val/accuracy']);
 });
 
 test('labels name the node only when several nodes report', () => {

@@ -17,14 +17,24 @@ export function isConfusion(metric) {
   return /^(val|test|train)\/confusion\//.test(metric);
 }
 
+// The run's own progress is shown in the status, not as curves.
+const PROGRESS = new Set(['epoch', 'progress', 'eta_s']);
+export function isProgress(metric) {
+  return PROGRESS.has(metric);
+}
+
 // { key, title, order, perClass }; order sorts the charts (smaller first).
 export function groupOf(metric) {
+  // best/val/accuracy goes on the chart of val/accuracy.
+  if (metric.startsWith('best/') && metric.split('/').length > 2) {
+    const g = groupOf(metric.slice(5));
+    if (!g.key.startsWith('p:')) return g;
+  }
   const parts = metric.split('/');
   const last = parts[parts.length - 1];
   if (parts.length === 3 && SPLITS.has(parts[0])) {
     const m = parts[1];
-    const title = RATES.has(m) || PR.has(m) || m === 'accuracy' ? `${m} per class` : `${m} per class`;
-    return { key: `class:${m}`, title, order: 100, perClass: true };
+    return { key: `class:${m}`, title: `${m} per class`, order: 100, perClass: true };
   }
   if (last === 'loss' && parts.length <= 2) return { key: 'loss', title: 'Loss', order: 0, perClass: false };
   if (last === 'accuracy' && parts.length <= 2 && parts[0] !== 'best') {
@@ -47,7 +57,7 @@ export function groupSeries(names) {
   const groups = new Map();
   for (const name of names) {
     const { metric } = splitName(name);
-    if (isConfusion(metric)) continue;
+    if (isConfusion(metric) || isProgress(metric)) continue;
     const g = groupOf(metric);
     if (!groups.has(g.key)) groups.set(g.key, { ...g, names: [] });
     groups.get(g.key).names.push(name);
@@ -58,14 +68,14 @@ export function groupSeries(names) {
   return list;
 }
 
-const SPLIT_ORDER = { train: 0, val: 1, test: 2 };
+const SPLIT_ORDER = { train: 0, val: 1, test: 2, best: 3 };
 
 // train before val before test, then by name.
 export function compareSeries(a, b) {
   const ma = splitName(a).metric.split('/')[0];
   const mb = splitName(b).metric.split('/')[0];
-  const oa = ma in SPLIT_ORDER ? SPLIT_ORDER[ma] : 3;
-  const ob = mb in SPLIT_ORDER ? SPLIT_ORDER[mb] : 3;
+  const oa = ma in SPLIT_ORDER ? SPLIT_ORDER[ma] : 4;
+  const ob = mb in SPLIT_ORDER ? SPLIT_ORDER[mb] : 4;
   return oa - ob || a.localeCompare(b, undefined, { numeric: true });
 }
 

@@ -180,6 +180,13 @@ export class CurvesView {
   }
 }
 
+// The value at idx, or the nearest one before it when that series has no point there.
+function lastDefined(arr, idx) {
+  if (!arr) return null;
+  for (let i = Math.min(idx, arr.length - 1); i >= 0; i--) if (arr[i] != null) return arr[i];
+  return null;
+}
+
 class Chart {
   constructor(view, group) {
     this.view = view;
@@ -190,7 +197,6 @@ class Chart {
     this.generation = 0;
     this.plot = null;
     this.title = h('h3');
-    this.lastValues = h('div.chart-last');
     this.menu = h('div.menu', { hidden: true });
     const dl = h('button.icon', {
       title: 'Download the series (CSV or JSON)',
@@ -246,11 +252,13 @@ class Chart {
     else download(fileName(name, 'json'), seriesJSON(name, rows), 'application/json');
   }
 
+  // train, val and test keep their colours across charts when each has one series there.
   color(name, i) {
     const colors = palette();
     const split = splitName(name).metric.split('/')[0];
-    const single = this.names.filter((n) => splitName(n).metric.split('/')[0] === split).length === 1;
-    if (split in SPLIT_COLORS && single && this.names.length <= 3) return colors[SPLIT_COLORS[split]];
+    const plain = this.names.filter((n) => !splitName(n).metric.startsWith('best/'));
+    const single = plain.filter((n) => splitName(n).metric.split('/')[0] === split).length === 1;
+    if (split in SPLIT_COLORS && single && plain.length <= 3) return colors[SPLIT_COLORS[split]];
     return colors[i % colors.length];
   }
 
@@ -266,12 +274,19 @@ class Chart {
     const gridColor = cssVar('--grid');
     const series = [{
       label: st.x === 'step' ? 'step' : st.x === 'epoch' ? 'epoch' : 'time',
-      value: (u, v) => (v == null ? '–' : this.formatX(v)),
+      value: (u, v, si, idx) => {
+        const x = idx == null ? lastDefined(u.data[0], u.data[0].length - 1) : v;
+        return x == null ? '–' : this.formatX(x);
+      },
     }];
+    const legendValue = (u, v, si, idx) => formatValue(lastDefined(u.data[si], idx == null ? u.data[si].length - 1 : idx));
     this.names.forEach((name, i) => {
-      const c = this.color(name, i);
-      series.push({ label: `${seriesLabel(name, this.manyNodes)} (raw)`, stroke: withAlpha(c, 0.28), width: 1, spanGaps: true, points: { show: false }, value: (u, v) => formatValue(v) });
-      series.push({ label: seriesLabel(name, this.manyNodes), stroke: c, width: 1.75, spanGaps: true, points: { show: false }, value: (u, v) => formatValue(v) });
+      // best/... is the running best of a metric: a dashed step line in a neutral colour.
+      const best = splitName(name).metric.startsWith('best/');
+      const c = best ? cssVar('--text-faint') : this.color(name, i);
+      const line = best ? { dash: [5, 4], paths: uPlot.paths.stepped({ align: 1 }) } : {};
+      series.push({ label: `${seriesLabel(name, this.manyNodes)} (raw)`, stroke: withAlpha(c, 0.28), width: 1, spanGaps: true, points: { show: false }, value: legendValue, ...(best ? { show: false } : {}) });
+      series.push({ label: seriesLabel(name, this.manyNodes), stroke: c, width: best ? 1.25 : 1.75, spanGaps: true, points: { show: false }, value: legendValue, ...line });
     });
     const width = Math.max(200, this.body.clientWidth || 400);
     const opts = {

@@ -4,8 +4,8 @@ import { Graph, layout } from '@dagrejs/dagre';
 import { h, s } from '../dom.js';
 import { Throughput, formatRate } from '../lib/throughput.js';
 
-const NODE_W = 156;
-const NODE_H = 58;
+const NODE_W = 118;
+const NODE_H = 64;
 
 export class GraphView {
   constructor(root) {
@@ -39,7 +39,7 @@ export class GraphView {
       return;
     }
     const dg = new Graph({ multigraph: true });
-    dg.setGraph({ rankdir: 'TB', nodesep: 18, ranksep: 34, marginx: 8, marginy: 8 });
+    dg.setGraph({ rankdir: 'TB', nodesep: 12, ranksep: 30, marginx: 8, marginy: 8 });
     dg.setDefaultEdgeLabel(() => ({}));
     for (const n of g.nodes) dg.setNode(n.name, { width: NODE_W, height: NODE_H });
     (g.links || []).forEach((l, i) => {
@@ -76,7 +76,8 @@ export class GraphView {
       const p = dg.node(n.name);
       const x = p.x - NODE_W / 2;
       const y = p.y - NODE_H / 2;
-      const statText = s('text', { x: x + 10, y: y + 48, class: 'node-stats' }, '');
+      const statText = s('text', { x: x + 10, y: y + 44, class: 'node-stats' }, '');
+      const dropText = s('text', { x: x + 10, y: y + 57, class: 'node-stats' }, '');
       const rect = s('rect', { x, y, width: NODE_W, height: NODE_H, rx: 8, class: `node-box family-${n.family || 'other'}` });
       const el = s('g', { class: 'node', 'data-node': n.name },
         s('title', {}, `${n.name}: ${n.type}${n.family ? ` (${n.family})` : ''}\ninputs: ${(n.inputs || []).join(', ') || '–'}\noutputs: ${(n.outputs || []).join(', ') || '–'}${n.concurrency ? `\nconcurrency: ${n.concurrency}` : ''}${n.source ? `\n${n.source}` : ''}`),
@@ -84,8 +85,8 @@ export class GraphView {
         s('rect', { x, y, width: 4, height: NODE_H, rx: 2, class: `node-accent family-${n.family || 'other'}` }),
         s('text', { x: x + 10, y: y + 18, class: 'node-name' }, n.name),
         s('text', { x: x + 10, y: y + 32, class: 'node-type' }, n.type || ''),
-        statText);
-      this.nodeEls.set(n.name, { statText, rect });
+        statText, dropText);
+      this.nodeEls.set(n.name, { statText, dropText, rect });
       svg.append(el);
     }
     this.svgHost.append(svg);
@@ -94,19 +95,20 @@ export class GraphView {
 
   updateStats() {
     if (!this.nodeEls) return;
-    for (const [name, { statText, rect }] of this.nodeEls) {
+    for (const [name, { statText, dropText, rect }] of this.nodeEls) {
       const st = this.stats.get(name);
       if (!st) {
         statText.textContent = '';
+        dropText.textContent = '';
         continue;
       }
+      // Sinks send nothing on: their rate is what they take in.
       const rate = st.rate != null && st.rate > 0 ? st.rate : st.rateIn;
-      const parts = [`${formatRate(rate)}/s`, `q ${st.queue_depth ?? 0}`];
+      statText.textContent = `${formatRate(rate)} pkt/s · q ${st.queue_depth ?? 0}`;
       const drops = (st.drops || 0) + (st.bus_drops || 0);
-      parts.push(`${drops} drop${drops === 1 ? '' : 's'}`);
-      statText.textContent = parts.join(' · ');
+      dropText.textContent = `${drops} drop${drops === 1 ? '' : 's'}`;
       rect.classList.toggle('dropping', drops > 0);
-      statText.classList.toggle('warn', drops > 0);
+      dropText.classList.toggle('warn', drops > 0);
     }
   }
 }

@@ -1,6 +1,6 @@
 // Status: the run's state, progress and resources.
 import { h } from '../dom.js';
-import { formatDuration, formatBytes, formatValue } from '../lib/format.js';
+import { formatDuration, formatBytes, formatValue, toSeconds } from '../lib/format.js';
 
 const STATES = ['starting', 'running', 'paused', 'stopping', 'finished', 'failed', 'stopped'];
 
@@ -71,7 +71,8 @@ export class StatusView {
     if (!r) return;
     const extra = this.running() ? (performance.now() - this.receivedAt) / 1000 : 0;
     this.elapsed.value.textContent = formatDuration((r.elapsed_s ?? 0) + extra);
-    this.elapsed.sub.textContent = r.start_time ? `since ${new Date(typeof r.start_time === 'number' && r.start_time < 1e11 ? r.start_time * 1000 : r.start_time).toLocaleTimeString()}` : '';
+    const t0 = toSeconds(r.start_time);
+    this.elapsed.sub.textContent = t0 != null ? `since ${new Date(t0 * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', hour12: false })}` : '';
   }
 
   render() {
@@ -102,7 +103,8 @@ export class StatusView {
 
     if (r.best) {
       this.best.value.textContent = formatValue(r.best.value);
-      this.best.sub.textContent = `${r.best.name || ''} · epoch ${r.best.epoch ?? '–'} · step ${r.best.step ?? '–'}`;
+      this.best.sub.textContent = `${r.best.name || ''} · epoch ${r.best.epoch ?? '–'}`;
+      this.best.sub.title = `${r.best.name || ''} at epoch ${r.best.epoch ?? '–'}, step ${r.best.step ?? '–'}`;
     } else {
       this.best.value.textContent = '–';
       this.best.sub.textContent = '';
