@@ -8,7 +8,7 @@ import { join, dirname, extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const dist = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist');
-const port = Number(process.argv[2] || 8090);
+const port = Number(process.argv[2] ?? 8090);
 const start = Date.now() / 1000;
 const classes = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 const stepsPerEpoch = 45;
@@ -177,10 +177,13 @@ const server = createServer(async (req, res) => {
     const reply = { id, node: r.target || 'runtime', accepted: true, step, text: '' };
     if (r.verb === 'pause') state = 'paused';
     if (r.verb === 'resume') state = 'running';
-    if (r.verb === 'stop') state = 'stopped';
+    if (r.verb === 'stop') {
+      state = 'stopped';
+      setTimeout(() => process.exit(0), 300);
+    }
     if (r.verb === 'set') { lr = r.value; reply.text = `lr ${r.value} from step ${step + 1}`; emit('lr', lr); }
     if (r.verb === 'checkpoint') reply.text = `runs/7/checkpoints/step-${step}.pt`;
-    controls.push({ time: Date.now() / 1000, ...r, sender: '127.0.0.1', replies: [reply] });
+    controls.push({ id, time: Date.now() / 1000, ...r, sender: '127.0.0.1', replies: [reply] });
     broadcast({ type: 'control', request: { id, ...r, sender: '127.0.0.1' }, reply });
     broadcast({ type: 'run', run: status() });
     log('info', r.target || 'runtime', `control ${r.verb} accepted at step ${step}`);
@@ -218,5 +221,8 @@ setInterval(() => {
   pending = [];
 }, 50);
 setInterval(() => broadcast({ type: 'telemetry', nodes: telemetry() }), 1000);
-log('info', 'dash', `dashboard at http://127.0.0.1:${port}/`);
-server.listen(port, '127.0.0.1', () => console.log(`mock plot_server at http://127.0.0.1:${port}/`));
+server.listen(port, '127.0.0.1', () => {
+  const url = `http://127.0.0.1:${server.address().port}/`;
+  log('info', 'dash', `dashboard at ${url}`);
+  console.log(`[dash] dashboard at ${url}`);
+});

@@ -223,3 +223,12 @@ connectLive(onMessage, (state) => {
   conn.dataset.state = state;
   conn.querySelector('.conn-text').textContent = state === 'live' ? 'live' : state === 'connecting' ? 'connecting' : 'reconnecting';
 });
+
+// Read-only access for scripts and the browser test: what the page holds, not the server's copy.
+window.tributaryDashboard = Object.freeze({
+  seriesNames: () => [...app.series.keys()],
+  seriesLength: (name) => (app.series.get(name) ? app.series.get(name).length : 0),
+  lastValue: (name) => (app.latest.has(name) ? app.latest.get(name) : null),
+  trainer: () => app.trainer,
+  state: () => (app.run ? app.run.state : null),
+});

@@ -131,7 +131,13 @@ export class ControlsView {
     if (!Array.isArray(controls)) return;
     controls.forEach((c, i) => {
       const key = c.id != null ? `id-${c.id}` : `past-${c.time}-${c.verb}-${i}`;
-      if (this.entries.has(key)) return;
+      const known = this.entries.get(key);
+      if (known) {
+        known.time = known.time ?? c.time;
+        if (!known.request.sender && c.sender) known.request = { ...known.request, sender: c.sender };
+        if (!known.pending && (c.replies || []).length > known.replies.length) known.replies = c.replies;
+        return;
+      }
       if ([...this.entries.values()].some((e) => e.time === c.time && e.request.verb === c.verb && c.time != null)) return;
       this.entries.set(key, { request: c, replies: c.replies || [], time: c.time, pending: false, id: c.id });
     });

@@ -72,10 +72,10 @@ export class CurvesView {
           h('div.segmented', { role: 'group', 'aria-label': 'x axis' }, this.xButtons),
           h('label.tool', 'Smoothing', this.modeSelect, this.slider, this.amountLabel),
           h('label.tool.check', this.logBox, 'Log scale'),
-          h('label.tool.check', this.classBox, 'Per class'),
-          h('span.hint', 'drag: zoom · shift-drag: pan · double-click: reset'))),
+          h('label.tool.check', this.classBox, 'Per class'))),
       this.empty,
-      this.grid);
+      this.grid,
+      h('div.hint.curves-hint', 'Drag to zoom · shift-drag to pan · double-click to reset · hover for values · ⤓ downloads a series as CSV or JSON'));
     this.syncControls();
   }
 
@@ -433,7 +433,10 @@ class Chart {
         xs.push(x);
         ys.push(y);
       }
-      const smoothed = st.amount > 0 ? smooth(ys, st.mode, st.amount) : ys;
+      // A learning rate or a running best is a step function: smoothing would only blur it.
+      const metric = splitName(name).metric;
+      const plain = metric === 'lr' || metric.endsWith('/lr') || metric.startsWith('best/');
+      const smoothed = st.amount > 0 && !plain ? smooth(ys, st.mode, st.amount) : ys;
       tables.push([xs, ys, smoothed]);
       last.push(ys.length ? ys[ys.length - 1] : null);
     }
