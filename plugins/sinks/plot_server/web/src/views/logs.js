@@ -78,8 +78,8 @@ export class LogView {
       added = true;
     }
     if (!added) return;
-    const sorted = this.lines.length > 1 && this.lines[this.lines.length - 2].seq > this.lines[this.lines.length - 1].seq;
-    if (sorted) this.lines.sort((a, b) => a.seq - b.seq);
+    // Older lines fetched after live ones go in their place.
+    this.lines.sort((a, b) => a.seq - b.seq);
     if (this.lines.length > KEEP) {
       for (const l of this.lines.splice(0, this.lines.length - KEEP)) this.seen.delete(l.seq);
     }
