@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Series, mergeRange, Clock, interpolate } from '../src/lib/series.js';
+import { Series, mergeRange, Clock, interpolate, thinIndices } from '../src/lib/series.js';
 
 test('live points the history covered are dropped', () => {
   const s = new Series('train:train/loss');
@@ -43,4 +43,21 @@ test('the clock interpolates epochs and times between anchors', () => {
 test('interpolation with one or no anchor', () => {
   assert.equal(interpolate([], 3), null);
   assert.equal(interpolate([[1, 7]], 3), 7);
+});
+
+test('thinning keeps each bucket\'s first, min, max and last point', () => {
+  assert.deepEqual(thinIndices([5, 1, 9, 4, 3, 3, 3, 3], 0, 8, 8), [0, 1, 2, 7]);
+  assert.deepEqual(thinIndices([1, 2], 0, 2, 8), [0, 1]);
+});
+
+test('a series past its page limit thins its older half and keeps the spike', () => {
+  const s = new Series('x', 100);
+  s.setHistory([], 0);
+  const pts = [];
+  for (let i = 1; i <= 101; i++) pts.push([i, 0, i, i === 7 ? 1000 : 1, i]);
+  s.addLive(pts);
+  assert.ok(s.length < 101 && s.length >= 50);
+  assert.ok(s.values.includes(1000));
+  assert.equal(s.steps[s.length - 1], 101);
+  for (let i = 1; i < s.length; i++) assert.ok(s.steps[i] > s.steps[i - 1]);
 });

@@ -2,8 +2,13 @@
 // WebSocket on top. Live points carry a per-series seq; the ones the history already covered
 // (seq <= its length) and repeats are dropped.
 
+// Past this many points the page thins a series (the server keeps them all; zooming in fetches
+// the full detail of a range), so a long run keeps the tab's memory and redraws bounded.
+export const PAGE_POINTS = 20000;
+
 export class Series {
-  constructor(name) {
+  constructor(name, limit = PAGE_POINTS) {
+    this.limit = limit;
     this.name = name;
     this.steps = [];
     this.values = [];
@@ -39,7 +44,21 @@ export class Series {
       this.push(p[0], p[3], p[2]);
       taken++;
     }
+    if (this.steps.length > this.limit) this.thin();
     return taken;
+  }
+
+  // Halves the older half of the points, keeping each bucket's first, min, max and last point
+  // (as the server decimates), so spikes stay.
+  thin() {
+    const n = this.steps.length;
+    const old = Math.floor(n / 2);
+    const idx = thinIndices(this.values, 0, old, 8);
+    const keep = [...idx];
+    for (let i = old; i < n; i++) keep.push(i);
+    this.steps = keep.map((i) => this.steps[i]);
+    this.values = keep.map((i) => this.values[i]);
+    this.times = keep.map((i) => this.times[i]);
   }
 
   push(step, value, time) {
@@ -65,6 +84,24 @@ export class Series {
   lastValue() {
     return this.values.length ? this.values[this.values.length - 1] : null;
   }
+}
+
+// Indices in [from, to) keeping the first, min, max and last of each bucket of `bucket` points.
+export function thinIndices(values, from, to, bucket) {
+  const out = [];
+  for (let b = from; b < to; b += bucket) {
+    const end = Math.min(b + bucket, to);
+    let lo = b;
+    let hi = b;
+    for (let i = b; i < end; i++) {
+      const v = values[i];
+      if (v == null || !Number.isFinite(v)) continue;
+      if (!Number.isFinite(values[lo]) || v < values[lo]) lo = i;
+      if (!Number.isFinite(values[hi]) || v > values[hi]) hi = i;
+    }
+    for (const i of [...new Set([b, lo, hi, end - 1])].sort((x, y) => x - y)) out.push(i);
+  }
+  return out;
 }
 
 // Replaces the points of (steps, values) with step in [from, to] by the detail points
