@@ -180,6 +180,22 @@ export class CurvesView {
   }
 }
 
+// The most points one answer of GET /api/series/NAME gives.
+const MAX_POINTS = 1000000;
+
+// Every point of a series by step: a range the server would decimate is asked for in halves.
+async function fetchAllPoints(name, from = null, to = null, depth = 0) {
+  const r = await fetchSeries(name, { from, to, points: MAX_POINTS, x: 'step' });
+  if (!r.decimated || depth > 12 || !r.points.length) return r.points;
+  const lo = from ?? r.points[0][0];
+  const hi = to ?? r.points[r.points.length - 1][0];
+  const mid = Math.floor((lo + hi) / 2);
+  if (mid <= lo || mid >= hi) return r.points;
+  const left = await fetchAllPoints(name, lo, mid, depth + 1);
+  const right = await fetchAllPoints(name, mid + 1, hi, depth + 1);
+  return left.concat(right);
+}
+
 // The value at idx, or the nearest one before it when that series has no point there.
 function lastDefined(arr, idx) {
   if (!arr) return null;
@@ -242,12 +258,12 @@ class Chart {
 
   // From the server's full data, not the decimated view the page holds.
   async download(name, ext) {
-    const all = { points: 1e9 };
-    const [bySteps, byTime] = await Promise.all([
-      fetchSeries(name, { ...all, x: 'step' }),
-      fetchSeries(name, { ...all, x: 'time' }).catch(() => null),
+    const [steps, byTime] = await Promise.all([
+      fetchAllPoints(name),
+      fetchSeries(name, { points: MAX_POINTS, x: 'time' }).catch(() => null),
     ]);
-    const rows = seriesRows(bySteps.points, byTime && byTime.points);
+    const times = byTime && !byTime.decimated ? byTime.points : null;
+    const rows = seriesRows(steps, times);
     if (ext === 'csv') download(fileName(name, 'csv'), seriesCSV(rows), 'text/csv');
     else download(fileName(name, 'json'), seriesJSON(name, rows), 'application/json');
   }
