@@ -157,6 +157,23 @@ export class CurvesView {
     for (const c of this.charts.values()) c.redraw();
   }
 
+  resetZoom() {
+    for (const c of this.charts.values()) {
+      c.zoomed = false;
+      c.detail = null;
+      c.generation++;
+      c.redraw();
+    }
+  }
+
+  panAll(min, max) {
+    for (const c of this.charts.values()) {
+      if (!c.plot) continue;
+      c.zoomed = true;
+      c.plot.setScale('x', { min, max });
+    }
+  }
+
   rebuildAll() {
     for (const c of this.charts.values()) c.rebuild();
   }
@@ -350,12 +367,9 @@ class Chart {
   bindPan() {
     const u = this.plot;
     const over = u.over;
-    over.addEventListener('dblclick', () => {
-      this.zoomed = false;
-      this.detail = null;
-      this.generation++;
-      this.redraw();
-    });
+    // The charts zoom together (uPlot's cursor sync passes the selection on); a reset and a
+    // pan go to all of them too.
+    over.addEventListener('dblclick', () => this.view.resetZoom());
     // In the capture phase, so uPlot's own drag-select does not start.
     u.root.addEventListener('mousedown', (e) => {
       if (!(e.shiftKey || e.button === 1) || !over.contains(e.target)) return;
@@ -366,13 +380,12 @@ class Chart {
       const perPx = (max - min) / over.clientWidth;
       const move = (ev) => {
         const d = (ev.clientX - x0) * perPx;
-        this.zoomed = true;
-        u.setScale('x', { min: min - d, max: max - d });
+        this.view.panAll(min - d, max - d);
       };
       const up = () => {
         window.removeEventListener('mousemove', move);
         window.removeEventListener('mouseup', up);
-        this.userZoomed();
+        for (const c of this.view.charts.values()) if (c.zoomed) c.userZoomed();
       };
       window.addEventListener('mousemove', move);
       window.addEventListener('mouseup', up);
