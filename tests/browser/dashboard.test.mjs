@@ -18,20 +18,29 @@ import { chromium } from 'playwright-core';
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 function parseArgs(argv) {
-  const args = { bin: null, chromium: process.env.CHROMIUM || '/usr/bin/chromium', artifacts: null, headed: false };
+  const args = {
+    bin: null,
+    chromium: process.env.CHROMIUM || '/usr/bin/chromium',
+    artifacts: null,
+    headed: false,
+    pipeline: join(repo, 'pipelines', 'digits_mlp.toml'),
+    epochs: 2000,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--bin') args.bin = argv[++i];
     else if (a === '--chromium') args.chromium = argv[++i];
     else if (a === '--artifacts') args.artifacts = argv[++i];
     else if (a === '--headed') args.headed = true;
+    else if (a === '--pipeline') args.pipeline = resolve(argv[++i]);
+    else if (a === '--epochs') args.epochs = Number(argv[++i]);
     else {
-      console.error(`unknown argument '${a}'; usage: dashboard.test.mjs --bin BUILD/bin/tributary [--chromium PATH] [--artifacts DIR]`);
+      console.error(`unknown argument '${a}'; usage: dashboard.test.mjs --bin BUILD/bin/tributary [--chromium PATH] [--artifacts DIR] [--pipeline FILE] [--epochs N] [--headed]`);
       process.exit(2);
     }
   }
   if (!args.bin) {
-    console.error('usage: dashboard.test.mjs --bin BUILD/bin/tributary [--chromium PATH] [--artifacts DIR]');
+    console.error('usage: dashboard.test.mjs --bin BUILD/bin/tributary [--chromium PATH] [--artifacts DIR] [--pipeline FILE] [--epochs N] [--headed]');
     process.exit(2);
   }
   args.bin = resolve(args.bin);
@@ -72,10 +81,14 @@ check(existsSync(args.bin), `no tributary binary at ${args.bin}: build it first 
 check(existsSync(args.chromium), `no Chromium at ${args.chromium}: apt-get install chromium (scripts/setup.sh), or pass --chromium PATH`);
 const work = await mkdtemp(join(tmpdir(), 'tributary-dash-'));
 const runArgs = [
-  'run', join(repo, 'pipelines', 'digits_mlp.toml'),
+  'run', args.pipeline,
   '--set', 'dash.port=0',
-  // Long enough to watch: the test stops it with the Stop button well before the end.
-  '--set', 'rows.epochs=5000',
+  // A run that learns slowly enough to watch (plain SGD, a wider MLP) and lasts well past the
+  // test (about 2 minutes here): the test ends it with the Stop button.
+  '--set', `rows.epochs=${args.epochs}`,
+  '--set', 'train.optimizer=sgd',
+  '--set', 'train.lr=0.002',
+  '--set', 'train.model={ kind = "mlp", hidden = [256, 256], dropout = 0.2 }',
   '--store', join(work, 'tributary.db'),
   '--run-dir', join(work, 'run'),
 ];
@@ -193,6 +206,8 @@ try {
   // Stop stops the run and the CLI exits 0. (The page then loses its server, and its
   // reconnection attempts are no errors of the page.)
   watchConsole = false;
+  const stateBeforeStop = (await page.textContent('[data-testid=state]')).trim();
+  check(stateBeforeStop === 'running', `the run is '${stateBeforeStop}' before Stop, not running (finished too soon? raise --epochs, now ${args.epochs})`);
   await page.click('[data-testid=stop]');
   await page.click('[data-testid=stop]'); // the confirmation
   const code = await Promise.race([exited, sleep(60000).then(() => null)]);

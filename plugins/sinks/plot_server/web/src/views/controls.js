@@ -160,7 +160,7 @@ export class ControlsView {
           : e.replies.length
             ? e.replies.map((rep) => h('div.reply', { class: rep.accepted ? 'accepted' : 'rejected' },
               h('span.mark', rep.accepted ? '✓' : '✗'),
-              h('span', `${rep.node || 'runtime'}${rep.step != null ? ` · step ${rep.step}` : ''}`),
+              h('span', `${rep.node || 'runtime'}${rep.step != null && rep.step >= 0 ? ` · step ${rep.step}` : ''}`),
               rep.text ? h('span.reply-text', rep.text) : null))
             : [h('div.reply.pending', 'no reply')];
       return h('div.history-item', { 'data-verb': r.verb },

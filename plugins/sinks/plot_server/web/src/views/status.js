@@ -83,7 +83,7 @@ export class StatusView {
     this.badge.className = `badge state-${state}`;
     this.badge.title = r.reason || '';
     this.runName.textContent = r.title || r.name || r.pipeline || 'run';
-    this.runId.textContent = r.id != null ? `#${r.id}` : '';
+    this.runId.textContent = r.id == null ? '' : /^\d+$/.test(String(r.id)) ? `#${r.id}` : String(r.id);
     this.runId.title = r.dir || '';
 
     const epochs = r.epochs;
@@ -112,10 +112,11 @@ export class StatusView {
     const ck = r.checkpoints || {};
     const newest = ck.newest;
     const best = ck.best;
-    this.ckpt.value.textContent = newest ? baseName(newest.path) : 'none yet';
-    this.ckpt.value.title = newest ? newest.path : '';
-    this.ckpt.sub.textContent = best ? `best: ${baseName(best.path)} (epoch ${best.epoch ?? '–'})` : '';
-    this.ckpt.sub.title = best ? best.path : '';
+    const where = (c) => `step ${c.step ?? '–'} · epoch ${c.epoch ?? '–'}`;
+    this.ckpt.value.textContent = newest ? where(newest) : 'none yet';
+    this.ckpt.value.title = newest ? `newest: ${newest.path}` : '';
+    this.ckpt.sub.textContent = best ? `best: ${baseName(best.path)}` : '';
+    this.ckpt.sub.title = best ? `best: ${best.path} (step ${best.step}, epoch ${best.epoch})` : '';
 
     const p = r.process || {};
     this.cpu.value.textContent = p.cpu_percent != null ? `${p.cpu_percent.toFixed(0)}%` : '–';
