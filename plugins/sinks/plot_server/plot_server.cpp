@@ -342,7 +342,8 @@ void PlotServer::start() {
                            {"inputs", n.inputs},
                            {"outputs", n.outputs},
                            {"concurrency", n.concurrency},
-                           {"source", n.source}});
+                           {"source", n.source},
+                           {"line", n.line}});
     }
     Json links = Json::array();
     for (const auto& l : run.links) {
