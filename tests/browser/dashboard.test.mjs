@@ -185,8 +185,8 @@ try {
   await page.waitForSelector('.chart[data-group=lr] canvas');
   log(`lr curve at ${await dash('lastValue', lrName)}; history: ${(await page.textContent('[data-testid=control-history] .history-item')).trim()}`);
 
-  // Screenshots mid-training.
-  await sleep(3000);
+  // Screenshots mid-training (for docs/dashboard.png, later in the run, with more to see).
+  await sleep(process.env.UPDATE_SCREENSHOT === '1' ? 20000 : 3000);
   await mkdir(args.artifacts, { recursive: true });
   const shot = join(args.artifacts, 'dashboard.png');
   await page.screenshot({ path: shot });

@@ -112,10 +112,12 @@ export class StatusView {
     const ck = r.checkpoints || {};
     const newest = ck.newest;
     const best = ck.best;
-    const where = (c) => `step ${c.step ?? '–'} · epoch ${c.epoch ?? '–'}`;
-    this.ckpt.value.textContent = newest ? where(newest) : 'none yet';
+    this.ckpt.value.textContent = newest ? `step ${newest.step ?? '–'}` : 'none yet';
     this.ckpt.value.title = newest ? `newest: ${newest.path}` : '';
-    this.ckpt.sub.textContent = best ? `best: ${baseName(best.path)}` : '';
+    const parts = [];
+    if (newest && newest.epoch != null) parts.push(`epoch ${newest.epoch}`);
+    if (best) parts.push(best.path === (newest && newest.path) ? 'the best' : `best: step ${best.step ?? baseName(best.path)}`);
+    this.ckpt.sub.textContent = parts.join(' · ');
     this.ckpt.sub.title = best ? `best: ${best.path} (step ${best.step}, epoch ${best.epoch})` : '';
 
     const p = r.process || {};
