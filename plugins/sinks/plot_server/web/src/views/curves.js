@@ -197,6 +197,14 @@ export class CurvesView {
   }
 }
 
+const TIME_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800];
+
+function isPowerOfTen(v) {
+  if (!(v > 0)) return false;
+  const e = Math.log10(v);
+  return Math.abs(e - Math.round(e)) < 1e-9;
+}
+
 // The most points one answer of GET /api/series/NAME gives.
 const MAX_POINTS = 1000000;
 
@@ -338,8 +346,26 @@ class Chart {
         y: st.log ? { distr: 3, log: 10 } : { auto: true },
       },
       axes: [
-        { stroke: axisColor, grid: { stroke: gridColor, width: 1 }, ticks: { stroke: gridColor }, values: (u, vals) => vals.map((v) => this.formatX(v)), size: 32, font: '11px system-ui, sans-serif' },
-        { stroke: axisColor, grid: { stroke: gridColor, width: 1 }, ticks: { stroke: gridColor }, values: (u, vals) => vals.map((v) => formatValue(v)), size: 52, font: '11px system-ui, sans-serif' },
+        {
+          stroke: axisColor,
+          grid: { stroke: gridColor, width: 1 },
+          ticks: { stroke: gridColor },
+          values: (u, vals) => vals.map((v) => this.formatX(v)),
+          // Wall time ticks on whole seconds, minutes and hours.
+          ...(st.x === 'time' ? { incrs: TIME_STEPS } : {}),
+          size: 32,
+          font: '11px system-ui, sans-serif',
+        },
+        {
+          stroke: axisColor,
+          grid: { stroke: gridColor, width: 1 },
+          ticks: { stroke: gridColor },
+          // On a log scale only the powers of ten are labelled.
+          values: (u, vals) => vals.map((v) => (st.log && !isPowerOfTen(v) ? '' : formatValue(v))),
+          // As wide as the longest label, so 100000 is not cut.
+          size: (u, values) => (values && values.length ? Math.max(34, Math.max(...values.map((v) => String(v).length)) * 6.4 + 14) : 40),
+          font: '11px system-ui, sans-serif',
+        },
       ],
       hooks: {
         setSelect: [(u) => {
