@@ -37,23 +37,26 @@ tcp::endpoint endpoint_of(const std::string& host, unsigned short port) {
   return tcp::endpoint(address, port);
 }
 
-std::string bind_error(const std::string& host, unsigned short port, const boost::system::error_code& ec) {
+std::string bind_error(const std::string& host, unsigned short port, const boost::system::error_code& ec,
+                       const std::string& node) {
   std::string text = "plot_server cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message();
   if (ec == net::error::address_in_use) {
     text +=
         "; another program (or another run) has that port: stop it, pick another port, or let the system pick a "
-        "free one with --set NAME.port=0 (NAME: the plot_server node)";
+        "free one with --set " +
+        (node.empty() ? std::string("NAME") : node) + ".port=0";
   }
   return text;
 }
 
-void open_acceptor(tcp::acceptor& acceptor, const tcp::endpoint& endpoint, const std::string& host) {
+void open_acceptor(tcp::acceptor& acceptor, const tcp::endpoint& endpoint, const std::string& host,
+                   const std::string& node) {
   boost::system::error_code ec;
   acceptor.open(endpoint.protocol(), ec);
   if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
   if (!ec) acceptor.bind(endpoint, ec);
   if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
-  if (ec) throw std::runtime_error(bind_error(host, endpoint.port(), ec));
+  if (ec) throw std::runtime_error(bind_error(host, endpoint.port(), ec, node));
 }
 
 }  // namespace
@@ -340,7 +343,7 @@ HttpServer::~HttpServer() { stop(); }
 
 void HttpServer::start() {
   auto& s = *state_;
-  open_acceptor(s.acceptor, endpoint_of(s.options.host, s.options.port), s.options.host);
+  open_acceptor(s.acceptor, endpoint_of(s.options.host, s.options.port), s.options.host, s.options.node);
   s.port = s.acceptor.local_endpoint().port();
   s.running = true;
   s.accept();
@@ -396,10 +399,10 @@ bool is_loopback_host(const std::string& host) {
   return !ec && address.is_loopback();
 }
 
-void check_port_free(const std::string& host, unsigned short port) {
+void check_port_free(const std::string& host, unsigned short port, const std::string& node) {
   net::io_context io;
   tcp::acceptor acceptor(io);
-  open_acceptor(acceptor, endpoint_of(host, port), host);
+  open_acceptor(acceptor, endpoint_of(host, port), host, node);
 }
 
 }  // namespace tributary::sinks

@@ -33,6 +33,7 @@ struct HttpResponse {
 struct HttpServerOptions {
   std::string host = "127.0.0.1";
   unsigned short port = 0;  // 0: a free one
+  std::string node;         // the dashboard node's name, for errors that tell what to --set
   std::string live_path = "/api/live";
   std::size_t max_body = 64 * 1024;
   std::size_t max_viewers = 256;
@@ -73,6 +74,6 @@ class HttpServer {
 bool is_loopback_host(const std::string& host);
 
 // Throws std::runtime_error when host:port cannot be bound now (in use, or no such address).
-void check_port_free(const std::string& host, unsigned short port);
+void check_port_free(const std::string& host, unsigned short port, const std::string& node);
 
 }  // namespace tributary::sinks

@@ -317,7 +317,7 @@ void PlotServer::configure(const Params& params) {
   // A port in use is reported before anything starts; start() reports it again if taken since.
   if (port_param_ != 0) {
     try {
-      check_port_free(host_, static_cast<unsigned short>(port_param_));
+      check_port_free(host_, static_cast<unsigned short>(port_param_), context().node_name());
     } catch (const std::exception& e) {
       throw ParamError("port", e.what());
     }
@@ -360,6 +360,7 @@ void PlotServer::start() {
   HttpServerOptions options;
   options.host = host_;
   options.port = static_cast<unsigned short>(port_param_);
+  options.node = context().node_name();
   server_ = std::make_unique<HttpServer>(
       options, [this](HttpRequest request, HttpServer::Respond respond) { handle(std::move(request), respond); },
       [this] { return hello(); }, [this] { on_tick(); });

@@ -411,7 +411,7 @@ TEST_CASE("plot_server: a port in use is an error naming host:port and how to pi
   } catch (const ParamError& e) {
     const std::string what = e.what();
     CHECK(what.find("127.0.0.1:" + std::to_string(port)) != std::string::npos);
-    CHECK(what.find("port=0") != std::string::npos);
+    CHECK(what.find("--set plot_server.port=0") != std::string::npos);
   }
 }
 
