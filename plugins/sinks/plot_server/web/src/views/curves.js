@@ -317,7 +317,8 @@ class Chart {
       label: st.x === 'step' ? 'step' : st.x === 'epoch' ? 'epoch' : 'time',
       value: (u, v, si, idx) => {
         const x = idx == null ? lastDefined(u.data[0], u.data[0].length - 1) : v;
-        return x == null ? '–' : this.formatX(x);
+        if (x == null) return '–';
+        return st.x === 'step' ? String(Math.round(x)) : this.formatX(x);
       },
     }];
     const legendValue = (u, v, si, idx) => formatValue(lastDefined(u.data[si], idx == null ? u.data[si].length - 1 : idx));
