@@ -54,3 +54,12 @@ export function toSeconds(t) {
   const ms = Date.parse(t);
   return Number.isNaN(ms) ? null : ms / 1000;
 }
+
+// A server time as the local time of day: 14:02:56 (with milliseconds: 14:02:56.123).
+export function formatTimeOfDay(t, withMs = false) {
+  const sec = toSeconds(t);
+  if (sec == null) return t == null ? '' : String(t);
+  const d = new Date(sec * 1000);
+  const hms = d.toLocaleTimeString([], { hour12: false });
+  return withMs ? `${hms}.${String(d.getMilliseconds()).padStart(3, '0')}` : hms;
+}

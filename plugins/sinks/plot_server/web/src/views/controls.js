@@ -2,13 +2,7 @@
 // (accepted, the step it took effect at, text) in a history.
 import { h } from '../dom.js';
 import { postControl } from '../api.js';
-import { formatValue } from '../lib/format.js';
-
-function timeText(t) {
-  if (t == null) return new Date().toLocaleTimeString([], { hour12: false });
-  const ms = typeof t === 'number' ? (t < 1e11 ? t * 1000 : t) : Date.parse(t);
-  return Number.isFinite(ms) ? new Date(ms).toLocaleTimeString([], { hour12: false }) : String(t);
-}
+import { formatValue, formatTimeOfDay } from '../lib/format.js';
 
 export class ControlsView {
   constructor(root) {
@@ -87,7 +81,7 @@ export class ControlsView {
 
   async send(body) {
     const key = `local-${Math.random()}`;
-    const entry = { request: body, replies: [], time: null, pending: true };
+    const entry = { request: body, replies: [], time: Date.now() / 1000, pending: true };
     this.entries.set(key, entry);
     this.renderHistory();
     try {
@@ -164,7 +158,7 @@ export class ControlsView {
               rep.text ? h('span.reply-text', rep.text) : null))
             : [h('div.reply.pending', 'no reply')];
       return h('div.history-item', { 'data-verb': r.verb },
-        h('div.history-head', h('span.history-what', what), h('span.history-time', timeText(e.time ?? r.time)), r.sender ? h('span.hint', r.sender) : null),
+        h('div.history-head', h('span.history-what', what), h('span.history-time', formatTimeOfDay(e.time ?? r.time ?? Date.now() / 1000)), r.sender ? h('span.hint', r.sender) : null),
         replies);
     }));
   }

@@ -1,6 +1,7 @@
 // The log console: a live tail with a level filter and a search box.
 import { h } from '../dom.js';
 import { getJSON } from '../api.js';
+import { formatTimeOfDay } from '../lib/format.js';
 
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error'];
 const KEEP = 3000;
@@ -8,14 +9,6 @@ const KEEP = 3000;
 function levelIndex(l) {
   const i = LEVELS.indexOf(String(l).toLowerCase().replace('warning', 'warn').replace('critical', 'error'));
   return i < 0 ? 2 : i;
-}
-
-function clock(t) {
-  if (t == null) return '';
-  const ms = typeof t === 'number' ? (t < 1e11 ? t * 1000 : t) : Date.parse(t);
-  if (!Number.isFinite(ms)) return String(t);
-  const d = new Date(ms);
-  return `${d.toLocaleTimeString([], { hour12: false })}.${String(d.getMilliseconds()).padStart(3, '0')}`;
 }
 
 export class LogView {
@@ -106,7 +99,7 @@ export class LogView {
       msg.textContent = l.message;
     }
     return h('div.log-line', { class: `lvl-${lvl}` },
-      h('span.log-time', clock(l.time)), h('span.log-level', lvl), h('span.log-node', l.node || ''), msg);
+      h('span.log-time', formatTimeOfDay(l.time, true)), h('span.log-level', lvl), h('span.log-node', l.node || ''), msg);
   }
 
   scrollEnd() {
