@@ -183,6 +183,10 @@ try {
   }, 15000);
   await waitFor(`${lrName} to reach ${newLr}`, async () => Math.abs((await dash('lastValue', lrName)) - newLr) < 1e-12, 15000);
   await page.waitForSelector('.chart[data-group=lr] canvas');
+  await waitFor('the lr chart\'s legend to show the new rate', async () => {
+    const shown = await page.$$eval('.chart[data-group=lr] .u-legend .u-series:not(.raw) .u-value', (els) => els.map((e) => e.textContent));
+    return shown.includes(String(newLr));
+  }, 5000);
   log(`lr curve at ${await dash('lastValue', lrName)}; history: ${(await page.textContent('[data-testid=control-history] .history-item')).trim()}`);
 
   // Screenshots mid-training (for docs/dashboard.png, later in the run, with more to see).

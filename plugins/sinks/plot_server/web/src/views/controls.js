@@ -127,7 +127,7 @@ export class ControlsView {
       const key = c.id != null ? `id-${c.id}` : `past-${c.time}-${c.verb}-${i}`;
       const known = this.entries.get(key);
       if (known) {
-        known.time = known.time ?? c.time;
+        known.time = c.time ?? known.time; // the server's clock, when it has the request
         if (!known.request.sender && c.sender) known.request = { ...known.request, sender: c.sender };
         if (!known.pending && (c.replies || []).length > known.replies.length) known.replies = c.replies;
         return;
