@@ -165,6 +165,7 @@ function onHello(msg) {
   const trainer = app.graph && (app.graph.nodes || []).find((n) => n.type === 'trainer');
   app.trainer = trainer ? trainer.name : '';
   controls.setTrainer(app.trainer);
+  status.reset();
   if (app.run) {
     status.setRun(app.run);
     controls.setState(app.run.state);

@@ -43,6 +43,14 @@ export class StatusView {
     setInterval(() => this.tick(), 1000);
   }
 
+  // A new connection: the values seen live belonged to the old one (maybe another run).
+  reset() {
+    this.liveStep = null;
+    this.liveRate = null;
+    this.liveEta = null;
+    this.liveProgress = null;
+  }
+
   setRun(run) {
     this.run = run;
     this.receivedAt = performance.now();
