@@ -3,7 +3,7 @@
 import uPlot from 'uplot';
 import { h } from '../dom.js';
 import { groupSeries, seriesLabel, splitName } from '../lib/grouping.js';
-import { smooth } from '../lib/smoothing.js';
+import { seriesTable } from '../lib/chartdata.js';
 import { mergeRange } from '../lib/series.js';
 import { formatValue, formatClock } from '../lib/format.js';
 import { seriesRows, seriesCSV, seriesJSON, fileName } from '../lib/csv.js';
@@ -364,7 +364,7 @@ class Chart {
           // On a log scale only the powers of ten are labelled.
           values: (u, vals) => vals.map((v) => (st.log && !isPowerOfTen(v) ? '' : formatValue(v))),
           // As wide as the longest label, so 100000 is not cut.
-          size: (u, values) => (values && values.length ? Math.max(34, Math.max(...values.map((v) => String(v).length)) * 6.4 + 14) : 40),
+          size: (u, values) => (values && values.length ? Math.max(40, Math.max(...values.map((v) => String(v).length)) * 7 + 20) : 48),
           font: '11px system-ui, sans-serif',
         },
       ],
@@ -460,7 +460,6 @@ class Chart {
   data() {
     const st = this.view.settings;
     const tables = [];
-    const last = [];
     for (const name of this.names) {
       const s = this.view.app.series.get(name);
       let steps = s ? s.steps : [];
@@ -473,28 +472,8 @@ class Chart {
         values = m.values;
         times = null;
       }
-      const xs = [];
-      const ys = [];
-      for (let i = 0; i < steps.length; i++) {
-        const x = this.view.xOf(steps[i], times ? times[i] : null);
-        if (x == null || !Number.isFinite(x)) continue;
-        if (xs.length && x < xs[xs.length - 1]) continue; // keeps x ascending for uPlot
-        let y = values[i];
-        if (typeof y !== 'number' || !Number.isFinite(y)) y = null;
-        if (st.log && y != null && y <= 0) y = null;
-        if (xs.length && x === xs[xs.length - 1]) {
-          ys[ys.length - 1] = y;
-          continue;
-        }
-        xs.push(x);
-        ys.push(y);
-      }
-      // A learning rate or a running best is a step function: smoothing would only blur it.
-      const metric = splitName(name).metric;
-      const plain = metric === 'lr' || metric.endsWith('/lr') || metric.startsWith('best/');
-      const smoothed = st.amount > 0 && !plain ? smooth(ys, st.mode, st.amount) : ys;
-      tables.push([xs, ys, smoothed]);
-      last.push(ys.length ? ys[ys.length - 1] : null);
+      const xOf = (step, time) => this.view.xOf(step, time);
+      tables.push(seriesTable({ steps, values, times }, xOf, st, splitName(name).metric));
     }
     if (!tables.length) return [[]];
     if (tables.length === 1) return tables[0];
