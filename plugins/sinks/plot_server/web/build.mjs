@@ -1,4 +1,5 @@
-// Bundles the dashboard into dist/: index.html, assets/app.js, assets/app.css.
+// Bundles the dashboard into dist/: index.html, assets/app.js, app.css and theme.js (the
+// theme set before the first paint; no inline script, so a strict CSP can serve the page).
 // The plugin embeds these files, so the page needs no network at run time.
 import * as esbuild from 'esbuild';
 import { copyFile, mkdir, rm } from 'node:fs/promises';
@@ -14,7 +15,7 @@ await mkdir(join(dist, 'assets'), { recursive: true });
 await copyFile(join(here, 'src', 'index.html'), join(dist, 'index.html'));
 
 const options = {
-  entryPoints: { app: join(here, 'src', 'main.js') },
+  entryPoints: { app: join(here, 'src', 'main.js'), theme: join(here, 'src', 'theme.js') },
   bundle: true,
   minify: !watch,
   sourcemap: false,

@@ -91,6 +91,7 @@ export class StatusView {
     this.badge.className = `badge state-${state}`;
     this.badge.title = r.reason || '';
     this.runName.textContent = r.title || r.name || r.pipeline || 'run';
+    document.title = `${this.runName.textContent} · ${state} · Tributary`;
     this.runId.textContent = r.id == null ? '' : /^\d+$/.test(String(r.id)) ? `#${r.id}` : String(r.id);
     this.runId.title = r.dir || '';
 
