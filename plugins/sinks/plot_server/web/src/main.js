@@ -222,7 +222,11 @@ function onMessage(msg) {
 
 connectLive(onMessage, (state) => {
   conn.dataset.state = state;
-  conn.querySelector('.conn-text').textContent = state === 'live' ? 'live' : state === 'connecting' ? 'connecting' : 'reconnecting';
+  // A run that is over closes its server: say so, while still trying (a next run may come).
+  const over = app.run && ['finished', 'failed', 'stopped', 'stopping'].includes(app.run.state);
+  const text = { live: 'live', connecting: 'connecting' }[state] || (over ? 'run ended · waiting' : 'reconnecting');
+  conn.querySelector('.conn-text').textContent = text;
+  conn.title = state === 'live' ? 'live updates over /api/live' : 'no connection to the run: retrying';
 });
 
 // Read-only access for scripts and the browser test: what the page holds, not the server's copy.
