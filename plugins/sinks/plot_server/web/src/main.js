@@ -220,7 +220,11 @@ function onMessage(msg) {
   }
 }
 
-connectLive(onMessage, (state) => {
+let wasLive = false;
+connectLive(onMessage, (reported) => {
+  // Each retry reports 'connecting'; after a first connection that is still offline.
+  const state = reported === 'connecting' && wasLive ? 'offline' : reported;
+  if (state === 'live') wasLive = true;
   conn.dataset.state = state;
   // A run that is over closes its server: say so, while still trying (a next run may come).
   const over = app.run && ['finished', 'failed', 'stopped', 'stopping'].includes(app.run.state);
