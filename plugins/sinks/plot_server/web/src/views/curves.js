@@ -386,6 +386,8 @@ class Chart {
   mirrorShow(u, i, o) {
     if (this.mirroring || !o || !('show' in o) || i == null || i === 0) return;
     const partner = i % 2 === 0 ? i - 1 : i + 1;
+    // A running best has no raw line to show.
+    if (String(u.series[i].label).startsWith('best/') || String(u.series[i].label).includes(':best/')) return;
     this.mirroring = true;
     u.setSeries(partner, { show: o.show });
     this.mirroring = false;
