@@ -77,8 +77,16 @@ async function waitFor(what, fn, timeoutMs, intervalMs = 200) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ---- the run ----
-check(existsSync(args.bin), `no tributary binary at ${args.bin}: build it first (cmake --build BUILD)`);
-check(existsSync(args.chromium), `no Chromium at ${args.chromium}: apt-get install chromium (scripts/setup.sh), or pass --chromium PATH`);
+for (const [path, what] of [
+  [args.bin, 'no tributary binary at PATH: build it first (cmake --build BUILD)'],
+  [args.chromium, 'no Chromium at PATH: apt-get install chromium (scripts/setup.sh), or pass --chromium PATH'],
+  [args.pipeline, 'no pipeline file at PATH'],
+]) {
+  if (!existsSync(path)) {
+    console.error(`FAIL: ${what.replace('PATH', path)}`);
+    process.exit(1);
+  }
+}
 const work = await mkdtemp(join(tmpdir(), 'tributary-dash-'));
 const runArgs = [
   'run', args.pipeline,
@@ -220,6 +228,9 @@ try {
   log('Stop: the CLI exited 0');
 } catch (e) {
   failed = e;
+  if (exit && !(e instanceof Failure)) {
+    failed = new Failure(`${e.message.split('\n')[0]}\n  (the run had ended, exit ${exit.code ?? exit.signal}: did it finish too soon? raise --epochs, now ${args.epochs})`);
+  }
 } finally {
   if (browser) await browser.close().catch(() => {});
   if (!exit) {
