@@ -54,7 +54,7 @@ function status() {
 
 const graph = {
   nodes: [
-    { name: 'rows', type: 'table', family: 'sources', inputs: [], outputs: ['out'], concurrency: 1, source: 'pipelines/digits_mlp.toml:9' },
+    { name: 'rows', type: 'table', family: 'sources', inputs: [], outputs: ['out'], concurrency: 'serial', source: true, line: 10 },
     { name: 'scale', type: 'standardize', family: 'transforms', inputs: ['in'], outputs: ['out'], concurrency: 1 },
     { name: 'train', type: 'trainer', family: 'models', inputs: ['in'], outputs: ['metrics', 'checkpoint', 'model_stats', 'boundary'], concurrency: 1 },
     { name: 'log', type: 'csv', family: 'sinks', inputs: ['in'], outputs: [] },

@@ -80,7 +80,7 @@ export class GraphView {
       const dropText = s('text', { x: x + 10, y: y + 57, class: 'node-stats' }, '');
       const rect = s('rect', { x, y, width: NODE_W, height: NODE_H, rx: 8, class: `node-box family-${n.family || 'other'}` });
       const el = s('g', { class: 'node', 'data-node': n.name },
-        s('title', {}, `${n.name}: ${n.type}${n.family ? ` (${n.family})` : ''}\ninputs: ${(n.inputs || []).join(', ') || '–'}\noutputs: ${(n.outputs || []).join(', ') || '–'}${n.concurrency ? `\nconcurrency: ${n.concurrency}` : ''}${n.source ? `\n${n.source}` : ''}`),
+        s('title', {}, `${n.name}: ${n.type}${n.family ? ` (${n.family})` : ''}\ninputs: ${(n.inputs || []).join(', ') || '–'}\noutputs: ${(n.outputs || []).join(', ') || '–'}${n.concurrency ? `\nconcurrency: ${n.concurrency}` : ''}${n.source === true ? '\na source' : ''}${n.line ? `\npipeline file line ${n.line}` : ''}`),
         rect,
         s('rect', { x, y, width: 4, height: NODE_H, rx: 2, class: `node-accent family-${n.family || 'other'}` }),
         s('text', { x: x + 10, y: y + 18, class: 'node-name' }, n.name),
