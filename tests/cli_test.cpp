@@ -252,7 +252,7 @@ TEST_CASE("the default pipeline trains the keyword spotter end to end on a tiny 
   options.cwd = dir.string();
   auto r = cli({"run", (kSource / "pipelines" / "default.toml").string(), "--run-dir", (dir / "run").string(), "--set",
                 "cache.epochs=2", "--set", "clips.split=[0.5, 0.25, 0.25]", "--set",
-                "train.model.channels=[8, 8]", "--set", "train.batch=4"},
+                "train.model.channels=[8, 8]", "--set", "train.batch=4", "--set", "dash.port=0"},
                options);
   INFO(r.all());
   REQUIRE(r.exit_code == 0);

@@ -1,0 +1,488 @@
+#include "plot_server/plot_server.hpp"
+
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <atomic>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "export/sink_testing.hpp"
+#include "tributary/testing.hpp"
+
+using namespace tributary;
+using namespace tributary::sinks;
+using namespace tributary::sinks::testing;
+using Json = nlohmann::json;
+
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+struct Answer {
+  unsigned status = 0;
+  std::string body;
+  std::string content_type;
+  Json json() const { return Json::parse(body); }
+};
+
+tcp::endpoint local(unsigned short port) { return tcp::endpoint(net::ip::make_address("127.0.0.1"), port); }
+
+Answer request(unsigned short port, http::verb method, const std::string& target, const std::string& body = {},
+               const std::string& authorization = {}) {
+  net::io_context io;
+  tcp::socket socket(io);
+  socket.connect(local(port));
+  http::request<http::string_body> req{method, target, 11};
+  req.set(http::field::host, "127.0.0.1");
+  if (!authorization.empty()) req.set(http::field::authorization, authorization);
+  if (method == http::verb::post) req.set(http::field::content_type, "application/json");
+  req.body() = body;
+  req.prepare_payload();
+  http::write(socket, req);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  http::read(socket, buffer, res);
+  return Answer{res.result_int(), res.body(), std::string(res[http::field::content_type])};
+}
+
+Answer get(unsigned short port, const std::string& target) { return request(port, http::verb::get, target); }
+Answer post(unsigned short port, const std::string& target, const std::string& body, const std::string& auth = {}) {
+  return request(port, http::verb::post, target, body, auth);
+}
+
+// Bytes as they are, for requests no well-behaved client sends; the status of the answer.
+unsigned raw(unsigned short port, const std::string& bytes) {
+  net::io_context io;
+  tcp::socket socket(io);
+  socket.connect(local(port));
+  net::write(socket, net::buffer(bytes));
+  beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  beast::error_code ec;
+  http::read(socket, buffer, res, ec);
+  return ec ? 0 : res.result_int();
+}
+
+class Viewer {
+ public:
+  explicit Viewer(unsigned short port, int receive_buffer = 0) : ws_(io_) {
+    auto& socket = ws_.next_layer();
+    socket.open(tcp::v4());
+    if (receive_buffer > 0) socket.set_option(net::socket_base::receive_buffer_size(receive_buffer));
+    timeval timeout{5, 0};  // a read that gets nothing fails instead of hanging the test
+    ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    socket.connect(local(port));
+    ws_.handshake("127.0.0.1:" + std::to_string(port), "/api/live");
+  }
+  std::string read_text() {
+    beast::flat_buffer buffer;
+    ws_.read(buffer);
+    return beast::buffers_to_string(buffer.data());
+  }
+  Json read() { return Json::parse(read_text()); }
+  // Reads until a message of `type` comes; its JSON.
+  Json read_until(const std::string& type) {
+    for (;;) {
+      Json m = read();
+      if (m["type"] == type) return m;
+    }
+  }
+
+ private:
+  net::io_context io_;
+  websocket::stream<tcp::socket> ws_;
+};
+
+PacketPtr points(const std::string& metric, std::int64_t first_step, std::size_t count, double value = 1.0) {
+  std::vector<MetricPoint> list;
+  for (std::size_t i = 0; i < count; ++i) {
+    const auto step = first_step + static_cast<std::int64_t>(i);
+    list.push_back(MetricPoint{1000.0 + static_cast<double>(step), "train", metric, step, 0, value});
+  }
+  return metric_packet(std::move(list));
+}
+
+PacketPtr telemetry(const std::string& node, const std::string& name, double value) {
+  return metric_packet({{wall_time_s(), node, name, -1, -1, value}}, PayloadKind::telemetry);
+}
+
+struct Dashboard {
+  explicit Dashboard(std::vector<TableEntry> params = {}) : harness(make(std::move(params), dir)) {
+    harness.start();
+    node = &static_cast<PlotServer&>(harness.node());
+    port = node->port();
+  }
+  ~Dashboard() { harness.stop(); }
+  static NodeHarness make(std::vector<TableEntry> params, const ScratchDir& dir) {
+    params.push_back({"port", 0});
+    return NodeHarness::of<PlotServer>(params, dir.file("run"));
+  }
+  ScratchDir dir;
+  NodeHarness harness;
+  PlotServer* node = nullptr;
+  unsigned short port = 0;
+};
+
+template <typename Condition>
+bool eventually(Condition condition, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return condition();
+}
+
+}  // namespace
+
+TEST_CASE("plot_server: binds a free port with port = 0 and logs its URL") {
+  Dashboard d;
+  CHECK(d.port != 0);
+  CHECK(d.node->url() == "http://127.0.0.1:" + std::to_string(d.port) + "/");
+  bool logged = false;
+  for (const auto& l : d.harness.logs()) logged = logged || l.message.find(d.node->url()) != std::string::npos;
+  CHECK(logged);
+}
+
+TEST_CASE("plot_server: the page and its assets come from the bundle, nothing else does") {
+  Dashboard d;
+  auto page = get(d.port, "/");
+  CHECK(page.status == 200);
+  CHECK(page.content_type.find("text/html") == 0);
+  CHECK(page.body.find("<html") != std::string::npos);
+  auto script = get(d.port, "/assets/app.js");
+  CHECK(script.status == 200);
+  CHECK(script.content_type.find("text/javascript") == 0);
+  CHECK(get(d.port, "/assets/missing.js").status == 404);
+  CHECK(get(d.port, "/assets/../plot_server.cpp").status == 404);
+  CHECK(get(d.port, "/assets/%2e%2e/%2e%2e/etc/passwd").status == 404);
+  CHECK(get(d.port, "/etc/passwd").status == 404);
+  CHECK(get(d.port, "/index.html/").status == 404);
+  CHECK(post(d.port, "/", "{}").status == 405);
+}
+
+TEST_CASE("plot_server: /api/run tracks the state, the trainer's progress, checkpoints and controls") {
+  Dashboard d(std::vector<TableEntry>{{"title", "Digits"}});
+  auto run = get(d.port, "/api/run");
+  REQUIRE(run.status == 200);
+  Json s = run.json();
+  CHECK(s["state"] == "starting");
+  CHECK(s["title"] == "Digits");
+  CHECK(s["id"] == "test");
+  CHECK(s["token_required"] == false);
+  CHECK(s["best"].is_null());
+  CHECK(s["checkpoints"]["newest"].is_null());
+  CHECK(s["process"]["rss_bytes"].get<double>() > 0);
+
+  d.harness.push("control", control_packet(RunState{"running", "", "", wall_time_s()}));
+  d.harness.push("metrics", metric_packet({{1.0, "train", "train/loss", 40, 2, 0.5},
+                                           {1.0, "train", "samples_per_s", 40, 2, 1234.0},
+                                           {1.0, "train", "epoch", 40, 2, 2.0},
+                                           {1.0, "train", "progress", 40, 2, 0.2},
+                                           {1.0, "train", "eta_s", 40, 2, 80.0},
+                                           {1.0, "train", "best/val/accuracy", 40, 2, 0.93}}));
+  ArtifactNote note;
+  note.node = "ckpt";
+  note.kind = "checkpoint";
+  note.path = "/tmp/step-40.pt";
+  note.step = 40;
+  note.epoch = 2;
+  note.best = true;
+  note.time = 5.0;
+  d.harness.push("control", control_packet(note));
+  ControlMessage pause(ControlVerb::pause);
+  pause.id = 7;
+  pause.sender = "signal";
+  d.harness.push("control", control_packet(pause));
+  s = get(d.port, "/api/run").json();
+  CHECK(s["state"] == "paused");
+  CHECK(s["step"] == 40);
+  CHECK(s["epoch"] == 2);
+  CHECK(s["epochs"] == 10);
+  CHECK(s["progress"] == 0.2);
+  CHECK(s["eta_s"] == 80.0);
+  CHECK(s["samples_per_s"] == 1234.0);
+  CHECK(s["best"]["name"] == "val/accuracy");
+  CHECK(s["best"]["value"] == 0.93);
+  CHECK(s["checkpoints"]["newest"]["path"] == "/tmp/step-40.pt");
+  CHECK(s["checkpoints"]["best"]["step"] == 40);
+  REQUIRE(s["controls"].size() == 1);
+  CHECK(s["controls"][0]["verb"] == "pause");
+  CHECK(s["controls"][0]["sender"] == "signal");
+  ControlMessage resume(ControlVerb::resume);
+  resume.id = 8;
+  d.harness.push("control", control_packet(resume));
+  CHECK(get(d.port, "/api/run").json()["state"] == "running");
+  d.harness.push("control", control_packet(RunState{"finished", "", "", wall_time_s()}));
+  CHECK(get(d.port, "/api/run").json()["state"] == "finished");
+}
+
+TEST_CASE("plot_server: /api/graph gives the nodes, links and the latest telemetry per node") {
+  Dashboard d;
+  d.harness.push("telemetry", telemetry("train", "telemetry/packets_in", 12));
+  d.harness.push("telemetry", telemetry("train", "telemetry/queue_depth", 3));
+  d.harness.push("telemetry", telemetry("train", "telemetry/packets_in", 15));
+  d.harness.push("telemetry", telemetry("mic", "capture/dropped", 2));  // a node's own metric: a series
+  auto graph = get(d.port, "/api/graph");
+  REQUIRE(graph.status == 200);
+  Json g = graph.json();
+  CHECK(g["nodes"].is_array());
+  CHECK(g["links"].is_array());
+  CHECK(g["telemetry"]["train"]["packets_in"] == 15);
+  CHECK(g["telemetry"]["train"]["queue_depth"] == 3);
+  CHECK(g["telemetry"]["train"]["drops"] == 0);
+  CHECK_FALSE(g["telemetry"].contains("mic"));
+  CHECK(get(d.port, "/api/series").json()["series"][0]["name"] == "mic:capture/dropped");
+}
+
+TEST_CASE("plot_server: /api/series lists the series and /api/series/NAME serves ranges that keep spikes") {
+  Dashboard d;
+  d.harness.push("metrics", points("train/loss", 0, 100000, 1.0));
+  d.harness.push("metrics", points("train/loss", 100000, 1, 500.0));  // the spike
+  d.harness.push("metrics", points("train/loss", 100001, 10000, 1.0));
+  d.harness.push("model_stats", points("layer0/weight_norm", 0, 10, 2.0));
+  Json list = get(d.port, "/api/series").json()["series"];
+  REQUIRE(list.size() == 2);
+  CHECK(list[1]["name"] == "train:train/loss");
+  CHECK(list[1]["node"] == "train");
+  CHECK(list[1]["metric"] == "train/loss");
+  CHECK(list[1]["length"] == 110001);
+  CHECK(list[1]["first_step"] == 0);
+  CHECK(list[1]["last_step"] == 110000);
+  CHECK(list[1]["last_value"] == 1.0);
+
+  auto view = get(d.port, "/api/series/train%3Atrain%2Floss?points=400");
+  REQUIRE(view.status == 200);
+  Json v = view.json();
+  CHECK(v["name"] == "train:train/loss");
+  CHECK(v["x"] == "step");
+  CHECK(v["length"] == 110001);
+  CHECK(v["decimated"] == true);
+  CHECK(v["points"].size() <= 400);
+  bool spike = false;
+  for (const auto& p : v["points"]) spike = spike || (p[0] == 100000 && p[1] == 500.0);
+  CHECK(spike);
+  v = get(d.port, "/api/series/train%3Atrain%2Floss?from=99998&to=100002").json();
+  CHECK(v["decimated"] == false);
+  CHECK(v["points"] == Json::parse("[[99998,1.0],[99999,1.0],[100000,500.0],[100001,1.0],[100002,1.0]]"));
+  v = get(d.port, "/api/series/train%3Atrain%2Floss?x=time&from=1000&to=1001").json();
+  CHECK(v["x"] == "time");
+  CHECK(v["points"].size() == 2);
+  CHECK(get(d.port, "/api/series/train%3Anothing").status == 404);
+}
+
+TEST_CASE("plot_server: /api/logs filters by level, sequence and text") {
+  Dashboard d;
+  d.harness.push("logs", log_packet({{1.0, "train", LogLevel::debug, "step 1"},
+                                     {2.0, "train", LogLevel::info, "epoch 1 done"},
+                                     {3.0, "rows", LogLevel::warn, "short row skipped"},
+                                     {4.0, "train", LogLevel::error, "epoch 2 failed"}}));
+  Json all = get(d.port, "/api/logs").json();
+  REQUIRE(all["lines"].size() == 4);
+  CHECK(all["lines"][0]["seq"] == 1);
+  CHECK(all["lines"][0]["level"] == "debug");
+  CHECK(all["lines"][2]["node"] == "rows");
+  CHECK(all["next"] == 4);
+  Json warn = get(d.port, "/api/logs?level=warn").json();
+  CHECK(warn["lines"].size() == 2);
+  Json after = get(d.port, "/api/logs?after=2&search=epoch").json();
+  REQUIRE(after["lines"].size() == 1);
+  CHECK(after["lines"][0]["message"] == "epoch 2 failed");
+  Json limited = get(d.port, "/api/logs?limit=1").json();
+  CHECK(limited["lines"].size() == 1);
+  CHECK(limited["next"] == 1);
+}
+
+TEST_CASE("plot_server: bad requests get a 4xx with a JSON error, and the server keeps serving") {
+  Dashboard d;
+  d.harness.push("metrics", points("train/loss", 0, 10));
+  auto bad = [&](const Answer& a, unsigned status) {
+    CHECK(a.status == status);
+    CHECK(a.json().contains("error"));
+  };
+  bad(post(d.port, "/api/control", "{not json"), 400);
+  bad(post(d.port, "/api/control", "[1, 2]"), 400);
+  bad(post(d.port, "/api/control", R"({"verb": "explode"})"), 400);
+  bad(post(d.port, "/api/control", R"({"verb": 3})"), 400);
+  bad(post(d.port, "/api/control", R"({"verb": "set", "target": "train", "key": "lr"})"), 400);
+  bad(get(d.port, "/api/control"), 405);
+  bad(post(d.port, "/api/run", "{}"), 405);
+  bad(get(d.port, "/api/series/train%3Atrain%2Floss?points=abc"), 400);
+  bad(get(d.port, "/api/series/train%3Atrain%2Floss?points=0"), 400);
+  bad(get(d.port, "/api/series/train%3Atrain%2Floss?x=epoch"), 400);
+  bad(get(d.port, "/api/series/train%3Atrain%2Floss?from=zz"), 400);
+  bad(get(d.port, "/api/series/train%3Atrain%2Floss?from=5&to=1"), 400);
+  bad(get(d.port, "/api/series/train%ZZloss"), 400);
+  bad(get(d.port, "/api/logs?level=loud"), 400);
+  bad(get(d.port, "/api/logs?after=-1"), 400);
+  bad(get(d.port, "/api/nothing"), 404);
+  bad(get(d.port, "/api/live"), 426);
+  bad(post(d.port, "/api/control", std::string(200 * 1024, 'x')), 413);
+  CHECK(raw(d.port, "POST /api/control HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n") == 413);
+  CHECK(raw(d.port, "HELLO THERE\r\n\r\n") == 400);
+  CHECK(raw(d.port, "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: banana\r\n\r\n") == 400);
+  CHECK(get(d.port, "/api/run").status == 200);
+  CHECK(get(d.port, "/api/series/train%3Atrain%2Floss").json()["length"] == 10);
+}
+
+TEST_CASE("plot_server: POST /api/control sends the message and answers with its replies") {
+  Dashboard d;
+  // The harness numbers messages from 1; the reply may arrive before the request is registered.
+  d.harness.push("control", control_packet(ControlReply{1, "tributary", true, -1, "sources hold", true}));
+  auto answer = post(d.port, "/api/control", R"({"verb": "pause", "target": ""})");
+  REQUIRE(answer.status == 200);
+  Json a = answer.json();
+  CHECK(a["id"] == 1);
+  REQUIRE(a["replies"].size() == 1);
+  CHECK(a["replies"][0]["node"] == "tributary");
+  CHECK(a["replies"][0]["accepted"] == true);
+  CHECK(a["replies"][0]["text"] == "sources hold");
+
+  Viewer viewer(d.port);
+  CHECK(viewer.read()["type"] == "hello");
+  Answer later;
+  std::thread client([&] {
+    later = post(d.port, "/api/control", R"({"verb": "set", "target": "train", "key": "lr", "value": 0.01})");
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  d.harness.push("control", control_packet(ControlReply{2, "train", true, 120, "lr 0.01", true}));
+  client.join();
+  REQUIRE(later.status == 200);
+  a = later.json();
+  CHECK(a["id"] == 2);
+  REQUIRE(a["replies"].size() == 1);
+  CHECK(a["replies"][0]["step"] == 120);
+  REQUIRE(d.harness.sent_control().size() == 2);
+  const ControlMessage& sent = d.harness.sent_control()[1];
+  CHECK(sent.verb == ControlVerb::set);
+  CHECK(sent.target == "train");
+  CHECK(sent.key == "lr");
+  CHECK(sent.value == Value(0.01));
+  Json control = viewer.read_until("control");
+  while (control["reply"]["id"] != 2) control = viewer.read_until("control");  // the pause's may come first
+  CHECK(control["request"]["verb"] == "set");
+  CHECK(control["reply"]["node"] == "train");
+  Json controls = get(d.port, "/api/run").json()["controls"];
+  REQUIRE(controls.size() == 2);
+  CHECK(controls[1]["replies"][0]["text"] == "lr 0.01");
+}
+
+TEST_CASE("plot_server: with a token, control needs it (401 without, 403 wrong) and the URL carries it") {
+  Dashboard d(std::vector<TableEntry>{{"token", "s3cret"}});
+  CHECK(d.node->url() == "http://127.0.0.1:" + std::to_string(d.port) + "/?token=s3cret");
+  CHECK(get(d.port, "/api/run").json()["token_required"] == true);
+  CHECK(post(d.port, "/api/control", R"({"verb": "stop"})").status == 401);
+  CHECK(post(d.port, "/api/control", R"({"verb": "stop"})", "Bearer nope").status == 403);
+  CHECK(post(d.port, "/api/control?token=nope", R"({"verb": "stop"})").status == 403);
+  d.harness.push("control", control_packet(ControlReply{1, "tributary", true, -1, "the run is stopping", true}));
+  d.harness.push("control", control_packet(ControlReply{2, "tributary", true, -1, "the run is stopping", true}));
+  CHECK(post(d.port, "/api/control", R"({"verb": "stop"})", "Bearer s3cret").status == 200);
+  CHECK(post(d.port, "/api/control?token=s3cret", R"({"verb": "stop"})").status == 200);
+  CHECK(d.harness.sent_control().size() == 2);
+}
+
+TEST_CASE("plot_server: bound beyond loopback without a token, it makes one") {
+  Dashboard d(std::vector<TableEntry>{{"host", "0.0.0.0"}});
+  CHECK(d.node->token().size() == 32);
+  CHECK(d.node->url().find("?token=" + d.node->token()) != std::string::npos);
+  CHECK(post(d.port, "/api/control", R"({"verb": "stop"})").status == 401);
+}
+
+TEST_CASE("plot_server: a port in use is an error naming host:port and how to pick a free one") {
+  net::io_context io;
+  tcp::acceptor taken(io, local(0));
+  const auto port = taken.local_endpoint().port();
+  ScratchDir dir;
+  try {
+    NodeHarness::of<PlotServer>({{"port", static_cast<std::int64_t>(port)}}, dir.file("run"));
+    FAIL("no error for a port in use");
+  } catch (const ParamError& e) {
+    const std::string what = e.what();
+    CHECK(what.find("127.0.0.1:" + std::to_string(port)) != std::string::npos);
+    CHECK(what.find("--set plot_server.port=0") != std::string::npos);
+  }
+}
+
+TEST_CASE("plot_server: a viewer gets hello, then points, logs, telemetry and run changes live") {
+  Dashboard d;
+  d.harness.push("metrics", points("train/loss", 0, 3));
+  Viewer viewer(d.port);
+  Json hello = viewer.read();
+  CHECK(hello["type"] == "hello");
+  CHECK(hello["run"]["state"] == "starting");
+  CHECK(hello["graph"].contains("nodes"));
+  REQUIRE(hello["series"].size() == 1);
+  CHECK(hello["series"][0]["length"] == 3);
+
+  const auto sent = std::chrono::steady_clock::now();
+  d.harness.push("metrics", points("train/loss", 3, 2, 0.25));
+  Json batch = viewer.read_until("points");
+  CHECK(std::chrono::steady_clock::now() - sent < std::chrono::seconds(1));
+  REQUIRE(batch["series"].size() == 1);
+  CHECK(batch["series"][0]["name"] == "train:train/loss");
+  // [step, epoch, time, value, seq]
+  CHECK(batch["series"][0]["points"].back() == Json::parse("[4, 0, 1004.0, 0.25, 5]"));
+
+  d.harness.push("logs", log_packet({{1.0, "train", LogLevel::info, "hello from train"}}));
+  CHECK(viewer.read_until("logs")["lines"][0]["message"] == "hello from train");
+  d.harness.push("telemetry", telemetry("train", "telemetry/packets_out", 9));
+  CHECK(viewer.read_until("telemetry")["nodes"]["train"]["packets_out"] == 9);
+  d.harness.push("control", control_packet(RunState{"running", "", "", wall_time_s()}));
+  CHECK(viewer.read_until("run")["run"]["state"] == "running");
+}
+
+TEST_CASE("plot_server: 50 viewers at once each receive the points") {
+  Dashboard d;
+  std::vector<std::unique_ptr<Viewer>> viewers;
+  for (int i = 0; i < 50; ++i) {
+    viewers.push_back(std::make_unique<Viewer>(d.port));
+    REQUIRE(viewers.back()->read()["type"] == "hello");
+  }
+  d.harness.push("metrics", points("val/accuracy", 0, 100, 0.5));
+  for (auto& v : viewers) {
+    Json batch = v->read_until("points");
+    REQUIRE(batch["series"].size() == 1);
+    CHECK(batch["series"][0]["points"].size() == 100);
+  }
+}
+
+TEST_CASE("plot_server: a viewer that never reads is dropped while the node keeps taking points") {
+  Dashboard d(std::vector<TableEntry>{{"history", 2000}});
+  Viewer stuck(d.port, 4096);  // connects, then never reads
+  Viewer reader(d.port);
+  REQUIRE(reader.read()["type"] == "hello");
+  std::atomic<bool> fresh{false};
+  std::thread reading([&] {
+    try {
+      while (!fresh) fresh = reader.read_text().find("\"train:fresh\"") != std::string::npos;
+    } catch (const std::exception&) {
+    }
+  });
+  std::int64_t step = 0;
+  const auto begin = std::chrono::steady_clock::now();
+  while (d.node->dropped_viewers() == 0 && std::chrono::steady_clock::now() - begin < std::chrono::seconds(30)) {
+    for (int s = 0; s < 8; ++s) d.harness.push("metrics", points("m" + std::to_string(s), step, 500, 1.5));
+    step += 500;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  CHECK(d.node->dropped_viewers() == 1);
+  CHECK(d.node->store().points_in_memory() <= 8 * 2000);
+  // The one that reads still gets what is new, and the server still answers.
+  d.harness.push("metrics", points("fresh", 0, 1));
+  reading.join();
+  CHECK(fresh);
+  CHECK(d.node->dropped_viewers() == 1);
+  CHECK(get(d.port, "/api/series").json()["series"].size() == 9);
+}

@@ -1,0 +1,234 @@
+#include "plot_server/series_store.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <filesystem>
+
+namespace tributary::sinks {
+
+namespace {
+
+// A point as it is kept in a spill file: fixed size, so a range is found by its position.
+struct SpilledPoint {
+  std::int64_t step;
+  std::int64_t epoch;
+  double time;
+  double value;
+  std::uint64_t seq;
+};
+
+double x_of(const SeriesPoint& p, SeriesAxis axis) {
+  return axis == SeriesAxis::step ? static_cast<double>(p.step) : p.time;
+}
+
+bool in_range(double x, const SeriesQuery& q) { return (!q.from || x >= *q.from) && (!q.to || x <= *q.to); }
+
+}  // namespace
+
+struct SeriesStore::Series {
+  std::string node;
+  std::string metric;
+  std::deque<SeriesPoint> recent;  // the newest points, oldest first
+  std::uint64_t length = 0;
+  std::uint64_t spilled = 0;  // points in the file, the oldest ones
+  std::uint64_t sent = 0;     // the newest seq take_new() gave out
+  std::int64_t first_step = -1;
+  std::string path;
+  int fd = -1;
+};
+
+std::vector<std::pair<double, double>> decimate(const std::vector<std::pair<double, double>>& points,
+                                                std::size_t max_points) {
+  if (points.size() <= max_points) return points;
+  const std::size_t buckets = std::max<std::size_t>(1, max_points / 4);
+  const std::size_t n = points.size();
+  std::vector<std::pair<double, double>> out;
+  out.reserve(buckets * 4);
+  for (std::size_t b = 0; b < buckets; ++b) {
+    const std::size_t begin = b * n / buckets;
+    const std::size_t end = (b + 1) * n / buckets;
+    if (begin >= end) continue;
+    std::size_t low = begin;
+    std::size_t high = begin;
+    for (std::size_t i = begin; i < end; ++i) {
+      if (points[i].second < points[low].second) low = i;
+      if (points[i].second > points[high].second) high = i;
+    }
+    std::size_t keep[4] = {begin, low, high, end - 1};
+    std::sort(std::begin(keep), std::end(keep));
+    for (std::size_t k = 0; k < 4; ++k) {
+      if (k == 0 || keep[k] != keep[k - 1]) out.push_back(points[keep[k]]);
+    }
+  }
+  return out;
+}
+
+SeriesStore::SeriesStore(std::size_t history, std::string spill_dir)
+    : history_(std::max<std::size_t>(history, 8)), spill_dir_(std::move(spill_dir)) {}
+
+SeriesStore::~SeriesStore() {
+  for (auto& [name, s] : series_) {
+    if (s->fd >= 0) {
+      ::close(s->fd);
+      ::unlink(s->path.c_str());
+    }
+  }
+  std::error_code ignored;
+  if (!spill_dir_.empty()) std::filesystem::remove(spill_dir_, ignored);  // only when empty
+}
+
+void SeriesStore::add(const std::string& node, const std::string& metric, const SeriesPoint& point) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::string name = node + ":" + metric;
+  auto it = series_.find(name);
+  if (it == series_.end()) {
+    auto s = std::make_unique<Series>();
+    s->node = node;
+    s->metric = metric;
+    it = series_.emplace(std::move(name), std::move(s)).first;
+  }
+  Series& s = *it->second;
+  if (s.recent.size() >= history_) spill(s);
+  SeriesPoint p = point;
+  p.seq = ++s.length;
+  if (s.length == 1) s.first_step = p.step;
+  s.recent.push_back(p);
+  ++in_memory_;
+}
+
+// Moves the oldest eighth of the points in memory to the series' file; when the file cannot be
+// written (a full disk) they are dropped, so memory stays bounded either way.
+void SeriesStore::spill(Series& s) {
+  const std::size_t count = std::max<std::size_t>(1, history_ / 8);
+  if (!spill_failed_ && s.fd < 0 && !spill_dir_.empty()) {
+    std::error_code error;
+    std::filesystem::create_directories(spill_dir_, error);
+    s.path = spill_dir_ + "/series-" + std::to_string(series_.size()) + "-" + std::to_string(s.length) + ".bin";
+    s.fd = ::open(s.path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+    if (s.fd < 0) spill_failed_ = true;
+  }
+  if (s.fd >= 0 && !spill_failed_) {
+    std::vector<SpilledPoint> rows;
+    rows.reserve(count);
+    for (std::size_t i = 0; i < count; ++i) {
+      const SeriesPoint& p = s.recent[i];
+      rows.push_back(SpilledPoint{p.step, p.epoch, p.time, p.value, p.seq});
+    }
+    const char* data = reinterpret_cast<const char*>(rows.data());
+    std::size_t size = rows.size() * sizeof(SpilledPoint);
+    std::size_t written = 0;
+    while (written < size) {
+      const ssize_t n = ::write(s.fd, data + written, size - written);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      written += static_cast<std::size_t>(n);
+    }
+    if (written == size) {
+      s.spilled += count;
+      spilled_ += count;
+    } else {
+      spill_failed_ = true;  // a torn record would shift every later one: stop spilling
+      if (::ftruncate(s.fd, static_cast<off_t>(s.spilled * sizeof(SpilledPoint))) != 0) {
+        ::close(s.fd);
+        s.fd = -1;
+      }
+    }
+  }
+  s.recent.erase(s.recent.begin(), s.recent.begin() + static_cast<std::ptrdiff_t>(count));
+  in_memory_ -= count;
+}
+
+std::vector<SeriesInfo> SeriesStore::list() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<SeriesInfo> out;
+  out.reserve(series_.size());
+  for (const auto& [name, s] : series_) {
+    SeriesInfo info{name, s->node, s->metric, s->length, s->first_step, -1, 0.0, 0.0};
+    if (!s->recent.empty()) {
+      info.last_step = s->recent.back().step;
+      info.last_value = s->recent.back().value;
+      info.last_time = s->recent.back().time;
+    }
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+std::optional<SeriesView> SeriesStore::query(const std::string& name, const SeriesQuery& q) const {
+  std::vector<std::pair<double, double>> selected;
+  SeriesView view;
+  int fd = -1;
+  std::uint64_t spilled = 0;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = series_.find(name);
+    if (it == series_.end()) return std::nullopt;
+    const Series& s = *it->second;
+    view.length = s.length;
+    view.last_seq = s.length;
+    if (s.fd >= 0 && s.spilled > 0) {
+      fd = ::dup(s.fd);  // the file only grows: what is there now can be read without the lock
+      spilled = s.spilled;
+    }
+    std::vector<std::pair<double, double>> recent;
+    for (const SeriesPoint& p : s.recent) {
+      const double x = x_of(p, q.x);
+      if (in_range(x, q)) recent.emplace_back(x, p.value);
+    }
+    selected.swap(recent);
+  }
+  if (fd >= 0) {
+    std::vector<std::pair<double, double>> older;
+    std::vector<SpilledPoint> chunk(8192);
+    std::uint64_t done = 0;
+    while (done < spilled) {
+      const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), spilled - done));
+      const ssize_t n =
+          ::pread(fd, chunk.data(), want * sizeof(SpilledPoint), static_cast<off_t>(done * sizeof(SpilledPoint)));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      const std::size_t rows = static_cast<std::size_t>(n) / sizeof(SpilledPoint);
+      if (rows == 0) break;
+      for (std::size_t i = 0; i < rows; ++i) {
+        const SpilledPoint& r = chunk[i];
+        const double x = q.x == SeriesAxis::step ? static_cast<double>(r.step) : r.time;
+        if (in_range(x, q)) older.emplace_back(x, r.value);
+      }
+      done += rows;
+    }
+    ::close(fd);
+    older.insert(older.end(), selected.begin(), selected.end());
+    selected.swap(older);
+  }
+  view.decimated = selected.size() > q.points;
+  view.points = decimate(selected, q.points);
+  return view;
+}
+
+std::vector<std::pair<std::string, std::vector<SeriesPoint>>> SeriesStore::take_new(std::size_t limit) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<std::pair<std::string, std::vector<SeriesPoint>>> out;
+  for (auto& [name, s] : series_) {
+    if (s->sent >= s->length) continue;
+    const std::uint64_t fresh = std::min<std::uint64_t>({s->length - s->sent, s->recent.size(), limit});
+    std::vector<SeriesPoint> points(s->recent.end() - static_cast<std::ptrdiff_t>(fresh), s->recent.end());
+    s->sent = s->length;
+    out.emplace_back(name, std::move(points));
+  }
+  return out;
+}
+
+std::size_t SeriesStore::points_in_memory() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return in_memory_;
+}
+
+std::uint64_t SeriesStore::points_spilled() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return spilled_;
+}
+
+}  // namespace tributary::sinks

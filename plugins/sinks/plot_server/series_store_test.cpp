@@ -1,0 +1,110 @@
+#include "plot_server/series_store.hpp"
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+
+#include "export/sink_testing.hpp"
+
+using namespace tributary::sinks;
+using tributary::sinks::testing::ScratchDir;
+
+namespace {
+
+SeriesPoint at(std::int64_t step, double value) {
+  return SeriesPoint{step, 0, 1000.0 + static_cast<double>(step), value, 0};
+}
+
+}  // namespace
+
+TEST_CASE("series store: a decimated view keeps a one-point spike and the first and last points") {
+  std::vector<std::pair<double, double>> points;
+  for (int i = 0; i < 100000; ++i) points.emplace_back(i, 1.0);
+  points[54321].second = 1000.0;
+  points[77777].second = -5.0;
+  const auto view = decimate(points, 2000);
+  CHECK(view.size() <= 2000);
+  CHECK(view.front() == points.front());
+  CHECK(view.back() == points.back());
+  auto has = [&](double x, double y) {
+    return std::find(view.begin(), view.end(), std::make_pair(x, y)) != view.end();
+  };
+  CHECK(has(54321, 1000.0));
+  CHECK(has(77777, -5.0));
+  CHECK(std::is_sorted(view.begin(), view.end()));
+  CHECK(decimate(points, 200000).size() == points.size());  // few enough: all of them
+}
+
+TEST_CASE("series store: points are named NODE:METRIC, numbered, listed, and selected by step or time") {
+  ScratchDir dir;
+  SeriesStore store(1000, dir.file("spill"));
+  for (int i = 0; i < 10; ++i) store.add("train", "train/loss", at(i, 10.0 - i));
+  store.add("train", "lr", at(3, 0.01));
+  const auto list = store.list();
+  REQUIRE(list.size() == 2);
+  CHECK(list[0].name == "train:lr");
+  CHECK(list[1].name == "train:train/loss");
+  CHECK(list[1].node == "train");
+  CHECK(list[1].metric == "train/loss");
+  CHECK(list[1].length == 10);
+  CHECK(list[1].first_step == 0);
+  CHECK(list[1].last_step == 9);
+  CHECK(list[1].last_value == 1.0);
+
+  SeriesQuery q;
+  q.from = 2;
+  q.to = 4;
+  auto view = store.query("train:train/loss", q);
+  REQUIRE(view);
+  CHECK(view->length == 10);
+  CHECK(view->last_seq == 10);
+  CHECK_FALSE(view->decimated);
+  CHECK(view->points == std::vector<std::pair<double, double>>{{2, 8.0}, {3, 7.0}, {4, 6.0}});
+  q = SeriesQuery{};
+  q.x = SeriesAxis::time;
+  q.from = 1008.0;
+  view = store.query("train:train/loss", q);
+  CHECK(view->points == std::vector<std::pair<double, double>>{{1008.0, 2.0}, {1009.0, 1.0}});
+  CHECK_FALSE(store.query("train:nothing", q));
+}
+
+TEST_CASE("series store: past `history` points go to a file and ranges still cover them") {
+  ScratchDir dir;
+  {
+    SeriesStore store(1000, dir.file("spill"));
+    for (int i = 0; i < 20000; ++i) store.add("train", "train/loss", at(i, i == 123 ? 99.0 : 1.0));
+    CHECK(store.points_in_memory() <= 1000);
+    CHECK(store.points_spilled() >= 19000);
+    SeriesQuery q;
+    q.points = 100000;
+    auto all = store.query("train:train/loss", q);
+    REQUIRE(all);
+    REQUIRE(all->points.size() == 20000);
+    CHECK(all->points[123] == std::make_pair(123.0, 99.0));
+    CHECK(all->points[19999].first == 19999.0);
+    q.points = 400;
+    auto coarse = store.query("train:train/loss", q);
+    CHECK(coarse->decimated);
+    CHECK(coarse->points.size() <= 400);
+    CHECK(std::find(coarse->points.begin(), coarse->points.end(), std::make_pair(123.0, 99.0)) != coarse->points.end());
+    q.from = 100;
+    q.to = 130;
+    CHECK(store.query("train:train/loss", q)->points.size() == 31);
+  }
+  CHECK_FALSE(std::filesystem::exists(dir.file("spill")));  // spill files go with the store
+}
+
+TEST_CASE("series store: take_new gives each point once, the newest first when there are too many") {
+  ScratchDir dir;
+  SeriesStore store(1000, dir.file("spill"));
+  for (int i = 0; i < 5; ++i) store.add("n", "m", at(i, i));
+  auto fresh = store.take_new(100);
+  REQUIRE(fresh.size() == 1);
+  CHECK(fresh[0].first == "n:m");
+  REQUIRE(fresh[0].second.size() == 5);
+  CHECK(fresh[0].second[4].seq == 5);
+  CHECK(store.take_new(100).empty());
+  for (int i = 5; i < 50; ++i) store.add("n", "m", at(i, i));
+  fresh = store.take_new(10);
+  REQUIRE(fresh[0].second.size() == 10);
+  CHECK(fresh[0].second.back().seq == 50);
+}

@@ -1,0 +1,249 @@
+#!/usr/bin/env node
+// The plot_server dashboard in a real headless Chromium, against a real run of
+// pipelines/digits_mlp.toml:
+//   node tests/browser/dashboard.test.mjs --bin build-dash/bin/tributary
+// It checks: no console error; curves grow while the run goes on; the graph shows every node;
+// a log line appears; Pause holds the step count still and Resume goes on; a learning-rate
+// change shows in the lr curve; Stop stops the run and the CLI exits 0. A screenshot goes to
+// <build dir>/test-artifacts/ (and to docs/dashboard.png with UPDATE_SCREENSHOT=1).
+// Exit code 0 on pass; on failure, 1 with what failed and the tail of the run's log.
+import { spawn } from 'node:child_process';
+import { mkdtemp, mkdir, copyFile, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+function parseArgs(argv) {
+  const args = {
+    bin: null,
+    chromium: process.env.CHROMIUM || '/usr/bin/chromium',
+    artifacts: null,
+    headed: false,
+    pipeline: join(repo, 'pipelines', 'digits_mlp.toml'),
+    epochs: 2000,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--bin') args.bin = argv[++i];
+    else if (a === '--chromium') args.chromium = argv[++i];
+    else if (a === '--artifacts') args.artifacts = argv[++i];
+    else if (a === '--headed') args.headed = true;
+    else if (a === '--pipeline') args.pipeline = resolve(argv[++i]);
+    else if (a === '--epochs') args.epochs = Number(argv[++i]);
+    else {
+      console.error(`unknown argument '${a}'; usage: dashboard.test.mjs --bin BUILD/bin/tributary [--chromium PATH] [--artifacts DIR] [--pipeline FILE] [--epochs N] [--headed]`);
+      process.exit(2);
+    }
+  }
+  if (!args.bin) {
+    console.error('usage: dashboard.test.mjs --bin BUILD/bin/tributary [--chromium PATH] [--artifacts DIR] [--pipeline FILE] [--epochs N] [--headed]');
+    process.exit(2);
+  }
+  args.bin = resolve(args.bin);
+  args.artifacts = resolve(args.artifacts || join(dirname(dirname(args.bin)), 'test-artifacts'));
+  return args;
+}
+
+const args = parseArgs(process.argv.slice(2));
+const started = Date.now();
+const log = (msg) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${msg}`);
+
+class Failure extends Error {}
+function check(cond, msg) {
+  if (!cond) throw new Failure(msg);
+}
+
+async function waitFor(what, fn, timeoutMs, intervalMs = 200) {
+  const until = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > until) {
+      throw new Failure(`timed out after ${timeoutMs / 1000} s waiting for ${what}${last instanceof Error ? ` (${last.message})` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ---- the run ----
+for (const [path, what] of [
+  [args.bin, 'no tributary binary at PATH: build it first (cmake --build BUILD)'],
+  [args.chromium, 'no Chromium at PATH: apt-get install chromium (scripts/setup.sh), or pass --chromium PATH'],
+  [args.pipeline, 'no pipeline file at PATH'],
+]) {
+  if (!existsSync(path)) {
+    console.error(`FAIL: ${what.replace('PATH', path)}`);
+    process.exit(1);
+  }
+}
+const work = await mkdtemp(join(tmpdir(), 'tributary-dash-'));
+const runArgs = [
+  'run', args.pipeline,
+  '--set', 'dash.port=0',
+  // A run that learns slowly enough to watch (plain SGD, a wider MLP) and lasts well past the
+  // test (about 2 minutes here): the test ends it with the Stop button.
+  '--set', `rows.epochs=${args.epochs}`,
+  '--set', 'train.optimizer=sgd',
+  '--set', 'train.lr=0.002',
+  '--set', 'train.model={ kind = "mlp", hidden = [256, 256], dropout = 0.2 }',
+  '--store', join(work, 'tributary.db'),
+  '--run-dir', join(work, 'run'),
+];
+log(`${args.bin} ${runArgs.join(' ')}`);
+const cli = spawn(args.bin, runArgs, { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+let output = '';
+cli.stdout.on('data', (d) => { output += d; });
+cli.stderr.on('data', (d) => { output += d; });
+let exit = null;
+const exited = new Promise((res) => cli.on('exit', (code, signal) => { exit = { code, signal }; res(exit); }));
+
+let browser = null;
+let failed = null;
+try {
+  const url = await waitFor('the dashboard URL in the run log ("dashboard at http://...")', () => {
+    check(!exit, `the run ended before the dashboard started (exit ${exit && (exit.code ?? exit.signal)})`);
+    const m = /dashboard at (https?:\/\/\S+)/.exec(output);
+    return m && m[1];
+  }, 60000);
+  log(`dashboard at ${url}`);
+  const origin = new URL(url).origin;
+
+  browser = await chromium.launch({ executablePath: args.chromium, args: ['--no-sandbox'], headless: !args.headed });
+  const page = await browser.newPage({ viewport: { width: 1366, height: 768 }, colorScheme: 'light' });
+  const consoleErrors = [];
+  let watchConsole = true;
+  page.on('console', (m) => {
+    if (watchConsole && m.type() === 'error') consoleErrors.push(m.text());
+  });
+  page.on('pageerror', (e) => {
+    if (watchConsole) consoleErrors.push(`page error: ${e.message}`);
+  });
+  await page.goto(url);
+  await page.waitForSelector('[data-testid=connection][data-state=live]', { timeout: 15000 });
+  log('page loaded, live connection open');
+
+  const dash = (fn, ...a) => page.evaluate(([f, xs]) => window.tributaryDashboard[f](...xs), [fn, a]);
+  const stepShown = async () => Number((await page.textContent('[data-testid=step]')).trim()) || 0;
+
+  // Curves grow while the pipeline runs.
+  const lossName = await waitFor('a train/loss series', async () => (await dash('seriesNames')).find((n) => n.endsWith(':train/loss')), 30000);
+  await page.waitForSelector('.chart[data-group=loss] canvas', { timeout: 10000 });
+  const len0 = await dash('seriesLength', lossName);
+  await waitFor(`${lossName} to grow past ${len0} points`, async () => (await dash('seriesLength', lossName)) > len0 + 2, 20000);
+  log(`curves grow: ${lossName} ${len0} -> ${await dash('seriesLength', lossName)} points`);
+
+  // The graph shows every node of the pipeline.
+  const graph = await (await fetch(`${origin}/api/graph`)).json();
+  const names = graph.nodes.map((n) => n.name);
+  for (const expected of ['rows', 'scale', 'train', 'log', 'ckpt', 'dash']) {
+    check(names.includes(expected), `/api/graph lacks the node '${expected}' of pipelines/digits_mlp.toml (has ${names.join(', ')})`);
+  }
+  for (const n of names) {
+    check(await page.$(`[data-testid=graph] [data-node="${n}"]`), `the graph view does not show the node '${n}'`);
+  }
+  log(`graph shows ${names.join(', ')}`);
+
+  // A log line appears.
+  await waitFor('a line in the log console', async () => (await page.$$('[data-testid=logs] .log-line')).length > 0, 20000);
+  log(`log console: ${await page.textContent('[data-testid=logs] .log-line')}`);
+
+  // Nothing scrolls sideways on a 1366x768 laptop screen.
+  const widths = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
+  check(widths[0] <= widths[1], `the page scrolls horizontally at 1366x768 (scrollWidth ${widths[0]} > ${widths[1]})`);
+
+  // Pause holds the step count still; Resume goes on.
+  await page.click('[data-testid=pause]');
+  await waitFor('the paused state', async () => (await page.textContent('[data-testid=state]')).trim() === 'paused', 10000);
+  await sleep(1500); // what was in the queues when the pause took effect
+  const held = await stepShown();
+  const heldLen = await dash('seriesLength', lossName);
+  await sleep(4000);
+  const after = await stepShown();
+  check(after === held, `the step went on while paused: ${held} -> ${after}`);
+  check((await dash('seriesLength', lossName)) === heldLen, `${lossName} grew while paused`);
+  log(`paused: step held at ${held} for 4 s`);
+  check((await page.textContent('[data-testid=pause]')).trim() === 'Resume', 'the Pause button does not offer Resume while paused');
+  await page.click('[data-testid=pause]');
+  await waitFor('the step to move on after Resume', async () => (await stepShown()) > held, 15000);
+  log(`resumed: step ${await stepShown()}`);
+
+  // A learning-rate change shows in the lr curve.
+  const trainer = await dash('trainer');
+  check(trainer === 'train', `the page's trainer node is '${trainer}', not 'train'`);
+  const lrName = `${trainer}:lr`;
+  const newLr = 0.0005;
+  await page.fill('[data-testid=lr-input]', String(newLr));
+  await page.click('[data-testid=lr-set]');
+  await waitFor('an accepted reply to the lr change in the control history', async () => {
+    const item = await page.$('[data-testid=control-history] .history-item[data-verb=set] .reply.accepted');
+    return item != null;
+  }, 15000);
+  await waitFor(`${lrName} to reach ${newLr}`, async () => Math.abs((await dash('lastValue', lrName)) - newLr) < 1e-12, 15000);
+  await page.waitForSelector('.chart[data-group=lr] canvas');
+  await waitFor('the lr chart\'s legend to show the new rate', async () => {
+    const shown = await page.$$eval('.chart[data-group=lr] .u-legend .u-series:not(.raw) .u-value', (els) => els.map((e) => e.textContent));
+    return shown.includes(String(newLr));
+  }, 5000);
+  log(`lr curve at ${await dash('lastValue', lrName)}; history: ${(await page.textContent('[data-testid=control-history] .history-item')).trim()}`);
+
+  // Screenshots mid-training (for docs/dashboard.png, later in the run, with more to see).
+  await sleep(process.env.UPDATE_SCREENSHOT === '1' ? 20000 : 3000);
+  await mkdir(args.artifacts, { recursive: true });
+  const shot = join(args.artifacts, 'dashboard.png');
+  await page.screenshot({ path: shot });
+  await page.click('[data-testid=theme]');
+  await sleep(500);
+  await page.screenshot({ path: join(args.artifacts, 'dashboard-dark.png') });
+  await page.click('[data-testid=theme]');
+  log(`screenshots in ${args.artifacts}`);
+  if (process.env.UPDATE_SCREENSHOT === '1') {
+    await copyFile(shot, join(repo, 'docs', 'dashboard.png'));
+    log('docs/dashboard.png updated');
+  }
+
+  check(consoleErrors.length === 0, `console errors on the page:\n  ${consoleErrors.join('\n  ')}`);
+  log('no console error');
+
+  // Stop stops the run and the CLI exits 0. (The page then loses its server, and its
+  // reconnection attempts are no errors of the page.)
+  watchConsole = false;
+  const stateBeforeStop = (await page.textContent('[data-testid=state]')).trim();
+  check(stateBeforeStop === 'running', `the run is '${stateBeforeStop}' before Stop, not running (finished too soon? raise --epochs, now ${args.epochs})`);
+  await page.click('[data-testid=stop]');
+  await page.click('[data-testid=stop]'); // the confirmation
+  const code = await Promise.race([exited, sleep(60000).then(() => null)]);
+  check(code, 'the CLI did not exit within 60 s of Stop');
+  check(code.code === 0, `the CLI exited with ${code.code ?? code.signal} after Stop, not 0`);
+  log('Stop: the CLI exited 0');
+} catch (e) {
+  failed = e;
+  if (exit && !(e instanceof Failure)) {
+    failed = new Failure(`${e.message.split('\n')[0]}\n  (the run had ended, exit ${exit.code ?? exit.signal}: did it finish too soon? raise --epochs, now ${args.epochs})`);
+  }
+} finally {
+  if (browser) await browser.close().catch(() => {});
+  if (!exit) {
+    cli.kill('SIGTERM');
+    await Promise.race([exited, sleep(10000)]);
+    if (!exit) cli.kill('SIGKILL');
+  }
+  await rm(work, { recursive: true, force: true }).catch(() => {});
+}
+
+if (failed) {
+  console.error(`\nFAIL: ${failed instanceof Failure ? failed.message : failed.stack || failed}`);
+  console.error(`\nthe run's log (last lines):\n${output.split('\n').slice(-25).join('\n')}`);
+  process.exit(1);
+}
+log('PASS');
