@@ -7,6 +7,8 @@ packages=(
   cmake g++ make pkg-config
   # the dashboard page (plot_server), bundled by npm at build time; nodesource's nodejs has npm in it
   nodejs $(command -v npm >/dev/null || echo npm)
+  # the dashboard's browser test: a real headless Chromium
+  chromium
   # runtime and SDK
   libtbb-dev libtomlplusplus-dev libspdlog-dev libfmt-dev libboost-dev libboost-filesystem-dev
   nlohmann-json3-dev libcli11-dev zlib1g-dev libjemalloc-dev
