@@ -250,12 +250,42 @@ TEST_CASE("the default pipeline trains the keyword spotter end to end on a tiny 
   REQUIRE(made.exit_code == 0);
   ProcessOptions options = with_env("KWS", (dir / "kws").string());
   options.cwd = dir.string();
+  // The dashboard stays up once the data is done, as on a terminal, until the SIGINT that follows
+  // a look at its page and status.
+  options.signal = SIGINT;
+  options.signal_when = "the dashboard stays up at ";
+  std::string page, status;
+  options.before_signal = [&](const ProcessResult& so_far) {
+    std::smatch url;
+    if (!std::regex_search(so_far.err, url, std::regex("stays up at (http://127\\.0\\.0\\.1:[0-9]+/)"))) return;
+    page = run_process({"/usr/bin/curl", "-sS", "--max-time", "10", url[1].str()}).out;
+    status = run_process({"/usr/bin/curl", "-sS", "--max-time", "10", url[1].str() + "api/run"}).out;
+  };
   auto r = cli({"run", (kSource / "pipelines" / "default.toml").string(), "--run-dir", (dir / "run").string(), "--set",
                 "cache.epochs=2", "--set", "clips.split=[0.5, 0.25, 0.25]", "--set",
-                "train.model.channels=[8, 8]", "--set", "train.batch=4", "--set", "dash.port=0"},
+                "train.model.channels=[8, 8]", "--set", "train.batch=4", "--set", "dash.port=0", "--set",
+                "dash.linger=true"},
                options);
   INFO(r.all());
   REQUIRE(r.exit_code == 0);
+  // The run counts as finished: Ctrl-C only closed the dashboard.
+  CHECK_THAT(r.out, Catch::Contains("finished in "));
+  CHECK_THAT(page, Catch::Contains("<title>"));
+  CHECK_THAT(page, Catch::Contains("assets/app.js"));
+  INFO("status: " << status);
+  REQUIRE_FALSE(status.empty());
+  const auto run_status = nlohmann::json::parse(status);
+  CHECK(run_status.at("state") == "finished");
+  CHECK(run_status.at("epoch") == 2);
+  CHECK(run_status.at("epochs") == 2);
+  // The run store has it, finished, with its checkpoints.
+  std::smatch id;
+  REQUIRE(std::regex_search(r.out, id, std::regex("recorded as run ([0-9a-z-]+)")));
+  auto shown = cli({"runs", "show", id[1].str()}, in_dir(dir));
+  INFO(shown.all());
+  CHECK(shown.exit_code == 0);
+  CHECK_THAT(shown.out, Catch::Contains("finished"));
+  CHECK_THAT(shown.out, Catch::Contains("step-"));
   // The source gave each file once (decoded once); the cache gave the second epoch.
   CHECK(packets_in(r.out, "cache") == 20);
   CHECK(packets_in(r.out, "train") == 40);

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -24,10 +25,12 @@ struct ProcessResult {
 struct ProcessOptions {
   std::vector<std::pair<std::string, std::string>> env;  // added to the environment
   std::string cwd;
-  // When set: after `signal_after`, or once stdout contains `signal_when`, send `signal`.
+  // When set: after `signal_after`, or once stdout or stderr contains `signal_when`, send `signal`,
+  // calling `before_signal` first with the output so far (to look at a server the program runs).
   int signal = 0;
   std::chrono::milliseconds signal_after{0};
   std::string signal_when;
+  std::function<void(const ProcessResult&)> before_signal;
   std::chrono::seconds timeout{120};
 };
 
@@ -75,8 +78,11 @@ inline ProcessResult run_process(const std::vector<std::string>& argv, const Pro
     if (options.signal != 0 && !signalled) {
       bool due = options.signal_when.empty()
                      ? elapsed >= options.signal_after
-                     : result.out.find(options.signal_when) != std::string::npos && elapsed >= options.signal_after;
+                     : (result.out.find(options.signal_when) != std::string::npos ||
+                        result.err.find(options.signal_when) != std::string::npos) &&
+                           elapsed >= options.signal_after;
       if (due) {
+        if (options.before_signal) options.before_signal(result);
         kill(pid, options.signal);
         signalled = true;
       }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -295,6 +296,9 @@ void PlotServer::declare(NodeSpec& spec) {
                            "are still served")
       .min(16);
   spec.param<std::string>("title", "", "the page's title; empty: the pipeline's name");
+  spec.param<bool>("linger", false,
+                   "once the run's data is done, keep the dashboard up until the run is asked to stop (Ctrl-C); "
+                   "the run still counts as finished");
   spec.example(R"([pipeline]
 name  = "digits"
 links = [ "rows -> train", "train.metrics -> dash.metrics" ]
@@ -313,6 +317,7 @@ void PlotServer::configure(const Params& params) {
   token_ = params.get<std::string>("token");
   history_ = params.get<std::int64_t>("history");
   title_ = params.get<std::string>("title");
+  linger_ = params.get<bool>("linger");
   if (host_.empty()) throw ParamError("host", "must name an address, e.g. 127.0.0.1");
   // A port in use is reported before anything starts; start() reports it again if taken since.
   if (port_param_ != 0) {
@@ -383,6 +388,18 @@ void PlotServer::stop() {
   pending_.clear();
 }
 
+void PlotServer::flush(Emitter&) {
+  if (!linger_ || !server_) return;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    status_->state = "finished";
+    status_->reason = "the dashboard stays up until Ctrl-C";
+    ++status_version_;
+  }
+  log().info("the run's data is done; the dashboard stays up at ", url_, " until Ctrl-C");
+  while (!context().stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+}
+
 unsigned short PlotServer::port() const noexcept { return server_ ? server_->port() : 0; }
 std::uint64_t PlotServer::dropped_viewers() const noexcept { return server_ ? server_->dropped_viewers() : 0; }
 
@@ -409,7 +426,7 @@ void PlotServer::add_metrics(const Packet& packet) {
   Status& s = *status_;
   for (const MetricPoint& p : packet.metrics) {
     if (p.step > s.step) s.step = p.step;
-    if (p.name == "epoch") {
+    if (p.name == metric::kEpoch) {
       const auto epoch = static_cast<std::int64_t>(std::llround(p.value));
       if (epoch != s.epoch) ++status_version_;
       s.epoch = epoch;
@@ -419,7 +436,9 @@ void PlotServer::add_metrics(const Packet& packet) {
     }
     if (p.name == metric::kProgress) {
       s.progress = p.value;
-      if (p.value > 0.0 && s.epoch > 0) s.epochs = std::llround(static_cast<double>(s.epoch) / p.value);
+    } else if (p.name == metric::kEpochs) {
+      s.epochs = std::llround(p.value);
+      ++status_version_;
     } else if (p.name == metric::kEtaSeconds) {
       s.eta_s = p.value;
     } else if (p.name == metric::kSamplesPerSecond) {

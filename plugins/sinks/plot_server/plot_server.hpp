@@ -55,6 +55,8 @@ class PlotServer final : public Node {
   void configure(const Params& params) override;
   void start() override;
   void process(const InputPort& port, const PacketPtr& packet, Emitter& out) override;
+  // With linger: waits until the run is asked to stop, serving the finished run meanwhile.
+  void flush(Emitter& out) override;
   void stop() override;
 
   // For tests: the port bound, the URL logged, the store, the viewers dropped for not reading.
@@ -90,6 +92,7 @@ class PlotServer final : public Node {
   std::string title_;
   std::string url_;
   bool token_required_ = false;
+  bool linger_ = false;
 
   std::unique_ptr<SeriesStore> store_;
   std::unique_ptr<HttpServer> server_;
