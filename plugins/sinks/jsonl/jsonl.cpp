@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "export/number_text.hpp"
+#include "export/value_json.hpp"
 
 namespace tributary::sinks {
 
@@ -12,39 +13,8 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-// JSON has no NaN or infinity (nlohmann writes null for both): they are written as the strings
-// Python's json module writes and reads back, so a NaN loss is not mistaken for a missing value.
-Json number(double value) {
-  if (std::isnan(value)) return "NaN";
-  if (std::isinf(value)) return value > 0 ? "Infinity" : "-Infinity";
-  return value;
-}
-
-Json to_json(const Value& value) {
-  switch (value.type()) {
-    case ValueType::none:
-      return nullptr;
-    case ValueType::boolean:
-      return value.as_bool();
-    case ValueType::integer:
-      return value.as_int();
-    case ValueType::number:
-      return number(value.as_number());
-    case ValueType::string:
-      return value.as_string();
-    case ValueType::list: {
-      Json list = Json::array();
-      for (const auto& item : value.as_list()) list.push_back(to_json(item));
-      return list;
-    }
-    case ValueType::table: {
-      Json table = Json::object();
-      for (const auto& entry : value.as_table()) table[entry.key] = to_json(entry.value);
-      return table;
-    }
-  }
-  return nullptr;
-}
+Json number(double value) { return json_number<Json>(value); }
+Json to_json(const Value& value) { return value_json<Json>(value); }
 
 Json element(const Tensor& tensor, std::int64_t index) {
   switch (tensor.dtype()) {

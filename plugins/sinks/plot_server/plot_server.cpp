@@ -14,6 +14,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "export/value_json.hpp"
 #include "plot_server/bundle.hpp"
 #include "plot_server/http_server.hpp"
 
@@ -33,31 +34,7 @@ constexpr auto kControlWait = std::chrono::seconds(5);
 // A request for every node is answered once no more replies came for this long.
 constexpr auto kControlSettle = std::chrono::milliseconds(300);
 
-Json json_of(const Value& v) {
-  switch (v.type()) {
-    case ValueType::none:
-      return nullptr;
-    case ValueType::boolean:
-      return v.as_bool();
-    case ValueType::integer:
-      return v.as_int();
-    case ValueType::number:
-      return v.as_number();
-    case ValueType::string:
-      return v.as_string();
-    case ValueType::list: {
-      Json list = Json::array();
-      for (const Value& item : v.as_list()) list.push_back(json_of(item));
-      return list;
-    }
-    case ValueType::table: {
-      Json table = Json::object();
-      for (const TableEntry& e : v.as_table()) table[e.key] = json_of(e.value);
-      return table;
-    }
-  }
-  return nullptr;
-}
+Json json_of(const Value& v) { return value_json<Json>(v); }
 
 Json number_or_null(double v) { return std::isfinite(v) ? Json(v) : Json(nullptr); }
 

@@ -191,6 +191,7 @@ TEST_CASE("plot_server: /api/run tracks the state, the trainer's progress, check
                                            {1.0, "train", "samples_per_s", 40, 2, 1234.0},
                                            {1.0, "train", "epoch", 40, 2, 2.0},
                                            {1.0, "train", "progress", 40, 2, 0.2},
+                                           {1.0, "train", "epochs", 40, 2, 10.0},
                                            {1.0, "train", "eta_s", 40, 2, 80.0},
                                            {1.0, "train", "best/val/accuracy", 40, 2, 0.93}}));
   ArtifactNote note;
