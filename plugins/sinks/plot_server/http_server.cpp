@@ -77,6 +77,7 @@ struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
   net::io_context io{1};
   tcp::acceptor acceptor{io};
   net::steady_timer timer{io};
+  std::chrono::steady_clock::time_point next_tick{};
   std::thread thread;
   std::atomic<unsigned short> port{0};
   std::atomic<std::size_t> viewer_count{0};
@@ -323,7 +324,11 @@ void HttpServer::State::accept() {
 }
 
 void HttpServer::State::schedule_tick() {
-  timer.expires_after(options.tick);
+  // A fixed cadence: a tick that runs late does not push the later ones back.
+  const auto now = std::chrono::steady_clock::now();
+  next_tick = next_tick == std::chrono::steady_clock::time_point{} ? now + options.tick : next_tick + options.tick;
+  if (next_tick < now) next_tick = now;
+  timer.expires_at(next_tick);
   timer.async_wait([self = shared_from_this()](beast::error_code ec) {
     if (ec || !self->running) return;
     if (self->tick) self->tick();

@@ -106,7 +106,8 @@ void SeriesStore::spill(Series& s) {
   if (!spill_failed_ && s.fd < 0 && !spill_dir_.empty()) {
     std::error_code error;
     std::filesystem::create_directories(spill_dir_, error);
-    s.path = spill_dir_ + "/series-" + std::to_string(series_.size()) + "-" + std::to_string(s.length) + ".bin";
+    // One file per series, numbered in the order they first spill.
+    s.path = spill_dir_ + "/series-" + std::to_string(++spill_files_) + ".bin";
     s.fd = ::open(s.path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
     if (s.fd < 0) spill_failed_ = true;
   }

@@ -81,6 +81,7 @@ class SeriesStore {
   std::map<std::string, std::unique_ptr<Series>, std::less<>> series_;
   std::size_t in_memory_ = 0;
   std::uint64_t spilled_ = 0;
+  std::uint64_t spill_files_ = 0;
   bool spill_failed_ = false;
 };
 

@@ -93,6 +93,27 @@ TEST_CASE("series store: past `history` points go to a file and ranges still cov
   CHECK_FALSE(std::filesystem::exists(dir.file("spill")));  // spill files go with the store
 }
 
+TEST_CASE("series store: series that spill at the same lengths each keep their own points") {
+  ScratchDir dir;
+  SeriesStore store(100, dir.file("spill"));
+  // Five series updated together, as a trainer's per-step metrics are.
+  for (int i = 0; i < 2000; ++i) {
+    for (int k = 0; k < 5; ++k) store.add("train", "m" + std::to_string(k), at(i, k * 10000.0 + i));
+  }
+  CHECK(store.points_spilled() >= 5 * 1800);
+  SeriesQuery q;
+  q.points = 100000;
+  for (int k = 0; k < 5; ++k) {
+    INFO("series m" << k);
+    auto all = store.query("train:m" + std::to_string(k), q);
+    REQUIRE(all);
+    REQUIRE(all->points.size() == 2000);
+    int wrong = 0;
+    for (int i = 0; i < 2000; ++i) wrong += all->points[i] != std::make_pair(double(i), k * 10000.0 + i) ? 1 : 0;
+    CHECK(wrong == 0);
+  }
+}
+
 TEST_CASE("series store: take_new gives each point once, the newest first when there are too many") {
   ScratchDir dir;
   SeriesStore store(1000, dir.file("spill"));
