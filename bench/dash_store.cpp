@@ -72,7 +72,8 @@ Outcome run_vector(const Options& o) {
   const long steps = o.points / o.series;
   for (long i = 0; i < steps; ++i) {
     for (long k = 0; k < o.series; ++k)
-      points.push_back(MetricPoint{1.7e9 + static_cast<double>(i) * 1e-3, "train", metric_name(k), i, 0, value_of(i, k)});
+      points.push_back(
+          MetricPoint{1.7e9 + static_cast<double>(i) * 1e-3, "train", metric_name(k), i, 0, value_of(i, k)});
   }
   r.seconds = seconds_since(t0);
   r.rss_after = rss_mb();
@@ -143,7 +144,8 @@ Outcome run_node(const Options& o, const std::string& run_dir) {
       std::vector<MetricPoint> list;
       list.reserve(static_cast<std::size_t>(o.series));
       for (long k = 0; k < o.series; ++k)
-        list.push_back(MetricPoint{1.7e9 + static_cast<double>(i) * 1e-3, "train", metric_name(k), i, 0, value_of(i, k)});
+        list.push_back(
+            MetricPoint{1.7e9 + static_cast<double>(i) * 1e-3, "train", metric_name(k), i, 0, value_of(i, k)});
       harness.push("metrics", sinks::testing::metric_packet(std::move(list)));
     }
     r.seconds = seconds_since(t0);

@@ -30,9 +30,7 @@ using Json = nlohmann::json;
 
 namespace {
 
-double wall_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
+double wall_now() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 
 struct Viewer {
   explicit Viewer(net::io_context& io) : ws(io) {}
@@ -143,8 +141,8 @@ int main(int argc, char** argv) {
   }
   const double connect_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - connect_start).count();
   std::fprintf(stderr, "%d viewers connected in %.3f s\n", viewers, connect_s);
-  net::steady_timer limit(io, std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                  std::chrono::duration<double>(seconds)));
+  net::steady_timer limit(
+      io, std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(seconds)));
   limit.async_wait([&](beast::error_code ec) {
     if (ec) return;
     for (auto& v : list) {
