@@ -21,6 +21,7 @@
 
 #include "export/sink_testing.hpp"
 #include "plot_server/plot_server.hpp"
+#include "quantile.hpp"
 #include "tributary/testing.hpp"
 
 using namespace tributary;
@@ -31,14 +32,7 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using Json = nlohmann::json;
 
-namespace {
-
-double quantile(std::vector<double> x, double q) {
-  std::sort(x.begin(), x.end());
-  return x[std::min(x.size() - 1, static_cast<std::size_t>(q * static_cast<double>(x.size() - 1) + 0.5))];
-}
-
-}  // namespace
+namespace {}  // namespace
 
 int main(int argc, char** argv) {
   double rate = 1000;

@@ -22,6 +22,8 @@
 #include <string>
 #include <vector>
 
+#include "quantile.hpp"
+
 namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 namespace net = boost::asio;
@@ -74,13 +76,6 @@ void read_next(Viewer& v) {
     }
     read_next(v);
   });
-}
-
-double quantile(std::vector<double> x, double q) {
-  if (x.empty()) return 0.0;
-  std::sort(x.begin(), x.end());
-  const auto i = static_cast<std::size_t>(q * static_cast<double>(x.size() - 1) + 0.5);
-  return x[std::min(i, x.size() - 1)];
 }
 
 void print_row(const char* label, const std::vector<double>& ms) {
