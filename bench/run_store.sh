@@ -33,8 +33,9 @@ bench() {
   shift
   local off=() on=() points=0
   for ((i = 0; i < repeat; i++)); do
+    rm -rf "$work/run"
     off+=("$(run_time "$@" --run-dir "$work/run" --no-store)")
-    rm -f "$work/store.db"*
+    rm -rf "$work/run" "$work/store.db"*
     on+=("$(run_time "$@" --run-dir "$work/run" --store "$work/store.db")")
     points=$(sqlite3 "$work/store.db" "select points from runs")
   done
@@ -48,5 +49,5 @@ bench() {
 }
 
 echo "$("$tributary" --version); REPEAT=$repeat"
-bench "digits, $epochs epochs" run "$here/../pipelines/digits.toml" --set "images.epochs=$epochs"
+bench "digits, $epochs epochs" run "$here/../pipelines/digits_linear.toml" --set "rows.epochs=$epochs"
 bench "identity chain, $packets packets" run "$work/chain.toml" --set "src.count=$packets"
