@@ -341,11 +341,12 @@ struct Trainer::State {
     if (!seen_packet) {
       seen_packet = true;
       run_clock = report_clock = checkpoint_clock = std::chrono::steady_clock::now();
+      // The data set's size is the same on every packet; the last epoch's length replaces it later.
+      if (epoch_size == 0) epoch_size = examples_counted(p);
     }
     if (const Value* total = p.attribute("epochs"); total != nullptr && total->type() == ValueType::integer) {
       epochs_total = total->as_int();
     }
-    if (epoch_size == 0) epoch_size = examples_counted(p);
     if (skip_epochs > 0 || stopped_early) return;
     if (skip_packets > 0) {
       --skip_packets;

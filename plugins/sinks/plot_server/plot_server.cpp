@@ -395,10 +395,7 @@ void PlotServer::process(const InputPort& port, const PacketPtr& packet, Emitter
 }
 
 void PlotServer::add_metrics(const Packet& packet) {
-  for (const MetricPoint& p : packet.metrics) {
-    const std::string& node = p.node.empty() ? packet.stream : p.node;
-    store_->add(node, p.name, SeriesPoint{p.step, p.epoch, p.time, p.value, 0});
-  }
+  store_->add(packet.stream, packet.metrics);
   std::lock_guard<std::mutex> lock(mutex_);
   Status& s = *status_;
   for (const MetricPoint& p : packet.metrics) {

@@ -82,13 +82,24 @@ SeriesStore::~SeriesStore() {
 
 void SeriesStore::add(const std::string& node, const std::string& metric, const SeriesPoint& point) {
   std::lock_guard<std::mutex> lock(mutex_);
-  std::string name = node + ":" + metric;
-  auto it = series_.find(name);
+  add_locked(node, metric, point);
+}
+
+void SeriesStore::add(const std::string& stream, const std::vector<MetricPoint>& points) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (const MetricPoint& p : points) {
+    add_locked(p.node.empty() ? stream : p.node, p.name, SeriesPoint{p.step, p.epoch, p.time, p.value, 0});
+  }
+}
+
+void SeriesStore::add_locked(const std::string& node, const std::string& metric, const SeriesPoint& point) {
+  key_.assign(node).append(1, ':').append(metric);
+  auto it = series_.find(key_);
   if (it == series_.end()) {
     auto s = std::make_unique<Series>();
     s->node = node;
     s->metric = metric;
-    it = series_.emplace(std::move(name), std::move(s)).first;
+    it = series_.emplace(key_, std::move(s)).first;
   }
   Series& s = *it->second;
   if (s.recent.size() >= history_) spill(s);

@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "tributary/packet.hpp"
+
 namespace tributary::sinks {
 
 struct SeriesPoint {
@@ -64,6 +66,8 @@ class SeriesStore {
   SeriesStore& operator=(const SeriesStore&) = delete;
 
   void add(const std::string& node, const std::string& metric, const SeriesPoint& point);
+  // A packet's points under one lock; a point without a node is `stream`'s.
+  void add(const std::string& stream, const std::vector<MetricPoint>& points);
   std::vector<SeriesInfo> list() const;
   std::optional<SeriesView> query(const std::string& name, const SeriesQuery& query) const;
   // The points added since the last call, per series, at most `limit` (the newest) per series.
@@ -73,6 +77,7 @@ class SeriesStore {
 
  private:
   struct Series;
+  void add_locked(const std::string& node, const std::string& metric, const SeriesPoint& point);
   void spill(Series& series);
 
   std::size_t history_;
@@ -82,6 +87,7 @@ class SeriesStore {
   std::size_t in_memory_ = 0;
   std::uint64_t spilled_ = 0;
   std::uint64_t spill_files_ = 0;
+  std::string key_;  // NODE:METRIC of the point being added, reused so a point allocates nothing
   bool spill_failed_ = false;
 };
 
