@@ -8,6 +8,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "process.hpp"
 
@@ -410,6 +411,12 @@ path = "${RUN_DIR}/tone.csv"
   options.signal = SIGINT;
   options.signal_when = "run directory:";
   options.signal_after = std::chrono::milliseconds(1500);
+  // However slow the start (an ASan build on a loaded machine), the signal comes once rows are in.
+  options.before_signal = [&](const ProcessResult&) {
+    for (int i = 0; i < 600 && lines_of(read_file(dir / "run" / "tone.csv")).size() < 3; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  };
   auto r = cli({"run", file.string(), "--run-dir", (dir / "run").string()}, options);
   INFO(r.all());
   CHECK(r.exit_code == 0);
