@@ -380,7 +380,8 @@ plugin = "collect"
 )");
   core::Runtime runtime(h.plan, h.logging);
   std::thread driver([&] {
-    eventually([&] { return taken(runtime, "sink") >= 1; });
+    // Stop once the source blocks: asked for earlier, the source would end between its calls.
+    eventually([&] { return taken(runtime, "sink") >= 1 && record().stuck_blocked.load(); });
     runtime.request_stop("test");
   });
   RunResult r = runtime.run();

@@ -40,6 +40,7 @@ struct Record {
   std::vector<ControlReply> replies;
   RunView view;
   std::atomic<bool> release_stuck{false};
+  std::atomic<bool> stuck_blocked{false};  // `stuck` is inside its blocking produce()
 
   void reset() {
     lingering = false;
@@ -50,6 +51,7 @@ struct Record {
     replies.clear();
     view = RunView{};
     release_stuck = false;
+    stuck_blocked = false;
     alive = 0;
     max_alive = 0;
     in_process = 0;
@@ -428,6 +430,7 @@ class Stuck final : public Node {
       out.emit(kOut, numbered(0));
       return true;
     }
+    record().stuck_blocked = true;
     while (!record().release_stuck.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     out.emit(kOut, numbered(1));  // late: dropped and counted
     return false;
