@@ -24,6 +24,7 @@
 #include "plan.hpp"
 #include "plugin_registry.hpp"
 #include "run_dir.hpp"
+#include "run_history.hpp"
 #include "run_progress.hpp"
 #include "run_store.hpp"
 #include "runs_command.hpp"
@@ -477,6 +478,12 @@ int cmd_run(const Options& o) {
       }
       std::cerr << "warning: " << e.what() << "; this run is not recorded (--store-errors stop refuses to run)\n";
     }
+  }
+  // Past runs for the nodes that show them (the dashboard), read from the store this run records in.
+  std::unique_ptr<tc::StoreHistory> history;
+  if (recorder) {
+    history = std::make_unique<tc::StoreHistory>(tc::default_store_path(o.store), recorder->id());
+    tc::offer_history(plan, history.get());
   }
   auto progress = make_progress(o, plan, logging);
   tc::ObserverList observers;

@@ -42,6 +42,7 @@ void* NodeContext::extension(std::string_view name, std::uint32_t version) {
   if (name == ArtifactAnnouncer::kName && version == ArtifactAnnouncer::kVersion)
     return static_cast<ArtifactAnnouncer*>(this);
   if (name == DownstreamRoom::kName && version == DownstreamRoom::kVersion) return static_cast<DownstreamRoom*>(&room_);
+  if (name == RunHistory::kName && version == RunHistory::kVersion) return history_.load();
   return nullptr;
 }
 void NodeContext::announce(ArtifactNote note) {

@@ -11,6 +11,7 @@
 #include "pipeline_file.hpp"
 #include "plugin_registry.hpp"
 #include "tributary/downstream_room.hpp"
+#include "tributary/run_history.hpp"
 #include "tributary/node.hpp"
 
 namespace tributary::core {
@@ -60,6 +61,8 @@ class NodeContext final : public Context, private ArtifactAnnouncer {
   void* extension(std::string_view name, std::uint32_t version) override;
 
   std::int64_t timer_ns() const noexcept { return timer_ns_.load(); }
+  // The run store's history, when the run is recorded; set before start().
+  void offer_history(RunHistory* history) noexcept { history_.store(history); }
 
  private:
   void announce(ArtifactNote note) override;
@@ -80,6 +83,7 @@ class NodeContext final : public Context, private ArtifactAnnouncer {
   std::unique_ptr<Logger> logger_;
   std::atomic<RuntimeHooks*> hooks_{nullptr};
   std::atomic<Emitter*> emitter_{nullptr};
+  std::atomic<RunHistory*> history_{nullptr};
 };
 
 struct NodePlan {

@@ -257,6 +257,29 @@ int schema_version(const Db& db) {
   return version;
 }
 
+// Opens a store that is there for reading only: nothing is created, migrated or written.
+std::unique_ptr<Db> open_db_to_read(const std::string& path) {
+  auto db = std::make_unique<Db>();
+  db->path = path;
+  std::error_code ec;
+  if (!fs::exists(path, ec))
+    throw StoreError("run store " + path + ": does not exist yet; a recorded run creates it");
+  if (fs::is_directory(path, ec))
+    throw StoreError("run store " + path + ": is a folder, not a database file; name a file with --store PATH");
+  int rc = sqlite3_open_v2(path.c_str(), &db->handle, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) db->fail("cannot open it");
+  sqlite3_extended_result_codes(db->handle, 1);
+  sqlite3_busy_timeout(db->handle, 10000);
+  db->exec("SELECT count(*) FROM sqlite_master", "cannot read it");
+  int version = schema_version(*db);
+  if (version < kStoreSchemaVersion) {
+    throw StoreError("run store " + path + ": has schema version " + std::to_string(version) +
+                     ", older than this tributary's (" + std::to_string(kStoreSchemaVersion) +
+                     "); a run or `tributary runs list` brings it up to date");
+  }
+  return db;
+}
+
 // Opens, checks and brings the schema up to date. Nothing is written to a file that is not a
 // SQLite database, nor to one whose schema is newer than this build's.
 std::unique_ptr<Db> open_db(const std::string& path) {
@@ -358,7 +381,10 @@ std::size_t edit_distance(const std::string& a, const std::string& b) {
 }  // namespace
 
 // ---- reading the store ------------------------------------------------------------------------
-RunStore::RunStore(const std::string& path) : path_(path), db_(open_db(path)) { mark_interrupted(); }
+RunStore::RunStore(const std::string& path, StoreAccess access)
+    : path_(path), db_(access == StoreAccess::read ? open_db_to_read(path) : open_db(path)) {
+  if (access == StoreAccess::write) mark_interrupted();
+}
 RunStore::~RunStore() = default;
 
 int RunStore::mark_interrupted() {
@@ -505,6 +531,39 @@ std::vector<MetricSummary> RunStore::metric_summaries(const std::string& id) {
     }
   }
   return out;
+}
+
+std::vector<MetricSummary> RunStore::metric_series(const std::string& id) {
+  std::int64_t rid = run_rowid(*db_, id);
+  Statement q(*db_, "SELECT node, name, count(*) FROM metrics WHERE rid = ? GROUP BY node, name ORDER BY min(rowid)");
+  q.bind(1, rid);
+  std::vector<MetricSummary> out;
+  while (q.step("reading metrics")) {
+    MetricSummary s;
+    s.node = q.text(0);
+    s.name = q.text(1);
+    s.count = q.integer(2);
+    s.lower_is_better = lower_is_better(s.name);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+void RunStore::for_each_point(const std::string& id, const std::string& node, const std::string& name,
+                              const std::function<void(const StoredMetric&)>& each) {
+  std::int64_t rid = run_rowid(*db_, id);
+  Statement q(*db_, "SELECT time, step, epoch, value FROM metrics WHERE rid = ? AND name = ? AND node = ? ORDER BY rowid");
+  q.bind(1, rid).bind(2, name).bind(3, node);
+  StoredMetric m;
+  m.node = node;
+  m.name = name;
+  while (q.step("reading metrics")) {
+    m.time = q.real(0);
+    m.step = q.integer(1);
+    m.epoch = q.integer(2);
+    m.value = q.real(3);
+    each(m);
+  }
 }
 
 std::optional<MetricSummary> RunStore::headline(const std::string& id) {

@@ -90,12 +90,17 @@ std::string replace_all(std::string text, const std::string& from, const std::st
 // Whether lower values of a metric are better (losses, error rates, times).
 bool lower_is_better(const std::string& metric_name);
 
-// A connection to the store, for reading it and for the run records' bookkeeping. Opening it
-// creates or migrates the schema and marks runs whose process is gone as interrupted.
+// How a connection uses the store: `write` creates or migrates it and keeps its books; `read`
+// only reads a store that is there, never writing to it (a dashboard beside a recording run).
+enum class StoreAccess : std::uint8_t { write, read };
+
+// A connection to the store, for reading it and for the run records' bookkeeping. Opening it to
+// write creates or migrates the schema and marks runs whose process is gone as interrupted.
 class RunStore {
  public:
-  // Throws StoreError: a read-only folder, a corrupt file (left as it is), a newer schema.
-  explicit RunStore(const std::string& path);
+  // Throws StoreError: a read-only folder, a corrupt file (left as it is), a newer schema; to
+  // read, also a missing file or an older schema.
+  explicit RunStore(const std::string& path, StoreAccess access = StoreAccess::write);
   ~RunStore();
   RunStore(const RunStore&) = delete;
   RunStore& operator=(const RunStore&) = delete;
@@ -114,6 +119,12 @@ class RunStore {
   // In the order they were recorded; `node` empty: every node.
   void for_each_metric(const std::string& id, const std::string& node,
                        const std::function<void(const StoredMetric&)>& each);
+  // The series a run recorded: node, name and count (the rest of each summary is left out), in
+  // the order each first appeared.
+  std::vector<MetricSummary> metric_series(const std::string& id);
+  // One series' points in the order they were recorded.
+  void for_each_point(const std::string& id, const std::string& node, const std::string& name,
+                      const std::function<void(const StoredMetric&)>& each);
   // The run's headline metric (val/accuracy, else test/accuracy, ..., else train/loss).
   std::optional<MetricSummary> headline(const std::string& id);
   void remove(const std::string& id);

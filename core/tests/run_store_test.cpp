@@ -1,6 +1,7 @@
 // The run store, specified on real SQLite files: what a run records, how it is read back, and
 // what happens to damaged, newer, busy and abandoned stores.
 #include "run_store.hpp"
+#include "run_history.hpp"
 
 #include <sqlite3.h>
 #include <sys/wait.h>
@@ -276,4 +277,131 @@ TEST_CASE("runs writing one store at once each keep all of their points") {
     CHECK(store.run(id).points == kPoints);
     CHECK(count(store, id) == kPoints);
   }
+}
+
+namespace {
+
+// Reads the past runs through Context::extension when it starts, as the dashboard does.
+struct HistorySeen {
+  bool offered = false;
+  std::string current;
+  std::vector<PastRun> runs;
+  std::vector<PastSeries> series;
+  std::vector<MetricPoint> loss;
+  std::string unknown_error;
+};
+HistorySeen& history_seen() {
+  static HistorySeen seen;
+  return seen;
+}
+
+class HistoryReader final : public Node {
+ public:
+  static constexpr const char* kType = "history_reader";
+  static constexpr InputPort kIn{"in", PayloadKind::metrics, "points"};
+  static void declare(NodeSpec& spec) {
+    spec.summary("reads the past runs");
+    spec.input(kIn);
+  }
+  void start() override {
+    HistorySeen& seen = history_seen();
+    auto* history = static_cast<RunHistory*>(context().extension(RunHistory::kName, RunHistory::kVersion));
+    seen.offered = history != nullptr;
+    if (!history) return;
+    seen.current = history->current();
+    seen.runs = history->runs("", 10);
+    for (const PastRun& r : seen.runs) {
+      if (r.id == seen.current) continue;
+      seen.series = history->series(r.id);
+      history->points(r.id, "src", "train/loss", [&](const MetricPoint& p) { seen.loss.push_back(p); });
+      break;
+    }
+    try {
+      history->series("no-such-run");
+    } catch (const std::runtime_error& e) {
+      seen.unknown_error = e.what();
+    }
+  }
+  void process(const InputPort&, const PacketPtr&, Emitter&) override {}
+};
+
+}  // namespace
+
+TEST_CASE("a recorded run's nodes read the past runs from the store, which reading leaves as it is") {
+  fs::path db = fresh_store("history");
+  run_recorded(db, "20261203-090000-aaaa");
+  run_recorded(db, "20261203-100000-bbbb");
+
+  history_seen() = HistorySeen{};
+  core::PluginRegistry registry;
+  core::Logging logging{core::LogSettings{LogLevel::warn, {}, false}};
+  testnodes::register_all(registry);
+  testnodes::add_type<MetricSource>(registry);
+  testnodes::add_type<HistoryReader>(registry);
+  const char* pipeline = R"([pipeline]
+name = "reader"
+links = ["src -> read"]
+[nodes.src]
+plugin = "metric_source"
+count = 5
+[nodes.read]
+plugin = "history_reader"
+)";
+  core::Plan plan = core::build_plan(core::parse_pipeline(pipeline, "reader.toml", {}), registry,
+                                     core::RunInfo{"20261203-110000-cccc", "/tmp/runs/reader"}, logging);
+  {
+    core::RunRecorder recorder(db.string(), core::StoreErrorPolicy::keep_running, {});
+    recorder.begin(core::record_of(plan));
+    core::StoreHistory history(db.string(), recorder.id());
+    core::offer_history(plan, &history);
+    core::Runtime runtime(plan, logging);
+    runtime.observe(&recorder);
+    core::RunResult result = runtime.run();
+    recorder.finish(result);
+    REQUIRE(result.status == core::RunResult::Status::finished);
+  }
+
+  const HistorySeen& seen = history_seen();
+  REQUIRE(seen.offered);
+  CHECK(seen.current == "20261203-110000-cccc");
+  // The newest first, the live run among them.
+  REQUIRE(seen.runs.size() == 3);
+  CHECK(seen.runs[0].id == "20261203-110000-cccc");
+  CHECK(seen.runs[0].status == "running");
+  CHECK(seen.runs[1].id == "20261203-100000-bbbb");
+  CHECK(seen.runs[1].status == "finished");
+  CHECK(seen.runs[1].name == "metrics");
+  CHECK(seen.runs[1].headline == "train/loss");
+  CHECK(seen.runs[1].headline_value == Approx(1.0 / 500));
+  CHECK(seen.runs[2].id == "20261203-090000-aaaa");
+  // Its series, and one of them point by point in order.
+  auto has = [&](const std::string& node, const std::string& name, std::int64_t points) {
+    return std::any_of(seen.series.begin(), seen.series.end(),
+                       [&](const PastSeries& s) { return s.node == node && s.name == name && s.points == points; });
+  };
+  CHECK(has("src", "train/loss", 500));
+  CHECK(has("src", "own/rate", 500));
+  REQUIRE(seen.loss.size() == 500);
+  for (std::size_t i = 0; i < seen.loss.size(); ++i) {
+    CHECK(seen.loss[i].step == static_cast<std::int64_t>(i));
+    CHECK(seen.loss[i].value == Approx(1.0 / static_cast<double>(i + 1)));
+  }
+  CHECK_THAT(seen.unknown_error, Catch::Contains("no run 'no-such-run'"));
+
+  // Reading alone never writes: a store read by a history of its own stays byte for byte. (The
+  // last connection to close folded the write-ahead log into the file.)
+  REQUIRE(!fs::exists(db.string() + "-wal"));
+  fs::path copy = db.parent_path() / "copy.db";
+  fs::copy_file(db, copy, fs::copy_options::overwrite_existing);
+  std::string before = bytes_of(copy);
+  core::StoreHistory reader(copy.string(), "");
+  CHECK(reader.runs("", 10).size() == 3);
+  CHECK(reader.runs("metrics", 1).size() == 1);
+  CHECK(bytes_of(copy) == before);
+}
+
+TEST_CASE("a history over a store that is not there says so") {
+  fs::path db = fresh_store("history-missing");
+  core::StoreHistory history(db.string(), "");
+  CHECK_THROWS_WITH(history.runs("", 10), Catch::Contains("does not exist yet"));
 }
