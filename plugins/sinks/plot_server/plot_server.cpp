@@ -258,6 +258,7 @@ void PlotServer::declare(NodeSpec& spec) {
       "the API is public (see API.md)");
   spec.input(kMetrics);
   spec.input(kModelStats);
+  spec.input(kBoundary);
   spec.input(kTelemetry);
   spec.input(kLogs);
   spec.input(kControl);
@@ -285,7 +286,7 @@ plugin = "plot_server"
 port   = 8080   # --set dash.port=0 picks a free one)");
 }
 
-PlotServer::PlotServer() : status_(std::make_unique<Status>()) {}
+PlotServer::PlotServer() : model_(std::make_unique<ModelStore>()), status_(std::make_unique<Status>()) {}
 PlotServer::~PlotServer() { stop(); }
 
 void PlotServer::configure(const Params& params) {
@@ -383,8 +384,10 @@ std::uint64_t PlotServer::dropped_viewers() const noexcept { return server_ ? se
 // ---- what comes in ------------------------------------------------------------------------
 void PlotServer::process(const InputPort& port, const PacketPtr& packet, Emitter&) {
   if (!packet || !store_) return;
-  if (&port == &kMetrics || &port == &kModelStats) {
+  if (&port == &kMetrics) {
     add_metrics(*packet);
+  } else if (&port == &kModelStats || &port == &kBoundary) {
+    add_model(port, *packet);
   } else if (&port == &kTelemetry) {
     add_telemetry(*packet);
   } else if (&port == &kLogs) {
@@ -491,6 +494,69 @@ void PlotServer::add_control(const Packet& packet) {
       ++status_version_;
     }
   }
+}
+
+// ---- model views --------------------------------------------------------------------------
+void PlotServer::add_model(const InputPort& port, const Packet& packet) {
+  ModelStore::Verdict verdict;
+  if (&port == &kModelStats) {
+    add_metrics(packet);
+    model_->note_points(packet.metrics);
+    verdict = model_->add_stats(packet);
+  } else {
+    verdict = model_->add_boundary(packet);
+  }
+  // Logged once per kind of fault, so a trainer that sends the same wrong packet every step does
+  // not flood the log; /api/model counts them all.
+  if (verdict.first) {
+    log().warn("ignored a ", port.name, " packet from '", packet.stream, "': ", verdict.what,
+               " (later ones like it are counted in GET /api/model, not logged)");
+  }
+}
+
+// GET /api/model, /api/model/histograms, /api/model/boundary; false for any other path.
+bool PlotServer::handle_model(const HttpRequest& request, std::function<void(HttpResponse)>& respond) {
+  const std::string& path = request.path;
+  if (path != "/api/model" && path != "/api/model/histograms" && path != "/api/model/boundary") return false;
+  if (request.method != "GET" && request.method != "HEAD") {
+    HttpResponse r = error_response(405, "use GET on " + path);
+    r.headers.emplace_back("Allow", "GET");
+    respond(std::move(r));
+    return true;
+  }
+  const auto query = parse_query(request.query);
+  if (path == "/api/model") {
+    respond(HttpResponse{200, "application/json", model_json(*model_), {}});
+  } else if (path == "/api/model/histograms") {
+    const auto parameter = query.find("parameter");
+    const auto of = query.find("of");
+    if (parameter == query.end() || parameter->second.empty())
+      throw std::invalid_argument("'parameter' is needed: a parameter's name, as GET /api/model lists them");
+    if (of == query.end() || (of->second != "weight" && of->second != "grad"))
+      throw std::invalid_argument("'of' must be weight or grad");
+    auto body = histograms_json(*model_, parameter->second, of->second);
+    if (!body) {
+      respond(error_response(404, "no " + of->second + " histograms of '" + parameter->second +
+                                      "'; GET /api/model lists what there is (link train.model_stats -> " +
+                                      context().node_name() + ".model_stats)"));
+      return true;
+    }
+    respond(HttpResponse{200, "application/json", std::move(*body), {}});
+  } else {
+    std::optional<std::int64_t> step;
+    if (auto it = query.find("step"); it != query.end() && !it->second.empty())
+      step = parse_integer("step", it->second, -1, INT64_MAX);
+    const auto boundary = model_->boundary(step);
+    if (!boundary) {
+      const std::string node = context().node_name();
+      respond(error_response(
+          404, step ? "no boundary of step " + std::to_string(*step) + " is kept; GET /api/model lists those that are"
+                    : "no boundary yet (link train.boundary -> " + node + ".boundary)"));
+      return true;
+    }
+    respond(HttpResponse{200, "application/json", boundary_json(*boundary), {}});
+  }
+  return true;
 }
 
 // ---- control ------------------------------------------------------------------------------
@@ -658,12 +724,13 @@ void PlotServer::handle(HttpRequest request, std::function<void(HttpResponse)> r
       respond(HttpResponse{200, f->content_type, std::string(reinterpret_cast<const char*>(f->data), f->size), {}});
       return;
     }
+    if (handle_model(request, respond)) return;
     const bool series_one = path.rfind("/api/series/", 0) == 0;
     if (path != "/api/run" && path != "/api/graph" && path != "/api/series" && path != "/api/logs" &&
         path != "/api/live" && !series_one) {
       respond(error_response(404, "no route " + path +
                                       "; see API.md: /api/run, /api/graph, /api/series, "
-                                      "/api/series/NAME, /api/logs, /api/control, /api/live"));
+                                      "/api/series/NAME, /api/logs, /api/control, /api/live, /api/model"));
       return;
     }
     if (!get) return only("GET");
@@ -861,6 +928,10 @@ void PlotServer::on_tick() {
       series.push_back(Json{{"name", name}, {"points", std::move(list)}});
     }
     messages.push_back(dump(Json{{"type", "points"}, {"series", std::move(series)}}));
+  }
+  auto model = model_->take_new();
+  if (viewers) {
+    for (auto& m : model_live_messages(model)) messages.push_back(std::move(m));
   }
   std::lock_guard<std::mutex> lock(mutex_);
   answer_ready_controls(false);

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "plot_server/model_store.hpp"
 #include "plot_server/series_store.hpp"
 #include "tributary/node.hpp"
 
@@ -39,8 +40,13 @@ class PlotServer final : public Node {
                                       "metric points to plot (a trainer's metrics), as series NODE:METRIC", Feed::links,
                                       true};
   static constexpr InputPort kModelStats{"model_stats", PayloadKind::metrics,
-                                         "per-layer statistics (weights, gradients), plotted as series too",
+                                         "per-layer statistics (weights, gradients) as model/P/... series, and "
+                                         "their histograms (tensors), for the model views",
                                          Feed::links, true};
+  static constexpr InputPort kBoundary{"boundary", PayloadKind::features,
+                                       "the decision boundary on a grid with the points projected on it, for the "
+                                       "model views",
+                                       Feed::links, true};
   static constexpr InputPort kTelemetry{"telemetry", PayloadKind::telemetry,
                                         "every node's telemetry, from the runtime's bus", Feed::telemetry};
   static constexpr InputPort kLogs{"logs", PayloadKind::log, "every log line, from the runtime's bus", Feed::logs};
@@ -64,6 +70,7 @@ class PlotServer final : public Node {
   const std::string& url() const noexcept { return url_; }
   const std::string& token() const noexcept { return token_; }
   const SeriesStore& store() const { return *store_; }
+  const ModelStore& model() const { return *model_; }
   std::uint64_t dropped_viewers() const noexcept;
 
   struct Status;
@@ -80,6 +87,8 @@ class PlotServer final : public Node {
   std::string graph_json() const;
   std::string series_json() const;
   void add_metrics(const Packet& packet);
+  void add_model(const InputPort& port, const Packet& packet);
+  bool handle_model(const HttpRequest& request, std::function<void(HttpResponse)>& respond);
   void add_telemetry(const Packet& packet);
   void add_logs(const Packet& packet);
   void add_control(const Packet& packet);
@@ -95,6 +104,7 @@ class PlotServer final : public Node {
   bool linger_ = false;
 
   std::unique_ptr<SeriesStore> store_;
+  std::unique_ptr<ModelStore> model_;
   std::unique_ptr<HttpServer> server_;
 
   // Everything below is guarded by mutex_ (the node's callbacks and the server thread).

@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -11,7 +12,9 @@
 #include <boost/beast/websocket.hpp>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <functional>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "export/sink_testing.hpp"
@@ -488,4 +491,305 @@ TEST_CASE("plot_server: a viewer that never reads is dropped while the node keep
   CHECK(fresh);
   CHECK(d.node->dropped_viewers() == 1);
   CHECK(get(d.port, "/api/series").json()["series"].size() == 9);
+}
+
+// ---- the model views --------------------------------------------------------------------------
+namespace {
+
+// A model_stats packet as the trainer sends it: per parameter the model/P/... points, and a
+// weight and a gradient histogram of `bins` counts.
+std::shared_ptr<Packet> model_stats(std::int64_t step, const std::vector<std::string>& parameters,
+                                    std::size_t bins = 8) {
+  auto packet = make_packet(PayloadKind::metrics);
+  packet->stream = "train";
+  std::vector<Value> list;
+  for (const auto& p : parameters) {
+    for (const char* of : {"weight", "grad"}) {
+      std::vector<double> counts(bins);
+      for (std::size_t i = 0; i < bins; ++i) counts[i] = static_cast<double>(i + static_cast<std::size_t>(step) % 3);
+      list.push_back(Value::table({{"parameter", p},
+                                   {"of", of},
+                                   {"lo", -0.5},
+                                   {"hi", 0.25},
+                                   {"tensor", static_cast<std::int64_t>(packet->tensors.size())}}));
+      packet->tensors.push_back(Tensor::from_vector(std::move(counts)));
+    }
+    for (const char* stat :
+         {"weight/mean", "weight/std", "weight/norm", "grad/mean", "grad/std", "grad/norm", "grad/abs_mean"}) {
+      packet->metrics.push_back(
+          MetricPoint{1000.0 + static_cast<double>(step), "train", "model/" + p + "/" + stat, step, 0, 0.125});
+    }
+  }
+  packet->set_attribute("histograms", Value(list));
+  packet->set_attribute("step", step);
+  packet->set_attribute("epoch", std::int64_t{0});
+  return packet;
+}
+
+// A boundary packet as the trainer sends it: a g x g grid of 3 classes and n points.
+std::shared_ptr<Packet> boundary(std::int64_t step, std::int64_t g = 4, std::int64_t n = 6) {
+  auto packet = make_packet(PayloadKind::features);
+  packet->stream = "train";
+  std::vector<std::int64_t> cells(static_cast<std::size_t>(g * g));
+  std::vector<float> probability(cells.size());
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    cells[i] = static_cast<std::int64_t>(i % 3);
+    probability[i] = 0.5f + 0.5f * static_cast<float>(i) / static_cast<float>(cells.size());
+  }
+  std::vector<float> points;
+  std::vector<std::int64_t> labels;
+  std::vector<std::int64_t> predictions;
+  for (std::int64_t i = 0; i < n; ++i) {
+    points.push_back(0.1f * static_cast<float>(i));
+    points.push_back(-0.2f * static_cast<float>(i));
+    labels.push_back(i % 3);
+    predictions.push_back(i == 0 ? 1 : i % 3);
+  }
+  packet->tensors.push_back(Tensor::from_vector(std::move(cells), {g, g}));
+  packet->tensors.push_back(Tensor::from_vector(std::move(probability), {g, g}));
+  packet->tensors.push_back(Tensor::from_vector(std::move(points), {n, 2}));
+  packet->tensors.push_back(Tensor::from_vector(std::move(labels)));
+  packet->tensors.push_back(Tensor::from_vector(std::move(predictions)));
+  packet->set_attribute("x0", -1.0);
+  packet->set_attribute("x1", 1.0);
+  packet->set_attribute("y0", -2.0);
+  packet->set_attribute("y1", 2.0);
+  packet->set_attribute("projection", "pca");
+  packet->set_attribute("explained", Value(std::vector<Value>{0.43, 0.21}));
+  packet->set_attribute("classes", Value(std::vector<Value>{"zero", "one", "two"}));
+  packet->set_attribute("step", step);
+  packet->set_attribute("epoch", step / 10);
+  return packet;
+}
+
+std::size_t warnings_with(const NodeHarness& h, const std::string& text) {
+  std::size_t n = 0;
+  for (const auto& l : h.logs()) n += l.level == LogLevel::warn && l.message.find(text) != std::string::npos;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("plot_server: model_stats histograms are served per parameter; their points stay series") {
+  Dashboard d;
+  CHECK(get(d.port, "/api/model").json()["parameters"].empty());
+  CHECK(get(d.port, "/api/model").json()["boundary"].is_null());
+  for (std::int64_t step = 0; step < 30; step += 10)
+    d.harness.push("model_stats", model_stats(step, {"fc1.weight", "fc1.bias"}));
+  Json model = get(d.port, "/api/model").json();
+  REQUIRE(model["parameters"].size() == 2);
+  CHECK(model["parameters"][0]["name"] == "fc1.weight");  // in the trainer's order
+  CHECK(model["parameters"][1]["name"] == "fc1.bias");
+  CHECK(model["parameters"][0]["weight"]["snapshots"] == 3);
+  CHECK(model["parameters"][0]["grad"]["bins"] == 8);
+  CHECK(model["parameters"][0]["grad"]["first_step"] == 0);
+  CHECK(model["parameters"][0]["grad"]["last_step"] == 20);
+  CHECK(model["capacity"] == 300);
+  CHECK(model["refused"].empty());
+
+  auto answer = get(d.port, "/api/model/histograms?parameter=fc1.weight&of=grad");
+  REQUIRE(answer.status == 200);
+  Json h = answer.json();
+  CHECK(h["parameter"] == "fc1.weight");
+  CHECK(h["of"] == "grad");
+  REQUIRE(h["snapshots"].size() == 3);
+  CHECK(h["snapshots"][1]["step"] == 10);
+  CHECK(h["snapshots"][1]["lo"] == -0.5);
+  CHECK(h["snapshots"][1]["hi"] == 0.25);
+  CHECK(h["snapshots"][1]["counts"] == Json::parse("[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]"));
+
+  Json series = get(d.port, "/api/series").json()["series"];
+  CHECK(series.size() == 14);
+  bool abs_mean = false;
+  for (const auto& s : series) abs_mean = abs_mean || s["name"] == "train:model/fc1.bias/grad/abs_mean";
+  CHECK(abs_mean);
+
+  CHECK(get(d.port, "/api/model/histograms?parameter=fc2.weight&of=grad").status == 404);
+  CHECK(get(d.port, "/api/model/histograms?parameter=fc1.weight&of=bias").status == 400);
+  CHECK(get(d.port, "/api/model/histograms?of=grad").status == 400);
+  CHECK(post(d.port, "/api/model", "{}").status == 405);
+  CHECK(get(d.port, "/api/model/boundary").status == 404);
+}
+
+TEST_CASE("plot_server: at most 300 histograms per parameter are kept, spread over the run, the newest too") {
+  Dashboard d;
+  for (std::int64_t step = 0; step < 1001; ++step) d.harness.push("model_stats", model_stats(step, {"w"}, 16));
+  Json h = get(d.port, "/api/model/histograms?parameter=w&of=weight").json();
+  const auto& snapshots = h["snapshots"];
+  REQUIRE(snapshots.size() <= 300);
+  CHECK(snapshots.size() >= 150);
+  CHECK(snapshots.front()["step"] == 0);
+  CHECK(snapshots.back()["step"] == 1000);
+  // Evenly thinned: the gaps between kept steps are one stride, bar the newest.
+  std::set<std::int64_t> gaps;
+  for (std::size_t i = 1; i + 1 < snapshots.size(); ++i)
+    gaps.insert(snapshots[i]["step"].get<std::int64_t>() - snapshots[i - 1]["step"].get<std::int64_t>());
+  CHECK(gaps.size() == 1);
+  Json model = get(d.port, "/api/model").json();
+  CHECK(model["parameters"][0]["weight"]["received"] == 1001);
+  CHECK(model["parameters"][0]["weight"]["snapshots"] == snapshots.size());
+  CHECK(d.node->model().values_in_memory() == 2 * snapshots.size() * 16);
+}
+
+TEST_CASE("plot_server: many large histograms share a bounded memory") {
+  Dashboard d;
+  std::vector<std::string> parameters;
+  for (int i = 0; i < 64; ++i) parameters.push_back("layer" + std::to_string(i) + ".weight");
+  for (std::int64_t step = 0; step < 80; ++step) d.harness.push("model_stats", model_stats(step, parameters, 1024));
+  CHECK(d.node->model().capacity() == ModelStore::kMaxValues / (128 * 1024));
+  CHECK(d.node->model().values_in_memory() <= ModelStore::kMaxValues);
+  Json h = get(d.port, "/api/model/histograms?parameter=layer63.weight&of=grad").json();
+  CHECK(h["snapshots"].size() <= d.node->model().capacity());
+  CHECK(h["snapshots"].back()["step"] == 79);
+}
+
+TEST_CASE("plot_server: the newest boundaries are served with their grid, points and classes") {
+  Dashboard d;
+  d.harness.push("boundary", boundary(100));
+  auto answer = get(d.port, "/api/model/boundary");
+  REQUIRE(answer.status == 200);
+  Json b = answer.json();
+  CHECK(b["step"] == 100);
+  CHECK(b["epoch"] == 10);
+  CHECK(b["grid"] == 4);
+  CHECK(b["projection"] == "pca");
+  CHECK(b["explained"] == Json::parse("[0.43, 0.21]"));
+  CHECK(b["classes"] == Json::parse(R"(["zero", "one", "two"])"));
+  CHECK(b["x0"] == -1.0);
+  CHECK(b["y1"] == 2.0);
+  REQUIRE(b["cells"].size() == 16);
+  CHECK(b["cells"][4] == 1);
+  REQUIRE(b["probability"].size() == 16);
+  CHECK(b["probability"][0] == 0.5);
+  CHECK(b["probability"][8] == 0.75);
+  CHECK(b["x"] == Json::parse("[0.0, 0.1, 0.2, 0.3, 0.4, 0.5]"));
+  CHECK(b["y"][5] == -1.0);
+  CHECK(b["labels"] == Json::parse("[0, 1, 2, 0, 1, 2]"));
+  CHECK(b["predictions"] == Json::parse("[1, 1, 2, 0, 1, 2]"));
+  CHECK(b["points"] == 6);
+
+  for (std::int64_t step = 200; step <= 600; step += 100) d.harness.push("boundary", boundary(step, 64, 2000));
+  Json model = get(d.port, "/api/model").json();
+  CHECK(model["boundary"]["step"] == 600);
+  CHECK(model["boundary"]["grid"] == 64);
+  CHECK(model["boundaries"].size() == ModelStore::kBoundaries);
+  CHECK(model["boundaries"][0]["step"] == 300);
+  CHECK(get(d.port, "/api/model/boundary?step=300").json()["step"] == 300);
+  CHECK(get(d.port, "/api/model/boundary?step=100").status == 404);
+  CHECK(get(d.port, "/api/model/boundary?step=x").status == 400);
+  CHECK(get(d.port, "/api/model/boundary").json()["cells"].size() == 64 * 64);
+}
+
+TEST_CASE("plot_server: a malformed model packet is logged once with what is wrong and ignored") {
+  struct Case {
+    const char* port;
+    const char* what;  // in the log line
+    std::function<void(Packet&)> spoil;
+  };
+  auto attribute = [](const char* key, Value v) { return [=](Packet& p) { p.set_attribute(key, v); }; };
+  auto drop = [](const char* key) {
+    return [=](Packet& p) {
+      p.attributes.erase(
+          std::remove_if(p.attributes.begin(), p.attributes.end(), [&](const Attribute& a) { return a.key == key; }),
+          p.attributes.end());
+    };
+  };
+  auto tensor = [](std::size_t i, Tensor t) { return [=](Packet& p) { p.tensors[i] = t; }; };
+  auto entry = [](const char* key, Value v) {
+    return [=](Packet& p) {
+      auto list = p.attribute("histograms")->as_list();
+      std::vector<TableEntry> table = list[0].as_table();
+      for (auto& e : table) {
+        if (e.key == key) e.value = v;
+      }
+      list[0] = Value::table(table);
+      p.set_attribute("histograms", Value(list));
+    };
+  };
+  const std::vector<Case> cases = {
+      {"model_stats", "no 'histograms' attribute", drop("histograms")},
+      {"model_stats", "'histograms' is not a list", attribute("histograms", "all of them")},
+      {"model_stats", "'step' is missing", drop("step")},
+      {"model_stats", "'epoch' is missing", attribute("epoch", "first")},
+      {"model_stats", "histograms[0]: 'of' must be", entry("of", "bias")},
+      {"model_stats", "histograms[0]: 'parameter' is missing", entry("parameter", 3)},
+      {"model_stats", "'lo' is above 'hi'", entry("lo", 2.0)},
+      {"model_stats", "'lo' and 'hi' must be finite", entry("hi", "far")},
+      {"model_stats", "'tensor' must be the index", entry("tensor", std::int64_t{9})},
+      {"model_stats", "tensor 0 is f64 [2, 4], not counts", tensor(0, Tensor::zeros(DType::f64, {2, 4}))},
+      {"model_stats", "tensor 0 is f64 [2000], not counts", tensor(0, Tensor::zeros(DType::f64, {2000}))},
+      {"model_stats", "negative or non-finite count", tensor(0, Tensor::from_vector(std::vector<double>{1, -2}))},
+      {"boundary", "5 tensors expected", [](Packet& p) { p.tensors.pop_back(); }},
+      {"boundary", "tensor 0 is i64 [4, 5], not the classes of a square grid",
+       tensor(0, Tensor::zeros(DType::i64, {4, 5}))},
+      {"boundary", "tensor 0 is f32 [4, 4], not the classes", tensor(0, Tensor::zeros(DType::f32, {4, 4}))},
+      {"boundary", "tensor 1 is f32 [3, 3], not probabilities", tensor(1, Tensor::zeros(DType::f32, {3, 3}))},
+      {"boundary", "tensor 2 is f32 [6, 3], not points", tensor(2, Tensor::zeros(DType::f32, {6, 3}))},
+      {"boundary", "tensor 3 is i64 [5], not labels", tensor(3, Tensor::zeros(DType::i64, {5}))},
+      {"boundary", "tensor 4 is f32 [6], not predictions", tensor(4, Tensor::zeros(DType::f32, {6}))},
+      {"boundary", "tensor 3 holds the class 7, outside 0 to 2",
+       tensor(3, Tensor::from_vector(std::vector<std::int64_t>{0, 1, 2, 7, 1, 0}))},
+      {"boundary", "x0, x1, y0 and y1 must be finite", drop("y0")},
+      {"boundary", "the extent is empty", attribute("x1", -3.0)},
+      {"boundary", "'projection' must be", attribute("projection", "tsne")},
+      {"boundary", "'explained' must be a list of two", attribute("explained", 0.5)},
+      {"boundary", "'classes' (a list of class names) is missing", drop("classes")},
+      {"boundary", "'step' is missing", attribute("step", 1.5)},
+  };
+  for (const Case& c : cases) {
+    INFO(c.port << ": " << c.what);
+    Dashboard d;
+    const bool stats = std::string(c.port) == "model_stats";
+    auto packet = stats ? model_stats(10, {"fc1.weight"}) : boundary(10);
+    c.spoil(*packet);
+    d.harness.push(c.port, packet);
+    d.harness.push(c.port, packet);  // the same fault again: counted, not logged
+    CHECK(warnings_with(d.harness, c.what) == 1);
+    CHECK(warnings_with(d.harness, "ignored a " + std::string(c.port) + " packet") == 1);
+    Json model = get(d.port, "/api/model").json();
+    REQUIRE(model["refused"].size() == 1);
+    CHECK(model["refused"][0]["input"] == c.port);
+    CHECK(model["refused"][0]["count"] == 2);
+    CHECK(model["boundary"].is_null());
+    CHECK(get(d.port, "/api/model/histograms?parameter=fc1.weight&of=weight").status == 404);
+    // The run goes on: a good packet after is taken.
+    d.harness.push(c.port, stats ? model_stats(20, {"fc1.weight"}) : boundary(20));
+    if (stats) {
+      CHECK(get(d.port, "/api/model/histograms?parameter=fc1.weight&of=weight").json()["snapshots"].size() == 1);
+    } else {
+      CHECK(get(d.port, "/api/model/boundary").json()["step"] == 20);
+    }
+  }
+}
+
+TEST_CASE("plot_server: a model_stats packet of points only is taken without a complaint") {
+  Dashboard d;
+  auto packet = model_stats(5, {"fc1.weight"});
+  packet->tensors.clear();
+  packet->attributes.clear();
+  d.harness.push("model_stats", packet);
+  Json model = get(d.port, "/api/model").json();
+  CHECK(model["refused"].empty());
+  REQUIRE(model["parameters"].size() == 1);
+  CHECK(model["parameters"][0]["name"] == "fc1.weight");
+  CHECK(model["parameters"][0]["weight"].is_null());
+}
+
+TEST_CASE("plot_server: a viewer gets the newest histograms and a boundary's arrival live") {
+  Dashboard d;
+  Viewer viewer(d.port);
+  CHECK(viewer.read()["type"] == "hello");
+  d.harness.push("model_stats", model_stats(10, {"fc1.weight"}));
+  d.harness.push("model_stats", model_stats(20, {"fc1.weight"}));
+  Json m = viewer.read_until("model");
+  CHECK(m["parameters_changed"] == true);
+  REQUIRE(m["histograms"].size() == 2);  // the newest of each (parameter, of)
+  CHECK(m["histograms"][0]["parameter"] == "fc1.weight");
+  CHECK(m["histograms"][0]["step"] == 20);
+  CHECK(m["histograms"][0]["counts"].size() == 8);
+  d.harness.push("boundary", boundary(30));
+  Json b = viewer.read_until("boundary");
+  CHECK(b["boundary"]["step"] == 30);
+  CHECK(b["boundary"]["grid"] == 4);
+  CHECK_FALSE(b["boundary"].contains("cells"));  // fetched with GET /api/model/boundary
 }
