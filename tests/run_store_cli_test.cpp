@@ -1,8 +1,10 @@
 // The run store as a user meets it: `tributary run` records, `tributary runs ...` reads back,
 // with real processes, real kills and real file-size limits.
 #include <catch2/catch.hpp>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -317,4 +319,98 @@ TEST_CASE("pipelines running at once record into one store, each run whole") {
     CHECK(line_count(without_telemetry(csv.out)) == line_count(written));
     CHECK(without_telemetry(csv.out) == written);
   }
+}
+
+TEST_CASE("the dashboard lists the past runs from the store and serves their curves") {
+  fs::path dir = fresh_dir("dashboard-history");
+  const fs::path iris = kSource / "pipelines" / "iris_linear.toml";
+  auto first = cli({"run", iris.string(), "--run-dir", (dir / "first").string()}, in_dir(dir));
+  INFO(first.all());
+  REQUIRE(first.exit_code == 0);
+  const std::string past = run_id_of(first.out);
+  REQUIRE_FALSE(past.empty());
+
+  // A dashboard in place of the events file, kept up once the data is done until the SIGINT that
+  // follows a look at what it serves of the past run.
+  std::string runs, series, curve, unknown;
+  auto with_dashboard = [&](std::vector<std::string> extra) {
+    runs.clear();
+    ProcessOptions options = in_dir(dir);
+    options.signal = SIGINT;
+    options.signal_when = "the dashboard stays up at ";
+    options.before_signal = [&](const ProcessResult& so_far) {
+      std::smatch url;
+      if (!std::regex_search(so_far.err, url, std::regex("stays up at (http://127\\.0\\.0\\.1:[0-9]+/)"))) return;
+      auto get = [&](const std::string& route) {
+        return run_process({"/usr/bin/curl", "-sS", "--max-time", "20", url[1].str() + route}).out;
+      };
+      runs = get("api/runs?limit=10");
+      series = get("api/runs/" + past + "/series");
+      curve = get("api/runs/" + past + "/series/train%3Atrain%2Floss?points=16");
+      unknown = get("api/runs/" + past + "x/series");
+    };
+    std::vector<std::string> args = {"run", iris.string(), "--set", "events.plugin=plot_server", "--set",
+                                     "events.port=0", "--set", "events.linger=true"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return cli(args, options);
+  };
+  auto live = with_dashboard({"--run-dir", (dir / "live").string()});
+  INFO(live.all());
+  REQUIRE(live.exit_code == 0);
+  const std::string current = run_id_of(live.out);
+  INFO("runs: " << runs);
+  REQUIRE_FALSE(runs.empty());
+  auto listed = nlohmann::json::parse(runs);
+  CHECK(listed.at("available") == true);
+  CHECK(listed.at("current") == current);
+  // The newest first: this run, still running while its dashboard lingers, then the past one.
+  REQUIRE(listed.at("runs").size() == 2);
+  CHECK(listed["runs"][0].at("id") == current);
+  CHECK(listed["runs"][0].at("status") == "running");
+  CHECK(listed["runs"][1].at("id") == past);
+  CHECK(listed["runs"][1].at("status") == "finished");
+  CHECK(listed["runs"][1].at("name") == "iris-linear");
+  CHECK(listed["runs"][1].at("headline").at("name") == "val/accuracy");
+  CHECK(listed["runs"][1].at("duration_s").get<double>() > 0.0);
+
+  // Its series, and one of them decimated, keeping its first point as the run wrote it.
+  INFO("series: " << series);
+  auto named = nlohmann::json::parse(series).at("series");
+  std::int64_t length = -1;
+  for (const auto& s : named) {
+    if (s.at("name") == "train:train/loss") length = s.at("length").get<std::int64_t>();
+  }
+  REQUIRE(length > 16);
+  INFO("curve: " << curve);
+  auto loss = nlohmann::json::parse(curve);
+  CHECK(loss.at("length") == length);
+  CHECK(loss.at("decimated") == true);
+  REQUIRE(loss.at("points").size() <= 16);
+  REQUIRE(loss.at("points").size() >= 4);
+  // metrics.csv: time,node,name,step,epoch,value
+  std::istringstream csv(read_file(dir / "first" / "metrics.csv"));
+  std::string row;
+  std::vector<std::string> cells;
+  while (std::getline(csv, row)) {
+    if (row.find(",train/loss,") == std::string::npos) continue;
+    std::istringstream cut(row);
+    for (std::string cell; std::getline(cut, cell, ',');) cells.push_back(cell);
+    break;
+  }
+  REQUIRE(cells.size() == 6);
+  CHECK(loss["points"][0][0].get<std::int64_t>() == std::stoll(cells[3]));
+  CHECK(loss["points"][0][1].get<double>() == Approx(std::stod(cells[5])));
+  CHECK(loss["points"][0][2].get<double>() == Approx(std::stod(cells[0])));
+  CHECK_THAT(unknown, Catch::Contains("no run '" + past + "x'") && Catch::Contains(past));
+
+  // Unrecorded, the dashboard says why it has no past runs.
+  auto unrecorded = with_dashboard({"--run-dir", (dir / "unrecorded").string(), "--no-store"});
+  INFO(unrecorded.all());
+  REQUIRE(unrecorded.exit_code == 0);
+  INFO("runs: " << runs);
+  REQUIRE_FALSE(runs.empty());
+  auto none = nlohmann::json::parse(runs);
+  CHECK(none.at("available") == false);
+  CHECK_THAT(none.at("reason").get<std::string>(), Catch::Contains("--no-store"));
+  CHECK(none.at("runs").empty());
 }

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "plot_server/model_store.hpp"
+#include "plot_server/past_runs.hpp"
 #include "plot_server/series_store.hpp"
 #include "tributary/node.hpp"
 
@@ -105,6 +106,7 @@ class PlotServer final : public Node {
 
   std::unique_ptr<SeriesStore> store_;
   std::unique_ptr<ModelStore> model_;
+  std::unique_ptr<PastRuns> past_runs_;
   std::unique_ptr<HttpServer> server_;
 
   // Everything below is guarded by mutex_ (the node's callbacks and the server thread).

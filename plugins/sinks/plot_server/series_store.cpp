@@ -40,12 +40,15 @@ struct SeriesStore::Series {
   int fd = -1;
 };
 
-std::vector<std::pair<double, double>> decimate(const std::vector<std::pair<double, double>>& points,
-                                                std::size_t max_points) {
-  if (points.size() <= max_points) return points;
+std::vector<std::size_t> decimated_indices(std::size_t n, const std::function<double(std::size_t)>& value,
+                                           std::size_t max_points) {
+  std::vector<std::size_t> out;
+  if (n <= max_points) {
+    out.resize(n);
+    for (std::size_t i = 0; i < n; ++i) out[i] = i;
+    return out;
+  }
   const std::size_t buckets = std::max<std::size_t>(1, max_points / 4);
-  const std::size_t n = points.size();
-  std::vector<std::pair<double, double>> out;
   out.reserve(buckets * 4);
   for (std::size_t b = 0; b < buckets; ++b) {
     const std::size_t begin = b * n / buckets;
@@ -53,16 +56,34 @@ std::vector<std::pair<double, double>> decimate(const std::vector<std::pair<doub
     if (begin >= end) continue;
     std::size_t low = begin;
     std::size_t high = begin;
-    for (std::size_t i = begin; i < end; ++i) {
-      if (points[i].second < points[low].second) low = i;
-      if (points[i].second > points[high].second) high = i;
+    double low_value = value(begin);
+    double high_value = low_value;
+    for (std::size_t i = begin + 1; i < end; ++i) {
+      const double v = value(i);
+      if (v < low_value) {
+        low = i;
+        low_value = v;
+      }
+      if (v > high_value) {
+        high = i;
+        high_value = v;
+      }
     }
     std::size_t keep[4] = {begin, low, high, end - 1};
     std::sort(std::begin(keep), std::end(keep));
     for (std::size_t k = 0; k < 4; ++k) {
-      if (k == 0 || keep[k] != keep[k - 1]) out.push_back(points[keep[k]]);
+      if (k == 0 || keep[k] != keep[k - 1]) out.push_back(keep[k]);
     }
   }
+  return out;
+}
+
+std::vector<std::pair<double, double>> decimate(const std::vector<std::pair<double, double>>& points,
+                                                std::size_t max_points) {
+  if (points.size() <= max_points) return points;
+  std::vector<std::pair<double, double>> out;
+  for (std::size_t i : decimated_indices(points.size(), [&](std::size_t k) { return points[k].second; }, max_points))
+    out.push_back(points[i]);
   return out;
 }
 

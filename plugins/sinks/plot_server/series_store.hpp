@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -55,6 +56,9 @@ struct SeriesView {
 // smallest, the largest and the last, in their order, so a spike survives any zoom level.
 std::vector<std::pair<double, double>> decimate(const std::vector<std::pair<double, double>>& points,
                                                 std::size_t max_points);
+// The same choice over any `n` points, `value(i)` giving point i's y: the indices kept, ascending.
+std::vector<std::size_t> decimated_indices(std::size_t n, const std::function<double(std::size_t)>& value,
+                                           std::size_t max_points);
 
 // Thread-safe: the node appends while the server reads.
 class SeriesStore {
