@@ -91,3 +91,19 @@ export async function eachLimited(items, limit, fn) {
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
+
+// The run store's runs (GET /api/runs) and a past run's series, as ../API.md describes them.
+export function fetchRuns(params = {}) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v != null && v !== '') q.set(k, String(v));
+  const qs = q.toString();
+  return getJSON(`/api/runs${qs ? `?${qs}` : ''}`);
+}
+
+export function fetchPastSeriesList(id) {
+  return getJSON(`/api/runs/${encodeURIComponent(id)}/series`);
+}
+
+export function fetchPastSeries(id, name, points = 2000) {
+  return getJSON(`/api/runs/${encodeURIComponent(id)}/series/${encodeURIComponent(name)}?points=${points}`);
+}

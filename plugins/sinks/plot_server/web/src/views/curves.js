@@ -9,6 +9,7 @@ import { formatValue, formatClock } from '../lib/format.js';
 import { seriesRows, seriesCSV, seriesJSON, fileName } from '../lib/csv.js';
 import { download } from '../dom.js';
 import { fetchSeries } from '../api.js';
+import { overlayDash } from '../lib/overlay.js';
 
 const SPLIT_COLORS = { train: 0, val: 1, test: 2 };
 const SETTINGS_KEY = 'tributary.curves';
@@ -43,6 +44,7 @@ export class CurvesView {
     this.app = app;
     this.settings = loadSettings();
     this.charts = new Map();
+    this.overlays = []; // past runs drawn dashed over the live series (lib/overlay.js)
     this.layoutKey = '';
     this.dirty = new Set();
     this.scheduled = false;
@@ -176,6 +178,12 @@ export class CurvesView {
 
   rebuildAll() {
     for (const c of this.charts.values()) c.rebuild();
+  }
+
+  // The past runs to draw beside the live one (at most a few; see views/runs.js).
+  setOverlays(list) {
+    this.overlays = list;
+    this.rebuildAll();
   }
 
   // x of a point at a step, on the current axis.
@@ -330,6 +338,19 @@ class Chart {
       series.push({ label: `${seriesLabel(name, this.manyNodes)} (raw)`, stroke: withAlpha(c, 0.28), width: 1, spanGaps: true, points: { show: false }, value: legendValue, ...(best ? { show: false } : {}) });
       series.push({ label: seriesLabel(name, this.manyNodes), stroke: c, width: best ? 1.25 : 1.75, spanGaps: true, points: { show: false }, value: legendValue, ...line });
     });
+    // Past runs: the same colours, dashed, smoothed alike; their raw lines start hidden.
+    this.pastSeries = [];
+    for (const past of this.view.overlays) {
+      this.names.forEach((name, i) => {
+        if (!past.has(name) || splitName(name).metric.startsWith('best/')) return;
+        const c = this.color(name, i);
+        const label = `${seriesLabel(name, this.manyNodes)} · ${past.label}`;
+        const dash = overlayDash(past.index);
+        series.push({ label: `${label} (raw)`, stroke: withAlpha(c, 0.2), width: 1, dash, spanGaps: true, points: { show: false }, value: legendValue, show: false });
+        series.push({ label, stroke: withAlpha(c, 0.75), width: 1.25, dash, spanGaps: true, points: { show: false }, value: legendValue });
+        this.pastSeries.push({ past, name });
+      });
+    }
     const width = Math.max(200, this.body.clientWidth || 400);
     const opts = {
       width,
@@ -476,6 +497,10 @@ class Chart {
       }
       const xOf = (step, time) => this.view.xOf(step, time);
       tables.push(seriesTable({ steps, values, times }, xOf, st, splitName(name).metric));
+    }
+    for (const { past, name } of this.pastSeries || []) {
+      const xOf = (step, time) => past.xOf(step, time, st.x);
+      tables.push(seriesTable(past.series.get(name), xOf, st, splitName(name).metric));
     }
     if (!tables.length) return [[]];
     if (tables.length === 1) return tables[0];
