@@ -34,6 +34,22 @@ std::string chain_toml(int relays, const std::string& source_params, const std::
 const core::NodeStats& stats_of(const RunResult& r, const std::string& name) {
   return *std::find_if(r.nodes.begin(), r.nodes.end(), [&](const core::NodeStats& s) { return s.name == name; });
 }
+
+std::uint64_t emitted(const core::Runtime& runtime, const std::string& name) {
+  auto all = runtime.stats();
+  return std::find_if(all.begin(), all.end(), [&](const core::NodeStats& n) { return n.name == name; })->packets_out;
+}
+
+// Waits until the condition holds (or ten seconds pass, when the test then fails on what it checks).
+template <typename Condition>
+bool eventually(Condition condition) {
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > give_up) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
 }  // namespace
 
 TEST_CASE("a chain of ten nodes delivers every packet in order and flushes each node once") {
@@ -210,7 +226,7 @@ TEST_CASE("a stop request ends an endless source, queues drain and sinks flush")
   Harness h(chain_toml(2, "count = 0\nperiod_us = 100"));
   core::Runtime runtime(h.plan, h.logging);
   std::thread stopper([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    eventually([&] { return emitted(runtime, "src") > 10; });
     runtime.request_stop("test says so");
   });
   RunResult r = runtime.run();
@@ -228,18 +244,24 @@ TEST_CASE("the control bus sets settable parameters, refuses others, and pauses 
   std::string unknown, not_settable, bad_type, accepted;
   std::size_t during_pause_before = 0, during_pause_after = 0;
   std::thread driver([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    eventually([&] { return emitted(runtime, "src") > 0; });
     unknown = runtime.control({ControlVerb::set, "nope", "gain", Value(2.0)});
     not_settable = runtime.control({ControlVerb::set, "r0", "delay_us", Value(5)});
     bad_type = runtime.control({ControlVerb::set, "r0", "gain", Value("loud")});
     accepted = runtime.control({ControlVerb::set, "r0", "gain", Value(3)});
     runtime.control({ControlVerb::pause, "", "", Value()});
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    during_pause_before = runtime.stats()[0].packets_out;
+    // The source holds once the packet it was making when the pause came is out: its count
+    // stands still for 50 ms. Then, for 100 ms more, it must not move.
+    eventually([&] {
+      std::uint64_t before = emitted(runtime, "src");
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      during_pause_before = emitted(runtime, "src");
+      return during_pause_before == before;
+    });
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    during_pause_after = runtime.stats()[0].packets_out;
+    during_pause_after = emitted(runtime, "src");
     runtime.control({ControlVerb::resume, "", "", Value()});
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    eventually([&] { return emitted(runtime, "src") > during_pause_after; });
     runtime.control({ControlVerb::stop, "", "", Value()});
   });
   RunResult r = runtime.run();
@@ -273,18 +295,22 @@ plugin = "watch"
 )",
             {}, core::LogSettings{LogLevel::warn, {{"sink", LogLevel::info}}, false});
   core::Runtime runtime(h.plan, h.logging);
+  auto has = [&](const std::string& node, const std::string& name) {
+    return std::any_of(record().telemetry.begin(), record().telemetry.end(),
+                       [&](const MetricPoint& m) { return m.node == node && m.name == name; });
+  };
+  // Stopped once the sink has seen telemetry of every node.
   std::thread stopper([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    eventually([&] {
+      std::lock_guard<std::mutex> lock(record().mutex);
+      return has("src", metric::kPacketsOut) && has("r", metric::kQueueDepth) && has("sink", metric::kBusySeconds);
+    });
     runtime.request_stop("enough");
   });
   RunResult r = runtime.run();
   stopper.join();
   CHECK(r.status == RunResult::Status::stopped);
   std::lock_guard<std::mutex> lock(record().mutex);
-  auto has = [&](const std::string& node, const std::string& name) {
-    return std::any_of(record().telemetry.begin(), record().telemetry.end(),
-                       [&](const MetricPoint& m) { return m.node == node && m.name == name; });
-  };
   CHECK(has("src", metric::kPacketsOut));
   CHECK(has("r", metric::kQueueDepth));
   CHECK(has("sink", metric::kBusySeconds));
@@ -378,6 +404,8 @@ plugin = "square"
 plugin = "collect"
 )");
   core::Runtime runtime(h.plan, h.logging);
+  // One sent before the start reaches the node however late the thread below gets going.
+  runtime.control({ControlVerb::set, "sq", "gain", Value(2.0)});
   std::atomic<bool> done{false};
   std::thread controller([&] {
     while (!done.load()) {

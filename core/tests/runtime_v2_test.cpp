@@ -341,18 +341,25 @@ plugin = "collect"
     std::lock_guard<std::mutex> lock(mutex);
     replies.push_back(reply);
   };
+  auto answered = [&](std::size_t n) {
+    return eventually([&] {
+      std::lock_guard<std::mutex> lock(mutex);
+      return replies.size() >= n;
+    });
+  };
   std::uint64_t held_at = 0, still_at = 0;
   std::thread driver([&] {
     eventually([&] { return taken(runtime, "r0") > 0; });
     runtime.control({ControlVerb::pause, "r0", "", Value()}, keep);
-    std::this_thread::sleep_for(std::chrono::milliseconds(30));
-    held_at = taken(runtime, "r0");
-    // The paused node takes a control message: its own queue is not blocked by its inputs.
+    // The paused node takes control messages: its own queue is not blocked by its inputs. The
+    // packet it may have been processing when the pause came can answer the first; the second,
+    // sent after that answer, is answered in a turn of its own, once that packet is counted.
+    runtime.control({ControlVerb::set, "r0", "gain", Value(4)}, keep);
+    answered(2);
     runtime.control({ControlVerb::set, "r0", "gain", Value(5)}, keep);
-    eventually([&] {
-      std::lock_guard<std::mutex> lock(mutex);
-      return replies.size() >= 2;
-    });
+    answered(3);
+    held_at = taken(runtime, "r0");
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));  // the source goes on meanwhile
     still_at = taken(runtime, "r0");
     runtime.control({ControlVerb::resume, "r0", "", Value()}, keep);
   });
@@ -364,7 +371,7 @@ plugin = "collect"
   std::vector<std::int64_t> expected(2000);
   for (std::size_t i = 0; i < expected.size(); ++i) expected[i] = static_cast<std::int64_t>(i);
   CHECK(record().received == expected);
-  REQUIRE(replies.size() == 3);
+  REQUIRE(replies.size() == 4);
   CHECK(replies[0].accepted);
   CHECK(replies[0].text == "its inputs are held");
 }
