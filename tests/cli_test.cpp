@@ -1,6 +1,7 @@
 // The tributary command as a user meets it: real plugins, real files, real signals.
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -64,6 +65,12 @@ fs::path fresh_dir(const std::string& name) {
 fs::path write_file(const fs::path& path, const std::string& text) {
   std::ofstream(path) << text;
   return path;
+}
+
+// The lines in a file that a run is writing (0 while it does not exist).
+std::size_t lines_in(const fs::path& path) {
+  std::string text = read_file(path);
+  return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
 }
 
 // The packets a node took in, from the table `tributary run` prints at the end.
@@ -583,13 +590,26 @@ path = "${RUN_DIR}/metrics.jsonl"
 [nodes.ckpt]
 plugin = "checkpoint"
 )");
+  const fs::path metrics = dir / "run" / "metrics.jsonl";
+  const fs::path manifest = dir / "run" / "checkpoints" / "checkpoints.json";
   ProcessOptions usr1;
-  usr1.signal = SIGUSR1;
-  usr1.signal_when = "run directory:";
-  // From the process start: loading the plugins (LibTorch among them) takes up to a second or two
-  // on a busy machine, and the trainer needs its first example before it has a model to save.
-  usr1.signal_after = std::chrono::milliseconds(2500);
-  usr1.timeout = std::chrono::seconds(7);  // then SIGKILL: the checkpoint must not stop the run
+  bool asked = false;
+  std::size_t metrics_at_checkpoint = 0;
+  // The trainer has a model to save once it reports a loss: then SIGUSR1. Once the checkpoint is
+  // written and the run still goes on (more metrics), SIGKILL: the checkpoint must not stop it.
+  usr1.while_running = [&](pid_t pid, const ProcessResult&) {
+    if (!asked) {
+      if (read_file(metrics).find("\"train/loss\"") == std::string::npos) return;
+      kill(pid, SIGUSR1);
+      asked = true;
+    } else if (metrics_at_checkpoint == 0) {
+      if (read_file(manifest).find("\"reason\": \"control\"") != std::string::npos) {
+        metrics_at_checkpoint = std::max<std::size_t>(1, lines_in(metrics));
+      }
+    } else if (lines_in(metrics) > metrics_at_checkpoint) {
+      kill(pid, SIGKILL);
+    }
+  };
   auto r = cli({"run", file.string(), "--run-dir", (dir / "run").string()}, usr1);
   INFO(r.all());
   CHECK(r.exit_code == 128 + SIGKILL);  // still running after the checkpoint, until killed
@@ -611,17 +631,34 @@ chunk = 4096
 plugin = "csv"
 path = "${RUN_DIR}/tone.csv"
 )");
-  fs::path script = write_file(dir / "twice.sh",
-                               "#!/bin/sh\n\"$@\" &\npid=$!\nsleep 3.5\nkill -INT $pid\n"
-                               "sleep 0.5\nkill -INT $pid\nwait $pid\n");
-  fs::permissions(script, fs::perms::owner_all);
-  auto start = std::chrono::steady_clock::now();
-  auto r = run_process({"/bin/sh", script.string(), kCli, "run", file.string(), "--run-dir", (dir / "run").string()});
-  auto elapsed = std::chrono::steady_clock::now() - start;
+  // The first SIGINT once the sink has written 4 MiB (about a hundred rows; the source, three
+  // times as fast, has queued hundreds more); the second half a second after the CLI said it
+  // stops gracefully: a second request, not the same one delivered twice.
+  ProcessOptions options;
+  int sent = 0;
+  std::chrono::steady_clock::time_point stopping_seen, second_sent;
+  options.while_running = [&](pid_t pid, const ProcessResult& so_far) {
+    const auto now = std::chrono::steady_clock::now();
+    std::error_code missing;
+    if (sent == 0 && fs::file_size(dir / "run" / "tone.csv", missing) >= (4u << 20) && !missing) {
+      kill(pid, SIGINT);
+      sent = 1;
+    } else if (sent == 1 && so_far.err.find("stopping gracefully") != std::string::npos) {
+      if (stopping_seen == std::chrono::steady_clock::time_point{}) stopping_seen = now;
+      if (now - stopping_seen >= std::chrono::milliseconds(500)) {
+        kill(pid, SIGINT);
+        second_sent = now;
+        sent = 2;
+      }
+    }
+  };
+  auto r = cli({"run", file.string(), "--run-dir", (dir / "run").string()}, options);
+  auto elapsed = std::chrono::steady_clock::now() - second_sent;
   INFO(r.all());
+  REQUIRE(sent == 2);
   CHECK(r.exit_code == 130);
   CHECK_THAT(r.err, Catch::Contains("second signal: stopping at once"));
-  CHECK(elapsed < std::chrono::seconds(10));
+  CHECK(elapsed < std::chrono::seconds(6));
 }
 
 namespace {
@@ -651,10 +688,16 @@ TEST_CASE("stop signals that arrive together are one graceful stop request") {
   fs::path dir = fresh_dir("signals-together");
   fs::path file = endless_pipeline(dir);
   // What GNU timeout does: SIGTERM to the process, then to its group; here two kinds at once,
-  // so the kernel cannot merge them.
-  fs::path script = write_file(dir / "together.sh",
-                               "#!/bin/sh\n\"$@\" &\npid=$!\nsleep 3\nkill -TERM $pid\nkill -INT $pid\nwait $pid\n");
-  auto r = run_process({"/bin/sh", script.string(), kCli, "run", file.string(), "--run-dir", (dir / "run").string()});
+  // so the kernel cannot merge them, once rows are in the file.
+  ProcessOptions together;
+  bool sent = false;
+  together.while_running = [&](pid_t pid, const ProcessResult&) {
+    if (sent || lines_in(dir / "run" / "tone.csv") < 3) return;
+    kill(pid, SIGTERM);
+    kill(pid, SIGINT);
+    sent = true;
+  };
+  auto r = cli({"run", file.string(), "--run-dir", (dir / "run").string()}, together);
   INFO(r.all());
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.err, !Catch::Contains("second signal"));
@@ -663,8 +706,18 @@ TEST_CASE("stop signals that arrive together are one graceful stop request") {
   REQUIRE(rows.size() >= 2);
   CHECK(rows.size() - 1 == packets_in(r.out, "out"));
 
-  auto t = run_process({"/usr/bin/timeout", "--preserve-status", "1", kCli, "run", file.string(), "--run-dir",
-                        (dir / "run-timeout").string()});
+  // GNU timeout itself: its SIGALRM is the time running out, sent here once rows are in the file.
+  ProcessOptions expire;
+  expire.signal = SIGALRM;
+  expire.signal_when = "run directory:";
+  expire.before_signal = [&](const ProcessResult&) {
+    for (int i = 0; i < 600 && lines_in(dir / "run-timeout" / "tone.csv") < 3; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  };
+  auto t = run_process({"/usr/bin/timeout", "--preserve-status", "600", kCli, "run", file.string(), "--run-dir",
+                        (dir / "run-timeout").string()},
+                       expire);
   INFO(t.all());
   CHECK(t.exit_code == 0);
   CHECK_THAT(t.out, Catch::Contains("stopped after"));

@@ -31,6 +31,9 @@ struct ProcessOptions {
   std::chrono::milliseconds signal_after{0};
   std::string signal_when;
   std::function<void(const ProcessResult&)> before_signal;
+  // Called every 20 ms or so while the program runs, with its pid and the output so far: a test
+  // signals it there once it sees a state (rows in a file, a line printed), never at a time.
+  std::function<void(pid_t, const ProcessResult&)> while_running;
   std::chrono::seconds timeout{120};
 };
 
@@ -87,6 +90,7 @@ inline ProcessResult run_process(const std::vector<std::string>& argv, const Pro
         signalled = true;
       }
     }
+    if (options.while_running && open_fds > 0) options.while_running(pid, result);
     if (!killed && elapsed > options.timeout) {
       kill(pid, SIGKILL);
       killed = true;
