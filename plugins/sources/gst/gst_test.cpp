@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cmath>
+#include <regex>
+#include <thread>
 
 #include "testing/real_parts.hpp"
 #include "tributary/testing.hpp"
@@ -143,13 +145,22 @@ TEST_CASE("gst reports a stream that dies with GStreamer's error, and ends with 
   ScratchDir dir;
   const std::string gst = require_program("gst-launch-1.0", "gstreamer1.0-tools");
   // A TCP server streaming raw audio; the node reads it, then the server goes away mid-stream.
-  const int port = 20000 + static_cast<int>(::getpid() % 20000);
-  Child server({gst, "-q", "audiotestsrc", "is-live=true", "!", "audio/x-raw,format=S16LE,rate=8000,channels=1", "!",
-                "tcpserversink", "host=127.0.0.1", "port=" + std::to_string(port)},
+  // The server binds a free port and says which (-v prints current-port once it listens).
+  Child server({gst, "-v", "audiotestsrc", "is-live=true", "!", "audio/x-raw,format=S16LE,rate=8000,channels=1", "!",
+                "tcpserversink", "host=127.0.0.1", "port=0"},
                {}, dir.file("server.log"));
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  std::string port;
+  const auto listening = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (port.empty() && server.running() && std::chrono::steady_clock::now() < listening) {
+    std::smatch m;
+    const std::string log = read_text(dir.file("server.log"));
+    if (std::regex_search(log, m, std::regex("current-port = ([1-9][0-9]*)"))) port = m[1];
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  INFO(read_text(dir.file("server.log")));
+  REQUIRE(!port.empty());
   auto h = NodeHarness::of<Gst>(
-      {{"launch", "tcpclientsrc host=127.0.0.1 port=" + std::to_string(port) +
+      {{"launch", "tcpclientsrc host=127.0.0.1 port=" + port +
                       " ! rawaudioparse format=pcm pcm-format=s16le sample-rate=8000 num-channels=1 ! audioconvert"},
        {"caps", "audio/x-raw,format=F32LE"}});
   h.start();
@@ -165,7 +176,7 @@ TEST_CASE("gst reports a stream that dies with GStreamer's error, and ends with 
   CHECK(h.output("out").size() >= 5);
 
   // Nobody listening any more: GStreamer's error names the element and what failed.
-  CHECK_THAT(error_of({{"launch", "tcpclientsrc host=127.0.0.1 port=" + std::to_string(port)}}),
+  CHECK_THAT(error_of({{"launch", "tcpclientsrc host=127.0.0.1 port=" + port}}),
              Catch::Contains("tcpclientsrc") && Catch::Contains("Could not open resource") ||
                  Catch::Contains("tcpclientsrc") && Catch::Contains("connect"));
 }

@@ -3,6 +3,7 @@
 // PulseAudio server with a null sink, an X server (Xvfb). Each test starts and stops its own
 // servers in directories of its own, so tests can run side by side. A program the setup script
 // installs that is missing fails the test with what to install; nothing passes silently.
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -264,32 +265,34 @@ class PulseServer {
   Child server_;
 };
 
-// An X server of the test's own (Xvfb) on a display no one else uses.
+// An X server of the test's own (Xvfb) on a display no one else uses: Xvfb picks a free one
+// itself and names it once it takes connections (-displayfd), so tests side by side never pick
+// the same one between a look at the lock files and the server's start.
 class XServer {
  public:
   XServer(int width, int height) {
     const std::string xvfb = require_program("Xvfb", "xvfb");
-    static std::atomic<int> started{0};
-    const std::string xsetroot = require_program("xsetroot", "x11-xserver-utils");
-    for (int attempt = 0; attempt < 20; ++attempt) {
-      const int n = 100 + static_cast<int>((::getpid() * 7 + started++ * 13) % 800);
-      if (fs::exists("/tmp/.X" + std::to_string(n) + "-lock") || fs::exists("/tmp/.X11-unix/X" + std::to_string(n))) {
-        continue;
-      }
-      display_ = ":" + std::to_string(n);
-      server_ = Child({xvfb, display_, "-screen", "0", std::to_string(width) + "x" + std::to_string(height) + "x24",
-                       "-nolisten", "tcp", "-noreset"},
-                      {}, dir_.file("xvfb.log"));
-      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-      // Ready once a client gets through (the socket appears a moment before).
-      const std::string probe = quote(xsetroot) + " -display " + display_ + " -solid black 2>/dev/null";
-      while (server_.running() && std::chrono::steady_clock::now() < deadline) {
-        if (std::system(probe.c_str()) == 0) return;
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      }
-      server_.end();
+    int ready[2];
+    REQUIRE(::pipe(ready) == 0);
+    server_ = Child({xvfb, "-displayfd", std::to_string(ready[1]), "-screen", "0",
+                     std::to_string(width) + "x" + std::to_string(height) + "x24", "-nolisten", "tcp", "-noreset"},
+                    {}, dir_.file("xvfb.log"));
+    ::close(ready[1]);
+    std::string number;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (number.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+      pollfd fd{ready[0], POLLIN, 0};
+      if (::poll(&fd, 1, 100) <= 0) continue;
+      char buffer[16];
+      const ssize_t n = ::read(ready[0], buffer, sizeof buffer);
+      if (n <= 0) break;  // Xvfb ended without naming a display
+      number.append(buffer, static_cast<std::size_t>(n));
     }
-    FAIL("Xvfb did not start: " << read_text(dir_.file("xvfb.log")));
+    ::close(ready[0]);
+    if (number.find('\n') == std::string::npos || !server_.running()) {
+      FAIL("Xvfb did not start: " << read_text(dir_.file("xvfb.log")));
+    }
+    display_ = ":" + number.substr(0, number.find('\n'));
   }
   const std::string& display() const { return display_; }
   // Tiles the root window with an XBM bitmap (rows of '1' and '0' characters) in two colours.
