@@ -5,7 +5,7 @@ import './style.css';
 import { h } from './dom.js';
 import { connectLive, fetchSeries, eachLimited } from './api.js';
 import { Series, Clock } from './lib/series.js';
-import { splitName, isConfusion } from './lib/grouping.js';
+import { splitName, isConfusion, isModel } from './lib/grouping.js';
 import { toSeconds } from './lib/format.js';
 import { CurvesView } from './views/curves.js';
 import { StatusView } from './views/status.js';
@@ -13,6 +13,7 @@ import { GraphView } from './views/graph.js';
 import { LogView } from './views/logs.js';
 import { ConfusionView } from './views/confusion.js';
 import { ControlsView } from './views/controls.js';
+import { ModelViews } from './views/model.js';
 
 const THEME_KEY = 'tributary.theme';
 
@@ -44,12 +45,16 @@ const logsCard = h('section.card.logs-card');
 const controlsCard = h('section.card.controls-card');
 const graphCard = h('section.card.graph-card');
 const confusionCard = h('section.card.confusion-card');
+const histogramCard = h('section.card.histogram-card', { 'data-testid': 'model-histograms' });
+const flowCard = h('section.card.flow-card', { 'data-testid': 'model-flow' });
+const boundaryCard = h('section.card.boundary-card', { 'data-testid': 'model-boundary' });
 document.getElementById('app').replaceChildren(
   h('header.topbar', h('div.brand', logo, 'Tributary'), runHead, h('div.spacer'), conn, themeBtn),
   strip,
   h('main.layout',
     h('div.col-main', curvesCard, logsCard),
-    h('aside.col-side', controlsCard, graphCard, confusionCard)));
+    h('aside.col-side', controlsCard, graphCard, confusionCard)),
+  h('section.model-views', { 'aria-label': 'model', 'data-testid': 'model-views' }, histogramCard, flowCard, boundaryCard));
 
 const status = new StatusView(runHead, strip);
 const curves = new CurvesView(curvesCard, app);
@@ -57,6 +62,7 @@ const logs = new LogView(logsCard);
 const controls = new ControlsView(controlsCard);
 const graph = new GraphView(graphCard);
 const confusion = new ConfusionView(confusionCard);
+const model = new ModelViews(histogramCard, flowCard, boundaryCard);
 
 // ---- theme ----
 function renderThemeButton() {
@@ -70,6 +76,7 @@ function toggleTheme() {
   } catch { /* private mode */ }
   renderThemeButton();
   curves.rebuildAll();
+  model.redraw();
 }
 renderThemeButton();
 
@@ -80,7 +87,7 @@ function isTrainerSeries(name) {
 }
 
 function addSeries(name, withHistory) {
-  if (isConfusion(splitName(name).metric)) return null;
+  if (isConfusion(splitName(name).metric) || isModel(splitName(name).metric)) return null;
   let s = app.series.get(name);
   if (!s) {
     s = new Series(name);
@@ -117,9 +124,9 @@ function noteValue(name, step, value) {
 }
 
 async function loadHistories(list, generation) {
-  const names = list.map((x) => x.name).filter((n) => !isConfusion(splitName(n).metric));
+  const names = list.map((x) => x.name).filter((n) => !isConfusion(splitName(n).metric) && !isModel(splitName(n).metric));
   // Wall times for history points come from the trainer's densest series.
-  const ref = list.filter((x) => isTrainerSeries(x.name) && !isConfusion(splitName(x.name).metric))
+  const ref = list.filter((x) => isTrainerSeries(x.name) && !isConfusion(splitName(x.name).metric) && !isModel(splitName(x.name).metric))
     .sort((a, b) => (b.length || 0) - (a.length || 0))[0];
   const first = ['loss', 'accuracy', 'lr', 'epoch'];
   names.sort((a, b) => {
@@ -172,10 +179,12 @@ function onHello(msg) {
     controls.setPast(app.run.controls);
   }
   graph.setGraph(app.graph);
+  model.reset(app.graph, app.trainer);
   const list = msg.series || [];
   for (const info of list) {
     addSeries(info.name, true);
     if (info.last_value != null) noteValue(info.name, info.last_step, info.last_value);
+    if (info.last_value != null) model.onSeries(info.name, info.last_step, info.last_value, null);
   }
   curves.layout();
   confusion.update(app.latest);
@@ -193,6 +202,7 @@ function onPoints(msg) {
     if (isNew && s) added = true;
     if (isTrainerSeries(name)) for (const p of points) app.clock.addTime(p[0], p[2]);
     const last = points[points.length - 1];
+    model.onSeries(name, last[0], last[3], points);
     if (splitName(name).metric === 'epoch') for (const p of points) noteValue(name, p[0], p[3]);
     else noteValue(name, last[0], last[3]);
     if (s) {
@@ -216,6 +226,8 @@ function onMessage(msg) {
       controls.setPast(msg.run.controls);
       return undefined;
     case 'control': return controls.onControl(msg);
+    case 'model': return model.onModel(msg);
+    case 'boundary': return model.onBoundary(msg);
     default: return undefined;
   }
 }

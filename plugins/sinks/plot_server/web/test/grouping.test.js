@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { groupSeries, groupOf, splitName, seriesLabel } from '../src/lib/grouping.js';
+import { groupSeries, groupOf, splitName, seriesLabel, isModel } from '../src/lib/grouping.js';
 
 test('names split at the first colon', () => {
   assert.deepEqual(splitName('train:val/loss'), { node: 'train', metric: 'val/loss' });
@@ -38,4 +38,11 @@ test('best/ metrics go on the chart of the metric they track; progress is left o
 test('labels name the node only when several nodes report', () => {
   assert.equal(seriesLabel('train:val/loss', false), 'val/loss');
   assert.equal(seriesLabel('train:val/loss', true), 'train:val/loss');
+});
+
+test('model/P/... statistics are left to the model views', () => {
+  assert.ok(isModel('model/0.linear.weight/grad/abs_mean'));
+  assert.ok(!isModel('train/loss'));
+  const groups = groupSeries(['train:train/loss', 'train:model/0.linear.weight/grad/norm', 'train:model/0.linear.bias/weight/mean']);
+  assert.deepEqual(groups.map((g) => g.key), ['loss']);
 });

@@ -17,6 +17,11 @@ export function isConfusion(metric) {
   return /^(val|test|train)\/confusion\//.test(metric);
 }
 
+// Per-parameter weight and gradient statistics (model/P/weight|grad/STAT) go to the model views.
+export function isModel(metric) {
+  return metric.startsWith('model/');
+}
+
 // The run's own progress is shown in the status, not as curves.
 const PROGRESS = new Set(['epoch', 'progress', 'eta_s']);
 export function isProgress(metric) {
@@ -57,7 +62,7 @@ export function groupSeries(names) {
   const groups = new Map();
   for (const name of names) {
     const { metric } = splitName(name);
-    if (isConfusion(metric) || isProgress(metric)) continue;
+    if (isConfusion(metric) || isProgress(metric) || isModel(metric)) continue;
     const g = groupOf(metric);
     if (!groups.has(g.key)) groups.set(g.key, { ...g, names: [] });
     groups.get(g.key).names.push(name);
