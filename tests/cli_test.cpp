@@ -1017,3 +1017,68 @@ path = "${RUN_DIR}/chunks.csv"
   CHECK_THAT(bad.err, Catch::Contains("node 'src'") && Catch::Contains(noise.string()) &&
                           Catch::Contains("could not be decoded"));
 }
+
+TEST_CASE("a run loads only the plugin libraries its node types need, from an index it keeps up to date") {
+  fs::path dir = fresh_dir("plugin-index");
+  const fs::path index = dir / "cache" / "plugin-index.tsv";
+  ProcessOptions options = with_env("TRIBUTARY_PLUGIN_INDEX", index.string());
+  options.cwd = dir.string();
+  fs::path file = write_file(dir / "p.toml", R"([pipeline]
+links = ["src -> out"]
+[nodes.src]
+plugin = "synthetic"
+count = 3
+[nodes.out]
+plugin = "csv"
+path = "${RUN_DIR}/x.csv"
+)");
+  auto run = [&](const std::string& name) {
+    return cli({"run", file.string(), "--no-store", "--log-level", "debug", "--run-dir", (dir / name).string()},
+               options);
+  };
+  // No index yet: every library is loaded, and indexed.
+  auto first = run("first");
+  INFO(first.all());
+  REQUIRE(first.exit_code == 0);
+  CHECK_THAT(first.all(), !Catch::Contains("more not needed"));
+  std::string written = read_file(index);
+  CHECK_THAT(written, Catch::StartsWith("tributary plugin index 1\tABI 2 "));
+  CHECK_THAT(written, Catch::Contains("libtributary_models.so\t") && Catch::Contains("\ttrainer\n"));
+  CHECK_THAT(written, Catch::Contains("csv,jsonl,checkpoint,plot_server"));
+
+  // With it: only the libraries of synthetic and csv.
+  auto second = run("second");
+  INFO(second.all());
+  REQUIRE(second.exit_code == 0);
+  CHECK_THAT(second.all(), Catch::Contains("loaded the plugin libraries this pipeline needs: ") &&
+                               Catch::Contains("libtributary_sources.so") && Catch::Contains("libtributary_sinks.so") &&
+                               Catch::Contains("(2 more not needed") && !Catch::Contains("libtributary_models.so"));
+  CHECK(read_file(dir / "second" / "x.csv") == read_file(dir / "first" / "x.csv"));
+
+  // A misspelt type is still matched against every type, none of them loaded for it.
+  write_file(dir / "typo.toml", "[pipeline]\nlinks = [\"src -> out\"]\n[nodes.src]\nplugin = \"synthetic\"\n"
+                                "[nodes.out]\nplugin = \"trainr\"\n");
+  auto typo = cli({"validate", (dir / "typo.toml").string()}, options);
+  CHECK(typo.exit_code != 0);
+  CHECK_THAT(typo.all(), Catch::Contains("did you mean 'trainer'?") && Catch::Contains("lists the "));
+
+  // `tributary plugins` loads them all.
+  auto all = cli({"plugins"}, options);
+  CHECK(all.exit_code == 0);
+  CHECK_THAT(all.out, Catch::Contains("trainer") && Catch::Contains("plot_server") && Catch::Contains("mfcc"));
+
+  // An index written by another runtime is not trusted: everything loads, and it is rewritten.
+  write_file(index, "tributary plugin index 1\tABI 1 0x0 0x0 0.1.0\n" + written.substr(written.find('\n') + 1));
+  auto other = run("other");
+  INFO(other.all());
+  REQUIRE(other.exit_code == 0);
+  CHECK_THAT(other.all(), !Catch::Contains("more not needed"));
+  CHECK(read_file(index) == written);
+
+  // An index that cannot be written is no error: every run then loads every library.
+  ProcessOptions unwritable = with_env("TRIBUTARY_PLUGIN_INDEX", (dir / "p.toml" / "index.tsv").string());
+  unwritable.cwd = dir.string();
+  auto none = cli({"run", file.string(), "--no-store", "--run-dir", (dir / "none").string()}, unwritable);
+  INFO(none.all());
+  CHECK(none.exit_code == 0);
+}

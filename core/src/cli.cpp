@@ -154,6 +154,13 @@ tc::Plan prepare(const Options& o, tc::PluginRegistry& registry, tc::Logging& lo
   tc::PipelineDecl decl = tc::load_pipeline(o.file, load);
   load_plugins(registry, o, decl.plugin_path);
   tc::Plan plan = tc::build_plan(std::move(decl), registry, run, logging);
+  if (registry.deferred() > 0) {
+    std::string loaded;
+    for (const auto& l : registry.libraries()) loaded += " " + std::filesystem::path(l).filename().string();
+    logging.make("tributary")
+        ->debug("loaded the plugin libraries this pipeline needs:", loaded, " (", registry.deferred(),
+                " more not needed; `tributary plugins` loads them all)");
+  }
   check_log_levels(o, plan);
   if (std::string problem = tc::run_dir_problem(plan.run, o.resumed_from.empty() ? "" : kResumedPipelineFile);
       !problem.empty()) {

@@ -91,7 +91,7 @@ std::string unknown_plugin_hint(const std::string& plugin, const PluginRegistry&
   std::string hint;
   std::string near = closest_match(plugin, registry.type_names());
   if (!near.empty()) hint = "did you mean '" + near + "'? ";
-  hint += "`tributary plugins` lists the " + std::to_string(registry.types().size()) +
+  hint += "`tributary plugins` lists the " + std::to_string(registry.type_names().size()) +
           " known types; looked in: " + (registry.folders().empty() ? "(no folders)" : join(registry.folders(), ", "));
   for (const auto& r : registry.refused()) hint += "\n  refused: " + r.path + " " + r.reason;
   return hint;

@@ -1,6 +1,13 @@
 #pragma once
 // The plugin registry: loads plugin libraries with Boost.DLL, refuses those built for another
 // ABI, and knows every node type by name. It owns the libraries, so it must outlive every node.
+//
+// A library is loaded when one of its types is first needed: an index of what each library
+// provides, kept in the user's cache folder and checked against each file's size and times,
+// lets a run that needs three node types skip loading a library it does not use (LibTorch's
+// alone takes most of a second). A library the index does not know, or knows in another version,
+// is loaded at once and indexed.
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -22,17 +29,25 @@ class PluginRegistry {
   PluginRegistry(const PluginRegistry&) = delete;
   PluginRegistry& operator=(const PluginRegistry&) = delete;
 
-  // Loads every shared library in `folder` that exports a Tributary plugin. Folders are searched
-  // in the order they are added; a type name seen again later is refused with a warning.
+  // Finds every shared library in `folder` that exports a Tributary plugin: loads those the index
+  // does not know, and notes which types the others provide for find() to load. Folders are
+  // searched in the order they are added; a type name seen again later is refused with a warning.
   void load_folder(const std::string& folder);
+  // The index file: `index_path` empty: none (every library is loaded at once).
+  // By default: $TRIBUTARY_PLUGIN_INDEX ("off": none), else the user's cache folder.
+  void use_index(std::string index_path) { index_path_ = std::move(index_path); }
+  static std::string default_index_path();
   // Loads one library; returns false (and records why) when it is refused.
   bool load_library(const std::string& path);
   // Registers a type from code (tests, embedding applications).
   void add(NodeType type, std::string library = "(built in)", std::string family = "builtin");
 
+  // Loads the type's library first when it is not loaded yet.
   const NodeType* find(std::string_view name) const noexcept;
-  std::vector<const NodeType*> types() const;  // sorted by name
-  std::vector<std::string> type_names() const;
+  std::vector<const NodeType*> types() const;  // sorted by name; loads every library
+  std::vector<std::string> type_names() const;  // sorted; loads nothing
+  // Libraries found but not loaded, since nothing needed their types.
+  std::size_t deferred() const noexcept;
   const std::vector<std::string>& folders() const noexcept { return folders_; }
   const std::vector<std::string>& libraries() const noexcept { return libraries_; }
   const std::vector<RefusedLibrary>& refused() const noexcept { return refused_; }
@@ -40,12 +55,28 @@ class PluginRegistry {
 
  private:
   struct Loaded;
-  std::vector<std::unique_ptr<Loaded>> loaded_;
-  std::vector<std::unique_ptr<NodeType>> types_;
+  struct Deferred {
+    std::string path;
+    std::vector<std::string> names;  // as the index has them
+    bool tried = false;
+  };
+  bool load_now(const std::string& path) const;
+  void load_deferred(Deferred& library) const;
+  const std::string* owner(std::string_view name) const noexcept;
+  // Claims `name` for `path` unless an earlier library has it (then warns and returns false).
+  bool claim(const std::string& name, const std::string& path) const;
+
+  std::string index_path_ = default_index_path();
+  // Loading on demand changes what the registry holds, not what it answers: mutable.
+  mutable std::vector<std::unique_ptr<Loaded>> loaded_;
+  mutable std::vector<std::unique_ptr<NodeType>> types_;
+  mutable std::vector<Deferred> deferred_;
+  mutable std::vector<std::pair<std::string, std::string>> owners_;  // type name -> the library providing it
   std::vector<std::string> folders_;
-  std::vector<std::string> libraries_;
-  std::vector<RefusedLibrary> refused_;
-  std::vector<std::string> warnings_;
+  mutable std::vector<std::string> libraries_;
+  mutable std::vector<RefusedLibrary> refused_;
+  mutable std::vector<std::string> warnings_;
+  mutable std::vector<std::string> last_names_;  // what the library load_now() loaded last registers
 };
 
 // The folders the CLI searches by default: beside the executable (build and install layouts).
