@@ -13,6 +13,7 @@ import { GraphView } from './views/graph.js';
 import { LogView } from './views/logs.js';
 import { ConfusionView } from './views/confusion.js';
 import { ControlsView } from './views/controls.js';
+import { RunsView } from './views/runs.js';
 import { ModelViews } from './views/model.js';
 
 const THEME_KEY = 'tributary.theme';
@@ -45,6 +46,7 @@ const logsCard = h('section.card.logs-card');
 const controlsCard = h('section.card.controls-card');
 const graphCard = h('section.card.graph-card');
 const confusionCard = h('section.card.confusion-card');
+const runsCard = h('section.card.runs-card');
 const histogramCard = h('section.card.histogram-card', { 'data-testid': 'model-histograms' });
 const flowCard = h('section.card.flow-card', { 'data-testid': 'model-flow' });
 const boundaryCard = h('section.card.boundary-card', { 'data-testid': 'model-boundary' });
@@ -53,7 +55,7 @@ document.getElementById('app').replaceChildren(
   strip,
   h('main.layout',
     h('div.col-main', curvesCard, logsCard),
-    h('aside.col-side', controlsCard, graphCard, confusionCard)),
+    h('aside.col-side', controlsCard, graphCard, confusionCard, runsCard)),
   h('section.model-views', { 'aria-label': 'model', 'data-testid': 'model-views' }, histogramCard, flowCard, boundaryCard));
 
 const status = new StatusView(runHead, strip);
@@ -62,6 +64,7 @@ const logs = new LogView(logsCard);
 const controls = new ControlsView(controlsCard);
 const graph = new GraphView(graphCard);
 const confusion = new ConfusionView(confusionCard);
+const runs = new RunsView(runsCard, app, (list) => curves.setOverlays(list));
 const model = new ModelViews(histogramCard, flowCard, boundaryCard);
 
 // ---- theme ----
@@ -191,6 +194,7 @@ function onHello(msg) {
   logs.reset();
   logs.refetch();
   loadHistories(list, app.generation);
+  runs.reset();
 }
 
 function onPoints(msg) {
@@ -220,6 +224,8 @@ function onMessage(msg) {
     case 'logs': return logs.add(msg.lines || []);
     case 'telemetry': return graph.setTelemetry(msg.nodes || {});
     case 'run':
+      // A run that ended has its end and best metric in the store now.
+      if (app.run && app.run.state !== msg.run.state && msg.run.state !== 'running') runs.refresh();
       app.run = msg.run;
       status.setRun(msg.run);
       controls.setState(msg.run.state);

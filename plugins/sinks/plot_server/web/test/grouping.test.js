@@ -30,7 +30,7 @@ test('losses, accuracies, rates, lr and samples/s get their charts', () => {
 test('best/ metrics go on the chart of the metric they track; progress is left out', () => {
   assert.equal(groupOf('best/val/accuracy').key, 'accuracy');
   assert.equal(groupOf('best/custom/thing').key, 'p:best');
-  const groups = groupSeries(['train:epoch', 'train:progress', 'train:eta_s', 'train:val/accuracy', 'train:best/val/accuracy']);
+  const groups = groupSeries(['train:epoch', 'train:progress', 'train:eta_s', 'train:epochs', 'train:val/accuracy', 'train:best/val/accuracy']);
   assert.deepEqual(groups.map((g) => g.key), ['accuracy']);
   assert.deepEqual(groups[0].names, ['train:val/accuracy', 'train:best/val/accuracy']);
 });

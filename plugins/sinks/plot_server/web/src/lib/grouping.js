@@ -23,7 +23,7 @@ export function isModel(metric) {
 }
 
 // The run's own progress is shown in the status, not as curves.
-const PROGRESS = new Set(['epoch', 'progress', 'eta_s']);
+const PROGRESS = new Set(['epoch', 'epochs', 'progress', 'eta_s']);
 export function isProgress(metric) {
   return PROGRESS.has(metric);
 }
