@@ -4,14 +4,17 @@
 //   node tests/browser/dashboard.test.mjs --bin build-dash/bin/tributary
 // It checks: no console error; curves grow while the run goes on; the graph shows every node;
 // a log line appears; Pause holds the step count still and Resume goes on; a learning-rate
-// change shows in the lr curve; Stop stops the run and the CLI exits 0. A screenshot goes to
-// <build dir>/test-artifacts/ (and to docs/dashboard.png with UPDATE_SCREENSHOT=1).
+// change shows in the lr curve; the model views draw the trainer's weight and gradient
+// histograms, gradient flow and decision boundary (the run links train.model_stats and
+// train.boundary to the dashboard; with a trainer that has no such outputs, the views say what to
+// link); Stop stops the run and the CLI exits 0. Screenshots go to <build dir>/test-artifacts/
+// (and to docs/dashboard.png and docs/dashboard-model.png with UPDATE_SCREENSHOT=1).
 // Exit code 0 on pass; on failure, 1 with what failed and the tail of the run's log.
-import { spawn } from 'node:child_process';
-import { mkdtemp, mkdir, copyFile, rm } from 'node:fs/promises';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, mkdir, copyFile, rm, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
@@ -88,8 +91,26 @@ for (const [path, what] of [
   }
 }
 const work = await mkdtemp(join(tmpdir(), 'tributary-dash-'));
+
+// The model views need the trainer's model_stats and boundary outputs linked to the dashboard:
+// when the trainer has them, the run uses a copy of the pipeline with those links added.
+const describe = spawnSync(args.bin, ['describe', 'trainer'], { encoding: 'utf8' });
+const trainerHasModelOutputs = /^\s+model_stats \[/m.test(describe.stdout || '') && /^\s+boundary \[/m.test(describe.stdout || '');
+let pipeline = args.pipeline;
+if (trainerHasModelOutputs) {
+  let text = await readFile(args.pipeline, 'utf8');
+  const extra = [['model_stats', '"train.model_stats -> dash.model_stats"'], ['boundary', '"train.boundary -> dash.boundary"']]
+    .filter(([port]) => !new RegExp(`train\\.${port}\\s*->\\s*dash\\.${port}`).test(text)).map(([, link]) => link);
+  if (extra.length) {
+    const links = /(links\s*=\s*\[)([\s\S]*?)(\])/.exec(text);
+    check(links, `no links = [...] in ${args.pipeline} to add the model views' links to`);
+    text = text.replace(links[0], `${links[1]}${links[2].trimEnd()}, ${extra.join(', ')} ${links[3]}`);
+    pipeline = join(work, basename(args.pipeline));
+    await writeFile(pipeline, text);
+  }
+}
 const runArgs = [
-  'run', args.pipeline,
+  'run', pipeline,
   '--set', 'dash.port=0',
   // A run that learns slowly enough to watch (plain SGD, a wider MLP) and lasts well past the
   // test (about 2 minutes here): the test ends it with the Stop button.
@@ -100,7 +121,8 @@ const runArgs = [
   '--store', join(work, 'tributary.db'),
   '--run-dir', join(work, 'run'),
 ];
-log(`${args.bin} ${runArgs.join(' ')}`);
+log(`${args.bin} ${runArgs.join(' ')}${pipeline !== args.pipeline ? ` (${args.pipeline} with the links ${trainerHasModelOutputs ? 'train.model_stats -> dash.model_stats, train.boundary -> dash.boundary' : ''})` : ''}`);
+if (!trainerHasModelOutputs) log('the trainer has no model_stats and boundary outputs: the model views are checked for what they say to link');
 const cli = spawn(args.bin, runArgs, { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
 let output = '';
 cli.stdout.on('data', (d) => { output += d; });
@@ -197,6 +219,48 @@ try {
   }, 5000);
   log(`lr curve at ${await dash('lastValue', lrName)}; history: ${(await page.textContent('[data-testid=control-history] .history-item')).trim()}`);
 
+  // The model views: histograms over time, gradient flow and the decision boundary, drawn from
+  // the trainer's packets (none of which the dashboard refused), or saying what to link.
+  const inked = (sel) => page.evaluate((s) => {
+    const c = document.querySelector(s);
+    if (!c || !c.width || !c.height) return 0;
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 3; i < d.length; i += 4) if (d[i]) n++;
+    return n / (c.width * c.height);
+  }, sel);
+  const modelViews = await page.$('[data-testid=model-views]');
+  check(modelViews, 'the page has no model views');
+  if (trainerHasModelOutputs) {
+    await waitFor('the weight histograms heat map to draw', async () => (await inked('[data-testid=histogram-canvas]')) > 0.05, 30000);
+    const parameters = await page.$$eval('[data-testid=histogram-parameter] option', (os) => os.map((o) => o.value));
+    check(parameters.length >= 2, `the histogram view offers ${parameters.length} parameters (${parameters.join(', ')})`);
+    // The gradients' histograms stay on for the screenshot: more to see than the weights' early on.
+    await page.click('[data-testid=model-histograms] [data-of=grad]');
+    await waitFor('the gradient histograms heat map to draw', async () => (await page.textContent('[data-testid=model-histograms] .model-readout')).includes('gradients in')
+      && (await inked('[data-testid=histogram-canvas]')) > 0.05, 10000);
+    await waitFor('the gradient flow bars', async () => (await page.$$('[data-testid=gradient-flow] .flow-row rect.flow-bar')).length >= parameters.length, 20000);
+    const flowRows = await page.$$eval('[data-testid=gradient-flow] .flow-row', (rows) => rows.map((r) => r.dataset.parameter));
+    check(flowRows.join() === parameters.join(), `the gradient flow's layers (${flowRows.join(', ')}) are not the histograms' parameters in order (${parameters.join(', ')})`);
+    await waitFor('the decision boundary to draw', async () => (await inked('[data-testid=boundary-canvas]')) > 0.3, 60000);
+    const legend = await page.$$eval('[data-testid=boundary-legend] .legend-item:not(.legend-key)', (items) => items.map((i) => i.textContent));
+    check(legend.length === 10, `the boundary's legend names ${legend.length} classes, not the 10 digits (${legend.join(', ')})`);
+    const axes = await page.getAttribute('[data-testid=boundary-canvas]', 'data-axes');
+    check(/^PC1 \(\d+%\) \| PC2 \(\d+%\)$/.test(axes || ''), `the boundary's axes are titled '${axes}', not 'PC1 (N%) | PC2 (N%)' (64 inputs are projected)`);
+    const model = await (await fetch(`${origin}/api/model`)).json();
+    check(model.refused.length === 0, `the dashboard refused the trainer's packets: ${JSON.stringify(model.refused)}`);
+    const curveNames = await dash('seriesNames');
+    check(!curveNames.some((n) => n.includes(':model/')), 'model/* series are among the curves');
+    const served = (await (await fetch(`${origin}/api/series`)).json()).series.map((x) => x.name);
+    check(served.some((n) => n.includes(':model/') && n.endsWith('/grad/abs_mean')), '/api/series has no model/P/grad/abs_mean series');
+    log(`model views: ${parameters.length} parameters' histograms, gradient flow, boundary (${axes}, ${legend.length} classes, step ${model.boundary && model.boundary.step})`);
+  } else {
+    const text = async (id) => (await page.textContent(`[data-testid=${id}]`)) || '';
+    check((await text('empty-model_stats')).includes('train.model_stats -> dash.model_stats'), `the histogram view does not say to link train.model_stats -> dash.model_stats: '${await text('empty-model_stats')}'`);
+    check((await text('empty-boundary')).includes('train.boundary -> dash.boundary'), `the boundary view does not say to link train.boundary -> dash.boundary: '${await text('empty-boundary')}'`);
+    log('model views: they say what to link');
+  }
+
   // Screenshots mid-training (for docs/dashboard.png, later in the run, with more to see).
   await sleep(process.env.UPDATE_SCREENSHOT === '1' ? 20000 : 3000);
   await mkdir(args.artifacts, { recursive: true });
@@ -205,11 +269,22 @@ try {
   await page.click('[data-testid=theme]');
   await sleep(500);
   await page.screenshot({ path: join(args.artifacts, 'dashboard-dark.png') });
+  await modelViews.scrollIntoViewIfNeeded();
+  await sleep(500);
+  await modelViews.screenshot({ path: join(args.artifacts, 'dashboard-model-dark.png') });
   await page.click('[data-testid=theme]');
+  await sleep(500);
+  const modelShot = join(args.artifacts, 'dashboard-model.png');
+  await modelViews.screenshot({ path: modelShot });
+  await page.evaluate(() => window.scrollTo(0, 0));
   log(`screenshots in ${args.artifacts}`);
   if (process.env.UPDATE_SCREENSHOT === '1') {
     await copyFile(shot, join(repo, 'docs', 'dashboard.png'));
     log('docs/dashboard.png updated');
+    if (trainerHasModelOutputs) {
+      await copyFile(modelShot, join(repo, 'docs', 'dashboard-model.png'));
+      log('docs/dashboard-model.png updated');
+    }
   }
 
   check(consoleErrors.length === 0, `console errors on the page:\n  ${consoleErrors.join('\n  ')}`);

@@ -36,7 +36,7 @@ test('histograms of different ranges go onto one value axis, counts conserved', 
   const g = heatmapGrid([
     { step: 0, lo: 0, hi: 1, counts: [4, 0, 0, 4] },
     { step: 10, lo: 0, hi: 2, counts: [2, 6] },
-  ], 8);
+  ], 8, 0);
   assert.equal(g.lo, 0);
   assert.equal(g.hi, 2);
   assert.deepEqual(g.steps, [0, 10]);
@@ -47,6 +47,27 @@ test('histograms of different ranges go onto one value axis, counts conserved', 
   assert.equal(g.max[0], 4);
   const total = (col) => col.reduce((a, b) => a + b, 0);
   assert.equal(total(g.columns[1]), 8);
+  assert.equal(g.clipped, false);
+});
+
+test('an outlying range does not squeeze the others: its counts pile up at the edges', () => {
+  const snaps = Array.from({ length: 20 }, (_, i) => ({ step: i, lo: -1, hi: 1, counts: [1, 3, 3, 1] }));
+  snaps.push({ step: 20, lo: -100, hi: 100, counts: [5, 0, 0, 5] });
+  const g = heatmapGrid(snaps, 4);
+  assert.equal(g.lo, -1);
+  assert.equal(g.hi, 1);
+  assert.equal(g.clipped, true);
+  assert.deepEqual([...g.columns[0]], [1, 3, 3, 1]);
+  assert.deepEqual([...g.columns[20]], [5, 0, 0, 5]);
+  const all = heatmapGrid(snaps, 4, 0);
+  assert.equal(all.hi, 100);
+});
+
+test('quantiles', async () => {
+  const { quantile } = await import('../src/lib/model.js');
+  assert.equal(quantile([3, 1, 2], 0.5), 2);
+  assert.equal(quantile([0, 10], 0.25), 2.5);
+  assert.ok(Number.isNaN(quantile([], 0.5)));
 });
 
 test('a histogram of equal values (lo == hi) fills one row and the axis gets some room', () => {
@@ -70,6 +91,7 @@ test('colours: viridis ends, intensity, class colours, region opacity', () => {
   assert.deepEqual(viridis(-3), viridis(0));
   assert.equal(intensity(0, 10), 0);
   assert.equal(intensity(10, 10), 1);
+  assert.ok(intensity(1, 1000) > 0.1);
   assert.equal(intensity(1, 0), 0);
   assert.equal(classColor(0), '#4e79a7');
   assert.notEqual(classColor(10), classColor(0));

@@ -28,14 +28,26 @@ export function addSnapshot(list, snapshot, max = PAGE_SNAPSHOTS) {
   return thinSnapshots(list, max);
 }
 
+// The q-quantile (0..1) of numbers, by linear interpolation.
+export function quantile(values, q) {
+  const v = [...values].sort((a, b) => a - b);
+  if (!v.length) return NaN;
+  const x = (v.length - 1) * Math.max(0, Math.min(1, q));
+  const i = Math.floor(x);
+  return i + 1 < v.length ? v[i] + (v[i + 1] - v[i]) * (x - i) : v[i];
+}
+
 // Snapshots [{step, lo, hi, counts}] on one value axis of `rows` bins: { lo, hi, steps, columns }
 // where columns[i] is a Float64Array of `rows` counts (a snapshot's bin spread over the rows it
 // overlaps, in proportion), and max[i] its largest. A snapshot with lo == hi puts all in one row.
-export function heatmapGrid(snapshots, rows = 48) {
+// The axis spans the snapshots' ranges but for the widest `clip` fraction at each end (a few
+// outlying steps, gradients' usually, would squeeze all the others into a line); counts beyond
+// it pile up in the edge rows, and `clipped` says whether any did.
+export function heatmapGrid(snapshots, rows = 48, clip = 0.05) {
   const list = snapshots.filter((s) => s && s.counts && s.counts.length && Number.isFinite(s.lo) && Number.isFinite(s.hi));
   if (!list.length) return null;
-  let lo = Math.min(...list.map((s) => s.lo));
-  let hi = Math.max(...list.map((s) => s.hi));
+  let lo = quantile(list.map((s) => s.lo), clip);
+  let hi = quantile(list.map((s) => s.hi), 1 - clip);
   if (!(hi > lo)) {
     const pad = Math.abs(lo) * 0.05 || 0.5;
     lo -= pad;
@@ -44,6 +56,7 @@ export function heatmapGrid(snapshots, rows = 48) {
   const span = hi - lo;
   const columns = [];
   const max = [];
+  let clipped = false;
   for (const s of list) {
     const col = new Float64Array(rows);
     const bins = s.counts.length;
@@ -52,11 +65,22 @@ export function heatmapGrid(snapshots, rows = 48) {
       const c = Number(s.counts[b]) || 0;
       if (c <= 0) continue;
       if (width <= 0) {
-        col[clampRow(Math.floor(((s.lo - lo) / span) * rows), rows)] += c;
+        const r = Math.floor(((s.lo - lo) / span) * rows);
+        clipped = clipped || r < 0 || r >= rows;
+        col[clampRow(r, rows)] += c;
         continue;
       }
       const a = ((s.lo + b * width - lo) / span) * rows;
       const z = ((s.lo + (b + 1) * width - lo) / span) * rows;
+      // What falls beyond the axis goes to its edge row.
+      if (a < 0) {
+        col[0] += (c * (Math.min(z, 0) - a)) / (z - a);
+        clipped = true;
+      }
+      if (z > rows) {
+        col[rows - 1] += (c * (z - Math.max(a, rows))) / (z - a);
+        clipped = true;
+      }
       const first = clampRow(Math.floor(a), rows);
       const last = clampRow(Math.ceil(z) - 1, rows);
       for (let r = first; r <= last; r++) {
@@ -67,7 +91,7 @@ export function heatmapGrid(snapshots, rows = 48) {
     columns.push(col);
     max.push(col.reduce((m, v) => (v > m ? v : m), 0));
   }
-  return { lo, hi, rows, steps: list.map((s) => s.step), epochs: list.map((s) => s.epoch), columns, max };
+  return { lo, hi, rows, clipped, steps: list.map((s) => s.step), epochs: list.map((s) => s.epoch), columns, max };
 }
 
 function clampRow(r, rows) {
@@ -102,10 +126,11 @@ export function viridis(t) {
   return VIRIDIS[i].map((v, k) => Math.round(v + (VIRIDIS[i + 1][k] - v) * f));
 }
 
-// A count's colour intensity within its column: square root, so thin tails still show.
+// A count's colour intensity within its column, on a log scale (log(1 + count)), so the tails
+// of a distribution with a sharp peak (gradients around 0) still show.
 export function intensity(count, columnMax) {
   if (!(count > 0) || !(columnMax > 0)) return 0;
-  return Math.sqrt(count / columnMax);
+  return Math.min(1, Math.log1p(count) / Math.log1p(columnMax));
 }
 
 // Ten distinct class colours (Tableau 10), then they repeat a little darker.

@@ -321,7 +321,8 @@ class HistogramView {
   summary() {
     const last = this.snapshots[this.snapshots.length - 1];
     const what = this.model.settings.of === 'grad' ? 'gradients' : 'weights';
-    return `${this.snapshots.length} snapshots · newest step ${last.step}: ${what} in [${shortNumber(last.lo)}, ${shortNumber(last.hi)}] · colour: count in its step`;
+    const edges = this.grid && this.grid.clipped ? ' · outliers at the edges' : '';
+    return `${this.snapshots.length} snapshots · step ${last.step}: ${what} in [${shortNumber(last.lo)}, ${shortNumber(last.hi)}]${edges} · colour: log count in its step`;
   }
 
   hover(e) {
@@ -517,6 +518,8 @@ class BoundaryView {
   reset() {
     this.data = null;
     this.pinned = null;
+    clearTimeout(this.pending);
+    this.pending = null;
     this.list = [];
     this.render();
   }
@@ -533,9 +536,18 @@ class BoundaryView {
     this.select.hidden = list.length < 2;
   }
 
-  // step null: the newest (a live one only while no older one is pinned).
+  // step null: the newest (a live one only while no older one is pinned). Announced ones are
+  // fetched at most once a second, however often the trainer draws.
   async load(step, announced) {
-    if (announced && this.pinned != null) return;
+    if (announced) {
+      if (this.pinned != null) return;
+      const wait = 1000 - (Date.now() - (this.fetched || 0));
+      if (wait > 0) {
+        if (!this.pending) this.pending = setTimeout(() => { this.pending = null; this.load(null, true); }, wait);
+        return;
+      }
+      this.fetched = Date.now();
+    }
     this.pinned = step;
     const generation = this.model.generation;
     try {
@@ -648,16 +660,10 @@ class BoundaryView {
     ctx.font = '11px system-ui, sans-serif';
     ctx.textAlign = 'center';
     ctx.textBaseline = 'top';
-    for (let t = 0; t <= 4; t++) {
-      const v = b.x0 + ((b.x1 - b.x0) * t) / 4;
-      ctx.fillText(shortNumber(v), px(v), m.top + side + 4);
-    }
+    for (const v of niceTicks(b.x0, b.x1, 5)) ctx.fillText(shortNumber(v), px(v), m.top + side + 4);
     ctx.textAlign = 'right';
     ctx.textBaseline = 'middle';
-    for (let t = 0; t <= 4; t++) {
-      const v = b.y0 + ((b.y1 - b.y0) * t) / 4;
-      ctx.fillText(shortNumber(v), m.left - 5, py(v));
-    }
+    for (const v of niceTicks(b.y0, b.y1, 5)) ctx.fillText(shortNumber(v), m.left - 5, py(v));
     ctx.fillStyle = text;
     ctx.textAlign = 'center';
     ctx.textBaseline = 'bottom';
