@@ -402,14 +402,26 @@ std::vector<ModelStore::Refusal> ModelStore::refusals() const {
   return refusals_;
 }
 
-ModelStore::Fresh ModelStore::take_new() {
+ModelStore::Fresh ModelStore::take_new(std::size_t max_values) {
   std::lock_guard<std::mutex> lock(mutex_);
   Fresh f;
-  for (auto& [key, h] : histograms_) {
-    if (!h->fresh) continue;
-    h->fresh = false;
-    f.histograms.emplace_back(key.first, key.second, h->kept.back());
-  }
+  // From the one after the last sent, around, so none waits for ever behind the others.
+  const auto start = histograms_.upper_bound(live_cursor_);
+  std::size_t values = 0;
+  auto visit = [&](auto begin, auto end) {
+    for (auto it = begin; it != end; ++it) {
+      Histogram& h = *it->second;
+      if (!h.fresh) continue;
+      const std::size_t bins = h.kept.back().counts.size();
+      if (!f.histograms.empty() && values + bins > max_values) return false;
+      values += bins;
+      h.fresh = false;
+      live_cursor_ = it->first;
+      f.histograms.emplace_back(it->first.first, it->first.second, h.kept.back());
+    }
+    return true;
+  };
+  if (visit(start, histograms_.end())) visit(histograms_.begin(), start);
   f.parameters_changed = parameters_changed_;
   parameters_changed_ = false;
   if (boundary_fresh_ && !boundaries_.empty()) f.boundary = boundaries_.back();

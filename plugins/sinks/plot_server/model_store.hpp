@@ -65,6 +65,7 @@ class ModelStore {
   static constexpr std::int64_t kMaxGrid = 512;
   static constexpr std::int64_t kMaxPoints = 100000;
   static constexpr std::size_t kRefusalTexts = 32;
+  static constexpr std::size_t kLiveValues = 32768;  // bins per live message
 
   ModelStore();
   ~ModelStore();
@@ -100,12 +101,13 @@ class ModelStore {
   std::size_t values_in_memory() const;
 
   struct Fresh {
-    // The newest snapshot of each histogram that got one since the last call: (parameter, of, it).
+    // The newest snapshot of each histogram that got one since the last call: (parameter, of, it),
+    // at most max_values bins in all; the rest wait for the next call, taken in turn.
     std::vector<std::tuple<std::string, std::string, HistogramSnapshot>> histograms;
     bool parameters_changed = false;
     std::shared_ptr<const BoundarySnapshot> boundary;  // set when a boundary came since
   };
-  Fresh take_new();
+  Fresh take_new(std::size_t max_values = kLiveValues);
 
   struct Refusal {
     std::string input;  // model_stats or boundary
@@ -127,6 +129,7 @@ class ModelStore {
   std::map<std::pair<std::string, std::string>, std::unique_ptr<Histogram>> histograms_;
   std::size_t values_ = 0;
   bool parameters_changed_ = false;
+  std::pair<std::string, std::string> live_cursor_;  // the histogram take_new() sent last
   std::deque<std::shared_ptr<const BoundarySnapshot>> boundaries_;
   bool boundary_fresh_ = false;
   std::vector<Refusal> refusals_;  // at most kRefusalTexts distinct texts

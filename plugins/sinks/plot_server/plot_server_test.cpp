@@ -793,3 +793,23 @@ TEST_CASE("plot_server: a viewer gets the newest histograms and a boundary's arr
   CHECK(b["boundary"]["grid"] == 4);
   CHECK_FALSE(b["boundary"].contains("cells"));  // fetched with GET /api/model/boundary
 }
+
+TEST_CASE("plot_server: live histograms come in messages of a bounded size, every histogram in turn") {
+  Dashboard d;
+  Viewer viewer(d.port);
+  CHECK(viewer.read()["type"] == "hello");
+  std::vector<std::string> parameters;
+  for (int i = 0; i < 64; ++i) parameters.push_back("layer" + std::to_string(i) + ".weight");
+  d.harness.push("model_stats", model_stats(10, parameters, 1024));  // 128 histograms of 1024 bins
+  std::set<std::string> seen;
+  while (seen.size() < 128) {
+    Json m = viewer.read_until("model");
+    std::size_t bins = 0;
+    for (const auto& h : m["histograms"]) {
+      bins += h["counts"].size();
+      seen.insert(h["parameter"].get<std::string>() + "/" + h["of"].get<std::string>());
+    }
+    CHECK(bins <= ModelStore::kLiveValues);
+  }
+  CHECK(seen.size() == 128);
+}
