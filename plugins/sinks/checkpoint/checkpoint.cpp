@@ -178,7 +178,11 @@ void CheckpointSink::process(const InputPort&, const PacketPtr& packet, Emitter&
     log().error("the manifest was not updated: ", e.what());
   }
   const CheckpointEntry& written = entries_.back();
-  log().info("wrote ", path, " (", bytes.nbytes(), " bytes", written.best ? ", best" : "", ")");
+  ++written_;
+  written_bytes_ += bytes.nbytes();
+  // One line a checkpoint would bury the log of a run that makes one an epoch: the summary at the
+  // end says what is kept.
+  log().debug("wrote ", path, " (", bytes.nbytes(), " bytes", written.best ? ", best" : "", ")");
   ArtifactNote note;
   note.kind = "checkpoint";
   note.path = fs::absolute(path).lexically_normal().string();
@@ -188,6 +192,18 @@ void CheckpointSink::process(const InputPort&, const PacketPtr& packet, Emitter&
   note.metrics = written.metrics;
   note.time = written.time;
   announce_artifact(context(), std::move(note));
+}
+
+void CheckpointSink::flush(Emitter&) {
+  if (written_ == 0 && failures_ == 0) return;
+  std::string best;
+  for (const CheckpointEntry& e : entries_) {
+    if (e.best) best = e.file;
+  }
+  log().info("wrote ", written_, written_ == 1 ? " checkpoint" : " checkpoints", " (", written_bytes_, " bytes) to ", dir_,
+             failures_ > 0 ? "; " + std::to_string(failures_) + " failed" : std::string(), "; kept ", entries_.size(),
+             entries_.empty() ? std::string() : ": newest " + entries_.back().file,
+             best.empty() ? std::string() : ", best " + best);
 }
 
 void CheckpointSink::prune() {

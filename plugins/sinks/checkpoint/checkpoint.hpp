@@ -45,6 +45,7 @@ class CheckpointSink final : public Node {
   void configure(const Params& params) override;
   void start() override;
   void process(const InputPort& port, const PacketPtr& packet, Emitter& out) override;
+  void flush(Emitter& out) override;
 
   const std::vector<CheckpointEntry>& entries() const noexcept { return entries_; }
 
@@ -56,6 +57,8 @@ class CheckpointSink final : public Node {
   std::int64_t keep_ = 3;
   std::vector<CheckpointEntry> entries_;  // oldest first
   std::uint64_t failures_ = 0;
+  std::uint64_t written_ = 0;  // checkpoints written by this run
+  std::uint64_t written_bytes_ = 0;
 };
 
 }  // namespace tributary::sinks

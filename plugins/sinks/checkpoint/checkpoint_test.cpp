@@ -47,6 +47,14 @@ TEST_CASE("checkpoint: writes each checkpoint whole, keeps the last `keep` and t
   h.push("in", checkpoint(30, false, "thirty"));
   h.push("in", checkpoint(40, false, "forty"));
   h.flush();
+  // One line at the end says what was written and what is kept.
+  std::vector<std::string> said;
+  for (const LogRecord& r : h.logs()) {
+    if (r.level >= LogLevel::info) said.push_back(r.message);
+  }
+  REQUIRE(said.size() == 1);
+  CHECK(said[0] == "wrote 4 checkpoints (20 bytes) to " + dir +
+                       "; kept 3: newest step-000000000040.pt, best step-000000000010.pt");
 
   // The best (step 10) stays beside the last two; nothing temporary is left.
   CHECK(files_in(dir) == std::vector<std::string>{"checkpoints.json", "step-000000000010.pt", "step-000000000030.pt",
