@@ -570,7 +570,7 @@ std::size_t warnings_with(const NodeHarness& h, const std::string& text) {
 
 }  // namespace
 
-TEST_CASE("plot_server: model_stats histograms are served per parameter; their points stay series") {
+TEST_CASE("plot_server: model_stats histograms are served per parameter, and their points stay series") {
   Dashboard d;
   CHECK(get(d.port, "/api/model").json()["parameters"].empty());
   CHECK(get(d.port, "/api/model").json()["boundary"].is_null());
