@@ -158,6 +158,11 @@ const std::vector<PacketPtr>& NodeHarness::output(std::string_view port) const {
   return it == state_->outputs.end() ? kNone : it->second;
 }
 
+std::vector<PacketPtr> NodeHarness::output_so_far(std::string_view port) const {
+  std::lock_guard<std::mutex> lock(state_->outputs_mutex);
+  return output(port);
+}
+
 const std::vector<Marker>& NodeHarness::markers(std::string_view port) const {
   static const std::vector<Marker> kNone;
   std::string_view name = port;

@@ -34,10 +34,27 @@ double zero_crossing_hz(const std::vector<float>& samples, int rate) {
   return static_cast<double>(crossings) / 2.0 / (static_cast<double>(samples.size()) / rate);
 }
 
-// Runs a live node's produce() for about `seconds`, then flushes it; returns what it emitted.
-std::vector<PacketPtr> capture(NodeHarness& h, double seconds) {
-  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (std::chrono::steady_clock::now() < until) REQUIRE(h.produce());
+// The samples of the chunks louder than silence.
+std::vector<float> loud_samples(const std::vector<PacketPtr>& packets) {
+  std::vector<float> heard;
+  for (const auto& p : packets) {
+    const Tensor& t = p->tensors[0];
+    if (rms(t) > 0.1) heard.insert(heard.end(), t.data<float>(), t.data<float>() + t.numel());
+  }
+  return heard;
+}
+
+// Runs a live node's produce() until it has captured `chunks` chunks holding at least `loud`
+// samples of the tone (or 30 s pass, and the checks after it fail), then flushes it; returns what
+// it emitted. However slow the machine, the capture waits for what it checks, not for a time.
+// The tests ask for 40000 loud samples: the 2.5 s the frequency estimate had when this was timed.
+std::vector<PacketPtr> capture(NodeHarness& h, std::size_t chunks, std::size_t loud) {
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < give_up) {
+    REQUIRE(h.produce());
+    const auto packets = h.output_so_far("out");
+    if (packets.size() >= chunks && loud_samples(packets).size() >= loud) break;
+  }
   h.flush();
   return h.output("out");
 }
@@ -157,17 +174,15 @@ TEST_CASE("audio captures a PulseAudio device live: a tone played into a null si
   auto h = NodeHarness::of<Audio>({{"device", pulse.monitor()}, {"rate", 16000}, {"chunk_ms", 50}});
   REQUIRE(h.node().source_mode(SourceMode::pull) == SourceMode::live);
   h.start();
-  const auto packets = capture(h, 2.5);
+  const auto packets = capture(h, 20, 40000);
   h.stop();
 
-  std::vector<float> heard;
+  const std::vector<float> heard = loud_samples(packets);
   std::int64_t last_ns = -1;
   for (const auto& p : packets) {
-    const Tensor& t = p->tensors[0];
-    CHECK(t.dim(1) == 1);
+    CHECK(p->tensors[0].dim(1) == 1);
     CHECK(p->timestamp_ns > last_ns);
     last_ns = p->timestamp_ns;
-    if (rms(t) > 0.1) heard.insert(heard.end(), t.data<float>(), t.data<float>() + t.numel());
   }
   INFO(packets.size() << " chunks, " << heard.size() << " loud samples");
   REQUIRE(heard.size() >= 8000);  // half a second of the tone
@@ -205,13 +220,9 @@ TEST_CASE("audio device = \"default\" captures the system's default source") {
   auto tone = pulse.play_tone(700.0);
   auto h = NodeHarness::of<Audio>({{"device", "default"}, {"chunk_ms", 50}});
   h.start();
-  const auto packets = capture(h, 2.5);
+  const auto packets = capture(h, 0, 40000);
   h.stop();
-  std::vector<float> heard;
-  for (const auto& p : packets) {
-    if (rms(p->tensors[0]) > 0.1)
-      heard.insert(heard.end(), p->tensors[0].data<float>(), p->tensors[0].data<float>() + p->tensors[0].numel());
-  }
+  const std::vector<float> heard = loud_samples(packets);
   REQUIRE(heard.size() >= 8000);
   CHECK(zero_crossing_hz(heard, 16000) == Approx(700.0).epsilon(0.03));
 }

@@ -12,7 +12,11 @@ using tributary::sources::Screen;
 
 namespace {
 
+// Captures for `seconds` from the first frame, however long a loaded machine takes to get the
+// capture going (at most 30 s); returns the frames.
 std::vector<PacketPtr> capture(NodeHarness& h, double seconds) {
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (h.output_so_far("out").empty() && std::chrono::steady_clock::now() < give_up) REQUIRE(h.produce());
   const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
   while (std::chrono::steady_clock::now() < until) REQUIRE(h.produce());
   h.flush();

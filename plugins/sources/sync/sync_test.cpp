@@ -82,6 +82,12 @@ TEST_CASE("sync lines up two live GStreamer pipelines started apart: their times
   tone.start();
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the second pipeline starts later
   frames.start();
+  // 1.2 s from the second pipeline's first frame, however long a loaded machine takes to start it.
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (frames.output_so_far().empty() && std::chrono::steady_clock::now() < give_up) {
+    REQUIRE(tone.produce());
+    REQUIRE(frames.produce());
+  }
   const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(1200);
   while (std::chrono::steady_clock::now() < until) {
     REQUIRE(tone.produce());

@@ -52,6 +52,9 @@ class NodeHarness {
 
   // Packets emitted on an output port (the first port when empty).
   const std::vector<PacketPtr>& output(std::string_view port = {}) const;
+  // The same, copied under the harness's lock: safe while the node emits from threads of its own
+  // (a live source's device callbacks), when output() is only safe after flush() or stop().
+  std::vector<PacketPtr> output_so_far(std::string_view port = {}) const;
   // Markers emitted with mark(), as each output port received them.
   const std::vector<Marker>& markers(std::string_view port = {}) const;
   void clear_output();
