@@ -253,6 +253,8 @@ try {
     check(!curveNames.some((n) => n.includes(':model/')), 'model/* series are among the curves');
     const served = (await (await fetch(`${origin}/api/series`)).json()).series.map((x) => x.name);
     check(served.some((n) => n.includes(':model/') && n.endsWith('/grad/abs_mean')), '/api/series has no model/P/grad/abs_mean series');
+    const wide = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
+    check(wide[0] <= wide[1], `with the model views drawn the page scrolls horizontally at 1366x768 (scrollWidth ${wide[0]} > ${wide[1]})`);
     log(`model views: ${parameters.length} parameters' histograms, gradient flow, boundary (${axes}, ${legend.length} classes, step ${model.boundary && model.boundary.step})`);
   } else {
     const text = async (id) => (await page.textContent(`[data-testid=${id}]`)) || '';
@@ -272,6 +274,9 @@ try {
   await modelViews.scrollIntoViewIfNeeded();
   await sleep(500);
   await modelViews.screenshot({ path: join(args.artifacts, 'dashboard-model-dark.png') });
+  if (trainerHasModelOutputs) {
+    for (const c of ['histogram-canvas', 'boundary-canvas']) check((await inked(`[data-testid=${c}]`)) > 0.05, `the ${c} is blank in the dark theme`);
+  }
   await page.click('[data-testid=theme]');
   await sleep(500);
   const modelShot = join(args.artifacts, 'dashboard-model.png');
