@@ -160,10 +160,8 @@ class HistogramView {
     this.readout = h('div.hint.model-readout', ' ');
     this.plot = h('div.model-plot', this.canvas);
     this.body = h('div.model-body');
-    root.append(
-      h('div.card-head', h('h2', 'Weights & gradients'),
-        h('div.toolbar', this.select, h('div.segmented', { role: 'group', 'aria-label': 'weights or gradients' }, this.ofButtons))),
-      this.body);
+    this.toolbar = h('div.toolbar', this.select, h('div.segmented', { role: 'group', 'aria-label': 'weights or gradients' }, this.ofButtons));
+    root.append(h('div.card-head', h('h2', 'Weights & gradients'), this.toolbar), this.body);
     this.canvas.addEventListener('mousemove', (e) => this.hover(e));
     this.canvas.addEventListener('mouseleave', () => { this.readout.textContent = ' '; });
     new ResizeObserver(() => this.draw()).observe(this.body);
@@ -245,7 +243,7 @@ class HistogramView {
   }
 
   render() {
-    this.select.hidden = this.parameters.length === 0;
+    this.toolbar.hidden = this.parameters.length === 0;
     if (!this.parameters.length || (!this.snapshots.length && !this.loading)) {
       this.body.replaceChildren(this.parameters.length
         ? h('div.empty.model-empty', `No ${this.model.settings.of === 'grad' ? 'gradient' : 'weight'} histograms of this parameter yet`)
@@ -354,10 +352,8 @@ class GradientFlowView {
       h('option', { value: 'abs_mean', text: '|grad|' }), h('option', { value: 'norm', text: 'norm' }));
     this.body = h('div.model-body.flow', { 'data-testid': 'gradient-flow' });
     this.hint = h('div.hint.model-readout', ' ');
-    root.append(
-      h('div.card-head', h('h2', 'Gradient flow'),
-        h('div.toolbar', this.statSelect, h('div.segmented', { role: 'group', 'aria-label': 'newest or over steps' }, this.modeButtons))),
-      this.body, this.hint);
+    this.toolbar = h('div.toolbar', this.statSelect, h('div.segmented', { role: 'group', 'aria-label': 'newest or over steps' }, this.modeButtons));
+    root.append(h('div.card-head', h('h2', 'Gradient flow'), this.toolbar), this.body, this.hint);
     new ResizeObserver(() => this.render(true)).observe(this.body);
     this.sync();
   }
@@ -400,6 +396,8 @@ class GradientFlowView {
 
   render(force = false) {
     const rows = gradientRows(this.model.latest, this.order);
+    this.toolbar.hidden = !rows.length;
+    this.hint.hidden = !rows.length;
     if (!rows.length) {
       this.destroyLines();
       this.body.replaceChildren(emptyState(this.model, 'model_stats', 'the gradient flow through the layers'));
@@ -511,7 +509,8 @@ class BoundaryView {
     this.legend = h('div.boundary-legend', { 'data-testid': 'boundary-legend' });
     this.plot = h('div.model-plot.boundary-plot', this.canvas);
     this.body = h('div.model-body');
-    root.append(h('div.card-head', h('h2', 'Decision boundary'), h('div.toolbar', this.select)), h('div.hint.model-sub', this.summary), this.body);
+    this.sub = h('div.hint.model-sub', this.summary);
+    root.append(h('div.card-head', h('h2', 'Decision boundary'), h('div.toolbar', this.select)), this.sub, this.body);
     new ResizeObserver(() => this.draw()).observe(this.body);
   }
 
@@ -562,6 +561,7 @@ class BoundaryView {
 
   render() {
     const b = this.data;
+    this.sub.hidden = !b;
     if (!b) {
       this.summary.textContent = '';
       this.body.replaceChildren(emptyState(this.model, 'boundary', 'the decision boundary with its points'));
