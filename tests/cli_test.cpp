@@ -1,4 +1,7 @@
 // The tributary command as a user meets it: real plugins, real files, real signals.
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -619,28 +622,32 @@ plugin = "checkpoint"
 
 TEST_CASE("a second SIGINT ends a run at once, when the graceful stop would take long") {
   fs::path dir = fresh_dir("second-sigint");
-  // The sink takes a long time per packet and a deep queue holds many: draining would take minutes.
+  // The sink writes into a pipe that nobody reads: once the pipe is full it waits in write(), and
+  // the graceful stop, which lets it finish, would take forever.
+  const fs::path fifo = dir / "unread.fifo";
+  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  const int unread = open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
+  REQUIRE(unread >= 0);
   fs::path file = write_file(dir / "p.toml", R"([pipeline]
 name = "slow"
-links = [ { from = "tone", to = "out", capacity = 100000 } ]
+links = [ "tone -> out" ]
 [nodes.tone]
 plugin = "synthetic"
 count = 100000
 chunk = 4096
 [nodes.out]
 plugin = "csv"
-path = "${RUN_DIR}/tone.csv"
+path = ")" + fifo.string() + R"("
 )");
-  // The first SIGINT once the sink has written 4 MiB (about a hundred rows; the source, three
-  // times as fast, has queued hundreds more); the second half a second after the CLI said it
-  // stops gracefully: a second request, not the same one delivered twice.
+  // The first SIGINT once the pipe is full; the second half a second after the CLI said it stops
+  // gracefully: a second request, not the same one delivered twice.
   ProcessOptions options;
   int sent = 0;
   std::chrono::steady_clock::time_point stopping_seen, second_sent;
   options.while_running = [&](pid_t pid, const ProcessResult& so_far) {
     const auto now = std::chrono::steady_clock::now();
-    std::error_code missing;
-    if (sent == 0 && fs::file_size(dir / "run" / "tone.csv", missing) >= (4u << 20) && !missing) {
+    int queued = 0;
+    if (sent == 0 && ioctl(unread, FIONREAD, &queued) == 0 && queued > 0 && queued == fcntl(unread, F_GETPIPE_SZ)) {
       kill(pid, SIGINT);
       sent = 1;
     } else if (sent == 1 && so_far.err.find("stopping gracefully") != std::string::npos) {
@@ -654,6 +661,7 @@ path = "${RUN_DIR}/tone.csv"
   };
   auto r = cli({"run", file.string(), "--run-dir", (dir / "run").string()}, options);
   auto elapsed = std::chrono::steady_clock::now() - second_sent;
+  close(unread);
   INFO(r.all());
   REQUIRE(sent == 2);
   CHECK(r.exit_code == 130);
