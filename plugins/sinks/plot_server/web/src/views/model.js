@@ -156,7 +156,7 @@ class HistogramView {
     this.select = h('select', { 'aria-label': 'Parameter', 'data-testid': 'histogram-parameter', onchange: (e) => this.choose(e.target.value) });
     const seg = (of, label) => h('button.seg', { 'data-of': of, onclick: () => this.setOf(of), text: label });
     this.ofButtons = [seg('weight', 'Weights'), seg('grad', 'Gradients')];
-    this.canvas = h('canvas', { 'data-testid': 'histogram-canvas' });
+    this.canvas = h('canvas', { 'data-testid': 'histogram-canvas', role: 'img', 'aria-label': 'histograms over the steps' });
     this.readout = h('div.hint.model-readout', ' ');
     this.plot = h('div.model-plot', this.canvas);
     this.body = h('div.model-body');
@@ -314,6 +314,7 @@ class HistogramView {
     }
     ctx.fillText('step', m.left + pw / 2, m.top + ph + 18);
     this.readout.textContent = this.summary();
+    this.canvas.setAttribute('aria-label', `${this.model.settings.of === 'grad' ? 'gradient' : 'weight'} histograms of ${this.select.value} over the steps: ${this.summary()}`);
   }
 
   summary() {
@@ -505,7 +506,7 @@ class BoundaryView {
     this.model = model;
     this.select = h('select', { 'aria-label': 'Boundary of step', onchange: (e) => this.load(e.target.value === 'newest' ? null : Number(e.target.value)) });
     this.summary = h('span.hint');
-    this.canvas = h('canvas', { 'data-testid': 'boundary-canvas' });
+    this.canvas = h('canvas', { 'data-testid': 'boundary-canvas', role: 'img', 'aria-label': 'decision boundary' });
     this.legend = h('div.boundary-legend', { 'data-testid': 'boundary-legend' });
     this.plot = h('div.model-plot.boundary-plot', this.canvas);
     this.body = h('div.model-body');
@@ -675,5 +676,6 @@ class BoundaryView {
     ctx.fillText(axisTitle(b.projection, b.explained, 1), 0, 0);
     ctx.restore();
     this.canvas.dataset.axes = `${axisTitle(b.projection, b.explained, 0)} | ${axisTitle(b.projection, b.explained, 1)}`;
+    this.canvas.setAttribute('aria-label', `decision boundary over ${this.canvas.dataset.axes}: ${this.summary.textContent}`);
   }
 }
