@@ -23,8 +23,10 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "trainer/boundary.hpp"
 #include "trainer/confusion.hpp"
 #include "trainer/model_spec.hpp"
+#include "trainer/model_stats.hpp"
 #include "trainer/network.hpp"
 
 namespace tributary::models {
@@ -163,6 +165,17 @@ struct Trainer::State {
   std::int64_t t_max = 0;
   double min_lr = 0.0;
   std::int64_t early_stopping = 0;
+  std::int64_t stats_every = 50;
+  std::int64_t histogram_bins = 32;
+  std::int64_t boundary_every = 1;
+  std::int64_t boundary_grid = 64;
+  std::int64_t boundary_points = 500;
+
+  // The model_stats and boundary ports: off when their period is 0 or when no link takes them.
+  bool stats_on = false;
+  bool boundary_on = false;
+  std::unique_ptr<DecisionBoundary> boundary;  // keeps the principal components of the first picture
+  bool boundary_skip_said = false;
 
   // Scheduler and early stopping, by epochs.
   double base_lr = 1e-3;
@@ -223,6 +236,8 @@ struct Trainer::State {
 
   std::uint64_t metric_sequence = 0;
   std::uint64_t checkpoint_sequence = 0;
+  std::uint64_t stats_sequence = 0;
+  std::uint64_t boundary_sequence = 0;
 
   Trainer* node = nullptr;
 
@@ -396,6 +411,7 @@ struct Trainer::State {
     const double norm = torch::nn::utils::clip_grad_norm_(net->parameters(), max_norm);
     opt->step();
     ++step;
+    if (stats_on && step % stats_every == 0) emit_model_stats(out);
     ++steps_since_report;
     loss_sum += loss.item<double>() * static_cast<double>(n);
     correct += logits.argmax(1).eq(y).sum().item<std::int64_t>();
@@ -539,12 +555,57 @@ struct Trainer::State {
     return summary;
   }
 
+  // ---- model_stats and boundary -----------------------------------------------------------
+
+  // Whether a link takes `port`. A run without a run view (a test harness) takes every port.
+  bool port_taken(const OutputPort& port) const {
+    const RunView& run = node->context().run();
+    if (run.nodes.empty()) return true;
+    return std::any_of(run.links.begin(), run.links.end(), [&](const RunView::LinkView& link) {
+      return link.from == name() && link.from_port == port.name;
+    });
+  }
+
+  // After the step's backward and optimizer step: the gradients are the ones the step used.
+  void emit_model_stats(Emitter& out) {
+    const auto started = std::chrono::steady_clock::now();
+    auto packet = model_stats_packet(net, histogram_bins, name(), step, epochs_done);
+    packet->stream = name();
+    packet->sequence = stats_sequence++;
+    packet->timestamp_ns = monotonic_ns();
+    out.emit(kModelStats, std::move(packet));
+    log().debug("model_stats at step ", step, " in ", seconds_since(started), " s");
+  }
+
+  // After the val evaluation of the epoch numbered `epoch`, every boundary_every-th epoch.
+  void emit_boundary(Emitter& out, std::int64_t epoch) {
+    if (!boundary_on || (epochs_done + 1) % boundary_every != 0) return;
+    const auto n = static_cast<std::int64_t>(val.size());
+    if (const std::string why = boundary->cannot_draw(n, features); !why.empty()) {
+      if (!boundary_skip_said) log().info("no decision-boundary picture after epoch ", epoch, ": ", why);
+      boundary_skip_said = true;
+      return;
+    }
+    const auto started = std::chrono::steady_clock::now();
+    const torch::Tensor x = torch::from_blob(val.x.data(), {n, features}, torch::kFloat32);
+    const torch::Tensor y = torch::from_blob(val.y.data(), {n}, torch::kInt64);
+    auto packet = boundary->draw(net, x, y, input_shape, class_names, device);
+    packet->stream = name();
+    packet->sequence = boundary_sequence++;
+    packet->timestamp_ns = monotonic_ns();
+    packet->set_attribute("step", step);
+    packet->set_attribute("epoch", epoch);
+    out.emit(kBoundary, std::move(packet));
+    log().debug("decision boundary after epoch ", epoch, " in ", seconds_since(started), " s");
+  }
+
   // ---- epochs -----------------------------------------------------------------------------
 
   void end_epoch(std::int64_t epoch, Emitter& out) {
     train_step(out);
     report_training(out);
     auto scores = report_split(out, val, Split::val, epoch);
+    emit_boundary(out, epoch);
     val.clear();
     if (!test.y.empty()) std::swap(last_test, test);
     test.clear();
@@ -619,6 +680,7 @@ struct Trainer::State {
     if (val.size() > 0) {
       auto scores = report_split(out, val, Split::val, epochs_done);
       if (!scores.empty()) last_scores = scores;
+      emit_boundary(out, epochs_done);
     }
     const ExampleSet& final_test = test.size() > 0 ? test : last_test;
     auto test_scores = report_split(out, final_test, Split::test, std::max<std::int64_t>(epochs_done - 1, 0));
@@ -820,6 +882,8 @@ void Trainer::declare(NodeSpec& spec) {
   spec.input(kIn);
   spec.output(kMetrics);
   spec.output(kCheckpoint);
+  spec.output(kModelStats);
+  spec.output(kBoundary);
   spec.thread(NodeThread::own);
   spec.param("model", ParamType::table, Value::table({{"kind", "linear"}}),
              "the network: { kind = \"linear\" }, { kind = \"mlp\", hidden = [64], activation = \"relu\", "
@@ -864,6 +928,17 @@ void Trainer::declare(NodeSpec& spec) {
   spec.param<std::int64_t>("early_stopping", 0,
                            "stop the run when `monitor` has not improved for this many epochs; 0 = never")
       .min(0);
+  spec.param<std::int64_t>("stats_every", 50,
+                           "steps between model_stats packets (per-parameter weight and gradient figures and "
+                           "histograms); 0 = off")
+      .min(0);
+  spec.param<std::int64_t>("histogram_bins", 32, "bins of each model_stats histogram").range(4, 256);
+  spec.param<std::int64_t>("boundary_every", 1,
+                           "epochs between decision-boundary pictures on the boundary port; 0 = off")
+      .min(0);
+  spec.param<std::int64_t>("boundary_grid", 64, "cells along each side of the decision-boundary grid").range(8, 512);
+  spec.param<std::int64_t>("boundary_points", 500, "val examples drawn in the decision-boundary picture (the first)")
+      .range(1, 1000000);
   spec.param<std::string>("resume", "",
                           "continue from a checkpoint file, or the newest in a directory (a run directory or its "
                           "checkpoints/ folder): same step, optimizer state, RNG and position in the stream");
@@ -944,6 +1019,11 @@ void Trainer::configure(const Params& params) {
   s.t_max = params.get<std::int64_t>("t_max");
   s.min_lr = params.get<double>("min_lr");
   s.early_stopping = params.get<std::int64_t>("early_stopping");
+  s.stats_every = params.get<std::int64_t>("stats_every");
+  s.histogram_bins = params.get<std::int64_t>("histogram_bins");
+  s.boundary_every = params.get<std::int64_t>("boundary_every");
+  s.boundary_grid = params.get<std::int64_t>("boundary_grid");
+  s.boundary_points = params.get<std::int64_t>("boundary_points");
   s.base_lr = s.lr;
 }
 
@@ -955,6 +1035,9 @@ void Trainer::start() {
         "slower): install libopenblas0-pthread");
   }
   s.open_resume();
+  s.stats_on = s.stats_every > 0 && s.port_taken(kModelStats);
+  s.boundary_on = s.boundary_every > 0 && s.port_taken(kBoundary);
+  if (s.boundary_on) s.boundary = std::make_unique<DecisionBoundary>(s.boundary_grid, s.boundary_points);
   s.run_clock = s.report_clock = s.checkpoint_clock = std::chrono::steady_clock::now();
 }
 

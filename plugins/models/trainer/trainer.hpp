@@ -35,6 +35,14 @@ class Trainer final : public Node {
                                           "checkpoints (model, optimizer, RNG, position in the stream) as bytes, "
                                           "for the checkpoint sink",
                                           true};
+  static constexpr OutputPort kModelStats{
+      "model_stats", PayloadKind::metrics,
+      "every stats_every steps: model/<parameter>/weight/{mean,std,norm} and grad/{mean,std,norm,abs_mean} points, "
+      "weight and gradient histograms (f64 counts) described by the 'histograms' attribute"};
+  static constexpr OutputPort kBoundary{
+      "boundary", PayloadKind::features,
+      "after every boundary_every-th epoch's validation: the predicted class over a 2-D grid (the input, or its "
+      "first two principal components) with the projected val points, their labels and predictions"};
 
   static void declare(NodeSpec& spec);
 

@@ -2,15 +2,20 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iostream>
 #include <map>
 #include <random>
 #include <sstream>
 #include <string>
+#include <tuple>
 
 #include "tributary/testing.hpp"
 
@@ -424,4 +429,329 @@ TEST_CASE("trainer: early stopping asks the run to stop and trains no more") {
   end(h);
   CHECK(named(h, "test/accuracy").back().step == steps);
   CHECK(last(h, "test/accuracy") > 0.9);
+}
+
+// ---- model_stats and boundary ------------------------------------------------------------------
+
+namespace {
+
+const Packet& last_packet(const NodeHarness& h, const std::string& port) {
+  REQUIRE_FALSE(h.output(port).empty());
+  return *h.output(port).back();
+}
+
+// The class of the grid cell a projected point falls in.
+std::int64_t cell_class(const Packet& picture, double px, double py) {
+  const Tensor& grid = picture.tensors.at(0);
+  const std::int64_t g = grid.dim(0);
+  const double x0 = picture.attribute("x0")->as_number(), x1 = picture.attribute("x1")->as_number();
+  const double y0 = picture.attribute("y0")->as_number(), y1 = picture.attribute("y1")->as_number();
+  const auto c = std::clamp<std::int64_t>(static_cast<std::int64_t>((px - x0) / (x1 - x0) * g), 0, g - 1);
+  const auto r = std::clamp<std::int64_t>(static_cast<std::int64_t>((py - y0) / (y1 - y0) * g), 0, g - 1);
+  return static_cast<std::int64_t>(grid.at(r * g + c));
+}
+
+}  // namespace
+
+TEST_CASE("trainer: model_stats every stats_every steps: per-parameter figures and histograms") {
+  const auto rows = blobs(200, 4, 8, 12);  // 160 train rows: 16 steps of 10 per epoch
+  auto h = NodeHarness::of<Trainer>({{"model", model({{"kind", "linear"}})},
+                                     {"batch", 10},
+                                     {"stats_every", 5},
+                                     {"histogram_bins", 16},
+                                     {"boundary_every", 0}});
+  h.start();
+  feed(h, rows, 4, 2);
+  end(h);
+  const auto& packets = h.output("model_stats");
+  REQUIRE(packets.size() == 32 / 5);
+  for (std::size_t i = 0; i < packets.size(); ++i) {
+    const Packet& p = *packets[i];
+    const std::int64_t step = 5 * static_cast<std::int64_t>(i + 1);
+    CHECK(p.kind == PayloadKind::metrics);
+    CHECK(p.attribute("step")->as_int() == step);
+    CHECK(p.attribute("epoch")->as_int() == (step <= 16 ? 0 : 1));
+    REQUIRE(p.metrics.size() == 2 * 7);
+    for (const auto& m : p.metrics) CHECK(m.step == step);
+    REQUIRE(p.tensors.size() == 4);
+    const auto& histograms = p.attribute("histograms")->as_list();
+    REQUIRE(histograms.size() == 4);
+    const std::int64_t numel[] = {32, 32, 4, 4};  // weight [4, 8] and its gradient, bias [4] and its gradient
+    for (std::size_t t = 0; t < 4; ++t) {
+      const Value& entry = histograms[t];
+      CHECK(entry.find("tensor")->as_int() == static_cast<std::int64_t>(t));
+      CHECK(entry.find("of")->as_string() == (t % 2 == 0 ? "weight" : "grad"));
+      CHECK(entry.find("lo")->as_number() <= entry.find("hi")->as_number());
+      const Tensor& counts = p.tensors[t];
+      CHECK(counts.dtype() == DType::f64);
+      CHECK(counts.shape() == Shape{16});
+      double sum = 0.0;
+      for (std::int64_t b = 0; b < 16; ++b) sum += counts.at(b);
+      CHECK(sum == static_cast<double>(numel[t]));
+    }
+    CHECK(histograms[0].find("parameter")->as_string() == "1.linear.weight");
+    CHECK(histograms[2].find("parameter")->as_string() == "1.linear.bias");
+  }
+  std::map<std::string, double> points;
+  for (const auto& m : packets.back()->metrics) points[m.name] = m.value;
+  for (const char* name :
+       {"model/1.linear.weight/weight/mean", "model/1.linear.weight/weight/std", "model/1.linear.weight/weight/norm",
+        "model/1.linear.weight/grad/mean", "model/1.linear.weight/grad/std", "model/1.linear.weight/grad/norm",
+        "model/1.linear.weight/grad/abs_mean", "model/1.linear.bias/grad/abs_mean"}) {
+    INFO(name);
+    CHECK(points.count(name) == 1);
+  }
+  CHECK(points["model/1.linear.weight/weight/norm"] > 0.0);
+  CHECK(points["model/1.linear.weight/grad/abs_mean"] > 0.0);
+}
+
+TEST_CASE("trainer: the boundary of a 2-D input is drawn in the input and splits the plane as the data does") {
+  auto rows = blobs(400, 2, 2, 13);  // class 0 around (3, 0), class 1 around (0, 3)
+  for (std::size_t i = 0; i < rows.size(); ++i) rows[i].split = (i / 2) % 5 == 0 ? Split::val : Split::train;
+  auto h = NodeHarness::of<Trainer>({{"model", model({{"kind", "linear"}})},
+                                     {"lr", 0.05},
+                                     {"batch", 10},
+                                     {"boundary_grid", 32},
+                                     {"boundary_points", 30},
+                                     {"stats_every", 0}});
+  h.start();
+  feed(h, rows, 2, 6);
+  end(h);
+  REQUIRE(h.output("boundary").size() == 6);
+  CHECK(h.output("model_stats").empty());
+  const Packet& p = last_packet(h, "boundary");
+  CHECK(p.kind == PayloadKind::features);
+  CHECK(p.attribute("projection")->as_string() == "input");
+  CHECK(p.attribute("explained") == nullptr);
+  CHECK(p.attribute("epoch")->as_int() == 5);
+  CHECK(p.attribute("step")->as_int() == named(h, "train/loss").back().step);
+  CHECK(p.attribute("classes")->as_list() == std::vector<Value>{"0", "1"});
+  REQUIRE(p.tensors.size() == 5);
+  CHECK(p.tensors[0].dtype() == DType::i64);
+  CHECK(p.tensors[0].shape() == Shape{32, 32});
+  CHECK(p.tensors[1].dtype() == DType::f32);
+  CHECK(p.tensors[1].shape() == Shape{32, 32});
+  CHECK(p.tensors[2].dtype() == DType::f32);
+  CHECK(p.tensors[2].shape() == Shape{30, 2});
+  CHECK(p.tensors[3].dtype() == DType::i64);
+  CHECK(p.tensors[3].shape() == Shape{30});
+  CHECK(p.tensors[4].dtype() == DType::i64);
+  CHECK(p.tensors[4].shape() == Shape{30});
+
+  // The points are the first val examples as they are, inside the padded range.
+  std::vector<const Row*> val_rows;
+  for (const Row& r : rows) {
+    if (r.split == Split::val) val_rows.push_back(&r);
+  }
+  const double x0 = p.attribute("x0")->as_number(), x1 = p.attribute("x1")->as_number();
+  const double y0 = p.attribute("y0")->as_number(), y1 = p.attribute("y1")->as_number();
+  int matching_cells = 0, right_predictions = 0;
+  for (std::int64_t i = 0; i < 30; ++i) {
+    const double px = p.tensors[2].at(2 * i), py = p.tensors[2].at(2 * i + 1);
+    CHECK(px == val_rows[static_cast<std::size_t>(i)]->x[0]);
+    CHECK(py == val_rows[static_cast<std::size_t>(i)]->x[1]);
+    CHECK(p.tensors[3].at(i) == static_cast<double>(val_rows[static_cast<std::size_t>(i)]->label));
+    CHECK((px > x0 && px < x1 && py > y0 && py < y1));
+    const auto label = static_cast<std::int64_t>(p.tensors[3].at(i));
+    matching_cells += cell_class(p, px, py) == label ? 1 : 0;
+    right_predictions += static_cast<std::int64_t>(p.tensors[4].at(i)) == label ? 1 : 0;
+  }
+  CHECK(matching_cells >= 29);  // > 95%
+  CHECK(right_predictions >= 29);
+  // The corners far on each class's side: (x1, y0) is class 0's, (x0, y1) class 1's.
+  CHECK(p.tensors[0].at(31) == 0.0);
+  CHECK(p.tensors[0].at(31 * 32) == 1.0);
+  for (std::int64_t i = 0; i < 32 * 32; ++i) {
+    CHECK((p.tensors[1].at(i) >= 0.5 && p.tensors[1].at(i) <= 1.0));
+  }
+}
+
+TEST_CASE("trainer: the boundary of a wider input is drawn in its first two principal components, fitted once") {
+  const auto rows = blobs(300, 3, 8, 14);
+  auto h = NodeHarness::of<Trainer>({{"model", model({{"kind", "mlp"}, {"hidden", std::vector<Value>{16}}})},
+                                     {"lr", 0.01},
+                                     {"batch", 10},
+                                     {"boundary_every", 2}});
+  h.start();
+  feed(h, rows, 3, 5);
+  end(h);
+  const auto& pictures = h.output("boundary");
+  REQUIRE(pictures.size() == 2);  // after the 2nd and 4th epochs
+  CHECK(pictures[0]->attribute("epoch")->as_int() == 1);
+  CHECK(pictures[1]->attribute("epoch")->as_int() == 3);
+  for (const auto& p : pictures) {
+    CHECK(p->attribute("projection")->as_string() == "pca");
+    const auto& explained = p->attribute("explained")->as_list();
+    REQUIRE(explained.size() == 2);
+    for (const Value& e : explained) CHECK((e.as_number() > 0.0 && e.as_number() <= 1.0));
+    CHECK(explained[0].as_number() >= explained[1].as_number());
+    CHECK(explained[0].as_number() + explained[1].as_number() <= 1.0 + 1e-9);
+    CHECK(p->tensors[0].shape() == Shape{64, 64});
+    CHECK(p->tensors[2].shape() == Shape{30, 2});  // all 30 val examples: fewer than boundary_points
+    CHECK(p->attribute("classes")->as_list().size() == 3);
+  }
+  // The same components for every picture: the same val points land at the same place.
+  CHECK(*pictures[0]->attribute("explained") == *pictures[1]->attribute("explained"));
+  for (std::int64_t i = 0; i < 60; ++i) CHECK(pictures[0]->tensors[2].at(i) == pictures[1]->tensors[2].at(i));
+  // Three well separated blobs: the trained model's cells agree with most points' labels.
+  const Packet& p = *pictures[1];
+  int matching = 0;
+  for (std::int64_t i = 0; i < 30; ++i) {
+    matching += cell_class(p, p.tensors[2].at(2 * i), p.tensors[2].at(2 * i + 1)) ==
+                        static_cast<std::int64_t>(p.tensors[3].at(i))
+                    ? 1
+                    : 0;
+  }
+  CHECK(matching >= 27);
+}
+
+TEST_CASE("trainer: the model_stats and boundary ports leave the run as it was, and emit nothing when off") {
+  const auto rows = blobs(200, 3, 5, 15);
+  auto run = [&](std::int64_t stats_every, std::int64_t boundary_every) {
+    auto h = NodeHarness::of<Trainer>(
+        {{"model", model({{"kind", "mlp"}, {"hidden", std::vector<Value>{8}}, {"dropout", 0.2}, {"batch_norm", true}})},
+         {"seed", 3},
+         {"batch", 10},
+         {"log_every", 1},
+         {"stats_every", stats_every},
+         {"boundary_every", boundary_every}});
+    h.start();
+    feed(h, rows, 3, 3);
+    end(h);
+    std::vector<double> values;
+    for (const char* name : {"train/loss", "val/loss", "test/loss"}) {
+      for (const auto& m : named(h, name)) values.push_back(m.value);
+    }
+    return std::make_tuple(values, h.output("model_stats").size(), h.output("boundary").size());
+  };
+  const auto [off, off_stats, off_pictures] = run(0, 0);
+  CHECK(off_stats == 0);
+  CHECK(off_pictures == 0);
+  const auto [on, on_stats, on_pictures] = run(1, 1);
+  CHECK(on_stats == 48);
+  CHECK(on_pictures == 3);
+  CHECK(on == off);  // bit for bit: no random numbers drawn, the model's mode restored
+}
+
+TEST_CASE("trainer: without val examples the boundary is skipped, said once") {
+  auto rows = blobs(100, 2, 2, 16);
+  for (Row& r : rows) r.split = Split::train;
+  auto h = NodeHarness::of<Trainer>({{"stats_every", 0}});
+  h.start();
+  feed(h, rows, 2, 3);
+  end(h);
+  CHECK(h.output("boundary").empty());
+  int said = 0;
+  for (const auto& record : h.logs()) {
+    if (record.message.find("no decision-boundary picture") != std::string::npos) {
+      ++said;
+      CHECK(record.level == LogLevel::info);
+      CHECK_THAT(record.message, Catch::Contains("no val examples"));
+    }
+  }
+  CHECK(said == 1);
+}
+
+TEST_CASE("trainer: out-of-range model_stats and boundary parameters are refused by name") {
+  for (const auto& [param, value] : std::vector<std::pair<std::string, std::int64_t>>{{"stats_every", -1},
+                                                                                      {"histogram_bins", 3},
+                                                                                      {"histogram_bins", 257},
+                                                                                      {"boundary_every", -2},
+                                                                                      {"boundary_grid", 7},
+                                                                                      {"boundary_grid", 513},
+                                                                                      {"boundary_points", 0}}) {
+    INFO(param << " = " << value);
+    try {
+      NodeHarness::of<Trainer>({{param, value}});
+      FAIL("accepted");
+    } catch (const ParamError& e) {
+      CHECK(e.param() == param);
+    }
+  }
+}
+
+// Not run by default: `models_tests "[.cost]" -s` prints what model_stats and boundary cost on a
+// keyword-spotter-sized CNN (the README gives the figures).
+TEST_CASE("trainer: the cost of model_stats and boundary on a keyword-spotter-sized cnn", "[.cost]") {
+  std::mt19937 rng(17);
+  std::normal_distribution<float> noise(0.0f, 1.0f);
+  std::vector<Row> rows;
+  for (int i = 0; i < 2250; ++i) {
+    Row r;
+    r.label = i % 3;
+    for (int c = 0; c < 20; ++c) {
+      for (int t = 0; t < 101; ++t) r.x.push_back(noise(rng) + (c % 3 == r.label ? 1.0f : 0.0f));
+    }
+    r.split = i % 9 == 8 ? Split::val : Split::train;
+    rows.push_back(r);
+  }
+  const int epochs = 2;
+  // The seconds of a run, and what the trainer's debug lines say model_stats and boundary took.
+  struct Cost {
+    double run = 0.0;
+    std::int64_t steps = 0;
+    std::vector<double> stats;
+    std::vector<double> pictures;
+  };
+  auto measure = [&](std::int64_t stats_every, std::int64_t boundary_every, std::int64_t grid) {
+    auto h = NodeHarness::of<Trainer>({{"model", model({{"kind", "cnn"},
+                                                        {"dims", 2},
+                                                        {"channels", std::vector<Value>{32, 64, 64}},
+                                                        {"separable", true},
+                                                        {"batch_norm", true}})},
+                                       {"lr", 0.003},
+                                       {"batch", 32},
+                                       {"stats_every", stats_every},
+                                       {"boundary_every", boundary_every},
+                                       {"boundary_grid", grid},
+                                       {"checkpoint_best", false},
+                                       {"checkpoint_end", false}});
+    h.start();
+    const auto started = std::chrono::steady_clock::now();
+    for (int e = 0; e < epochs; ++e) {
+      for (const Row& r : rows) {
+        auto p = make_packet(PayloadKind::example);
+        p->tensors.push_back(Tensor::from_vector(r.x, {20, 101}));
+        p->label = r.label;
+        p->split = r.split;
+        p->set_attribute("classes", std::int64_t{3});
+        h.push("in", p);
+      }
+      h.push("in", Marker{MarkerKind::epoch_end, e, Split::none, "data"});
+    }
+    end(h);
+    Cost c;
+    c.run = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    c.steps = named(h, "train/loss").back().step;
+    for (const auto& record : h.logs()) {
+      const auto in = record.message.rfind(" in ");
+      if (in == std::string::npos) continue;
+      const double seconds = std::atof(record.message.c_str() + in + 4);
+      if (record.message.rfind("model_stats at", 0) == 0) c.stats.push_back(seconds);
+      if (record.message.rfind("decision boundary", 0) == 0) c.pictures.push_back(seconds);
+    }
+    return c;
+  };
+  auto mean = [](const std::vector<double>& v) {
+    double sum = 0.0;
+    for (double x : v) sum += x;
+    return v.empty() ? 0.0 : sum / static_cast<double>(v.size());
+  };
+  const Cost off = measure(0, 0, 64);
+  const Cost on = measure(1, 1, 64);
+  const Cost small = measure(0, 1, 32);
+  const double per_step = off.run / static_cast<double>(off.steps);
+  const double per_packet = mean(on.stats);
+  std::cout << "ports off: " << off.run << " s for " << off.steps << " steps, " << per_step * 1e3
+            << " ms a step (epochs' evaluation included)\n"
+            << "model_stats: " << per_packet * 1e3 << " ms a packet (" << on.stats.size()
+            << "): " << 100.0 * per_packet / (50.0 * per_step) << "% of the run at stats_every = 50\n"
+            << "boundary, grid 64, 500 points: " << mean(on.pictures) * 1e3 << " ms a picture (" << on.pictures.size()
+            << "), the first with the fit " << on.pictures.front() * 1e3
+            << " ms: " << 100.0 * mean(on.pictures) * epochs / off.run << "% of the run\n"
+            << "boundary, grid 32: " << mean(small.pictures) * 1e3
+            << " ms a picture: " << 100.0 * mean(small.pictures) * epochs / off.run << "% of the run\n";
+  CHECK(on.steps == off.steps);
+  CHECK(on.stats.size() == static_cast<std::size_t>(on.steps));
+  CHECK(on.pictures.size() == static_cast<std::size_t>(epochs));
 }
