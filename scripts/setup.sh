@@ -20,6 +20,8 @@ packages=(
   catch2 python3-sklearn gstreamer1.0-tools gstreamer1.0-plugins-base
   # the GStreamer sources: headers, decoders and devices (pulsesrc, alsasrc, ximagesrc)
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-plugins-good gstreamer1.0-alsa
+  # Xlib's headers: the screen source keeps a broken X connection from ending the process
+  libx11-dev
   # their tests: real speech, a real sound server with a null sink, a real X screen
   espeak-ng sox pulseaudio pulseaudio-utils xvfb x11-xserver-utils
   # feature nodes: the FFT (KissFFT, BSD-3-Clause); their tests and benchmark compare with

@@ -14,8 +14,6 @@ namespace tributary::sources {
 namespace {
 
 constexpr auto kPollSlice = std::chrono::milliseconds(50);  // a stop request is seen within this
-constexpr auto kFirstBackoff = std::chrono::milliseconds(250);
-constexpr auto kLongestBackoff = std::chrono::milliseconds(5000);
 constexpr const char* kAlsaPrefix = "alsa:";
 
 bool starts_with(const std::string& text, const std::string& prefix) { return text.rfind(prefix, 0) == 0; }
@@ -104,14 +102,12 @@ void Audio::start() {
   pulse_device_ = false;
   gaps_ = 0;
   gaps_reported_ = 0;
-  reconnects_ = 0;
+  reconnector_ = reconnect_ ? std::make_unique<Reconnector>(context(), "capture from " + device_, "the device") : nullptr;
   flushed_ = false;
-  lost_at_ns_ = 0;
   latency_sum_ns_ = 0;
   latency_count_ = 0;
   latency_max_ns_ = 0;
   latency_reported_at_ns_ = monotonic_ns();
-  lost_s_ = 0.0;
   try {
     open();
   } catch (const StreamError& e) {
@@ -170,13 +166,8 @@ bool Audio::produce(Emitter& out) {
   if (input_ == Input::device) {
     try {
       if (!stream_) {
-        const std::int64_t lost_ns = monotonic_ns() - lost_at_ns_;
         open();
-        lost_s_ += static_cast<double>(lost_ns) * 1e-9;
-        lost_at_ns_ = 0;
-        context().metric("capture/lost_s", lost_s_);
-        log().info("the device is back after ", reconnects_, " reconnect", reconnects_ == 1 ? "" : "s", ", ",
-                   static_cast<double>(lost_ns) * 1e-9, " s without it");
+        reconnector_->back();
       }
       const bool more = stream_->wait(kPollSlice);
       report_warnings();
@@ -208,21 +199,9 @@ bool Audio::produce(Emitter& out) {
 }
 
 bool Audio::reconnect_after(const std::exception& error) {
-  log().warn("capture from ", device_, " failed: ", error.what(), "; reconnecting");
   if (stream_) stream_->stop();
   stream_.reset();
-  if (lost_at_ns_ == 0) lost_at_ns_ = monotonic_ns();
-  ++reconnects_;
-  context().metric("capture/reconnects", static_cast<double>(reconnects_));
-  auto backoff = kFirstBackoff;
-  for (std::int64_t i = 1; i < std::min<std::int64_t>(reconnects_, 6); ++i) backoff *= 2;
-  backoff = std::min(backoff, kLongestBackoff);
-  const auto until = std::chrono::steady_clock::now() + backoff;
-  while (std::chrono::steady_clock::now() < until) {
-    if (context().stop_requested()) return false;
-    std::this_thread::sleep_for(kPollSlice);
-  }
-  return true;
+  return reconnector_->wait_after(error.what());
 }
 
 void Audio::take(MediaSample&& sample, Emitter& out) {

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "gstreamer/reconnect.hpp"
 #include "tributary/node.hpp"
 
 namespace tributary::sources {
@@ -66,9 +67,7 @@ class Audio final : public Node {
   std::uint64_t sequence_ = 0;         // touched by one thread at a time: produce() or the streaming thread
   std::atomic<std::int64_t> gaps_{0};  // buffers the device marked as following lost data
   std::int64_t gaps_reported_ = 0;
-  std::int64_t reconnects_ = 0;
-  std::int64_t lost_at_ns_ = 0;  // monotonic time the device was lost; 0 while it works
-  double lost_s_ = 0.0;
+  std::unique_ptr<Reconnector> reconnector_;  // with reconnect = true
   // Delays from capture to emission since the last report, summed on the streaming thread.
   std::atomic<std::int64_t> latency_sum_ns_{0};
   std::atomic<std::int64_t> latency_count_{0};

@@ -29,6 +29,9 @@ void Gst::declare(NodeSpec& spec) {
   spec.param<bool>("live", false,
                    "a live pipeline (camera, network stream): never wait for downstream, full links drop by policy; "
                    "otherwise the pipeline waits for downstream like a file");
+  spec.param<bool>("reconnect", false,
+                   "live: when the stream fails or ends (a camera unplugged, a network stream dropped), start the "
+                   "pipeline again with backoff instead of ending; reconnects are counted as capture/reconnects");
   spec.param<std::int64_t>("chunk_ms", 0, "raw audio: milliseconds per packet; 0 = one packet per GStreamer buffer")
       .range(0, 60000);
   spec.example(R"([nodes.tone]
@@ -42,6 +45,11 @@ void Gst::configure(const Params& params) {
   caps_ = params.get<std::string>("caps");
   live_ = params.get<bool>("live");
   chunk_ms_ = params.get<std::int64_t>("chunk_ms");
+  reconnect_ = params.get<bool>("reconnect");
+  if (reconnect_ && !live_) {
+    throw ParamError("reconnect",
+                     "'reconnect' applies to live pipelines (live = true): a file or a finite stream ends at its end");
+  }
   if (launch_.find_first_not_of(" \t\r\n") == std::string::npos) {
     throw ParamError("launch",
                      "'launch' is empty: give a GStreamer launch description such as \"audiotestsrc ! "
@@ -79,6 +87,16 @@ void Gst::start() {
   sequence_ = 0;
   flushed_ = false;
   chunker_.reset();
+  reconnector_ = reconnect_ ? std::make_unique<Reconnector>(context(), "the pipeline", "the stream") : nullptr;
+  try {
+    open();
+  } catch (const StreamError& e) {
+    if (!reconnector_) explain(e);
+    lose_stream(context().emitter(), e.what());
+  }
+}
+
+void Gst::open() {
   GstStream::Options options;
   options.description = launch_;
   options.caps = caps_;
@@ -88,21 +106,37 @@ void Gst::start() {
     Emitter& out = context().emitter();
     stream->on_sample([this, &out](MediaSample&& sample) { take(std::move(sample), out); });
   }
-  try {
-    stream->start();
-  } catch (const StreamError& e) {
-    explain(e);
-  }
+  stream->start();
   stream_ = std::move(stream);
   log().info("playing: ", launch_, caps_.empty() ? "" : " ! " + caps_);
 }
 
+// With reconnect: the audio held for a chunk goes on first (the next stream's starts anew), the
+// stream stops, and the backoff is waited out; false when the run stops meanwhile.
+bool Gst::lose_stream(Emitter& out, const std::string& why) {
+  if (stream_) stream_->stop();
+  stream_.reset();
+  if (chunker_) finish_chunks(out);
+  chunker_.reset();
+  return reconnector_ && reconnector_->wait_after(why);
+}
+
 bool Gst::produce(Emitter& out) {
-  if (!stream_) start();
   try {
+    if (!stream_) {
+      if (!reconnector_) {
+        start();
+      } else {
+        open();
+        reconnector_->back();
+      }
+    }
     if (live_) {
       const bool more = stream_->wait(kPollSlice);
       for (const auto& warning : stream_->take_warnings()) log().warn("GStreamer: ", warning);
+      // The stream ended by itself (not by a stop): with reconnect it starts again.
+      if (!more && reconnector_ && !flushed_ && !context().stop_requested())
+        return lose_stream(context().emitter(), "the stream ended");
       return more;
     }
     auto sample = stream_->pull(kPollSlice, [this] { return !context().stop_requested(); });
@@ -114,7 +148,8 @@ bool Gst::produce(Emitter& out) {
     take(std::move(*sample), out);
     return true;
   } catch (const StreamError& e) {
-    explain(e);
+    if (!reconnector_) explain(e);
+    return lose_stream(context().emitter(), e.what());
   }
 }
 

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "gstreamer/reconnect.hpp"
 #include "tributary/node.hpp"
 
 namespace tributary::sources {
@@ -44,12 +45,16 @@ class Gst final : public Node {
   // Hands on the audio the chunker still holds.
   void finish_chunks(Emitter& out);
   void emit(Emitter& out, std::shared_ptr<Packet> packet);
+  void open();
+  bool lose_stream(Emitter& out, const std::string& why);
   [[noreturn]] void explain(const std::exception& error) const;
 
   std::string launch_;
   std::string caps_;
   bool live_ = false;
   std::int64_t chunk_ms_ = 0;
+  bool reconnect_ = false;
+  std::unique_ptr<Reconnector> reconnector_;  // live, with reconnect = true
 
   std::unique_ptr<GstStream> stream_;
   std::unique_ptr<AudioChunker> chunker_;

@@ -2,14 +2,26 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <mutex>
+#include <vector>
 
 #include "gstreamer/stream.hpp"
 #include "gstreamer/tensors.hpp"
+#include "screen/x_connection.hpp"
 
 namespace tributary::sources {
 
 namespace {
 constexpr auto kPollSlice = std::chrono::milliseconds(50);  // a stop request is seen within this
+
+// Captures whose X connection broke: their streaming thread is held inside Xlib for good, so
+// their pipelines can be neither stopped nor freed, not even when the process exits (freeing one
+// waits for its thread). Kept here, reachable and never destroyed.
+std::mutex abandoned_mutex;
+std::vector<std::unique_ptr<GstStream>>& abandoned() {
+  static auto* streams = new std::vector<std::unique_ptr<GstStream>>();
+  return *streams;
+}
 }  // namespace
 
 Screen::Screen() = default;
@@ -31,6 +43,9 @@ void Screen::declare(NodeSpec& spec) {
       .range(0, 16384);
   spec.param<std::string>("format", "rgb", "pixel format: rgb (3 channels) or gray (1 channel)")
       .choices({"rgb", "gray"});
+  spec.param<bool>("reconnect", false,
+                   "when the X server goes away (it quit, was killed or restarted), wait for it with backoff and "
+                   "capture again instead of failing the run; reconnects are counted as capture/reconnects");
   spec.example(R"([nodes.screen]
 plugin = "screen"
 fps = 10
@@ -49,6 +64,7 @@ void Screen::configure(const Params& params) {
   out_width_ = params.get<std::int64_t>("out_width");
   out_height_ = params.get<std::int64_t>("out_height");
   gray_ = params.get<std::string>("format") == "gray";
+  reconnect_ = params.get<bool>("reconnect");
   if ((out_width_ == 0) != (out_height_ == 0)) {
     throw ParamError(out_width_ == 0 ? "out_width" : "out_height",
                      "set both 'out_width' and 'out_height' to scale the frames, or neither");
@@ -73,6 +89,20 @@ void Screen::start() {
         "no X display to capture: set 'display' (e.g. \":0\") or the DISPLAY environment variable; for a virtual "
         "screen start `Xvfb :99 -screen 0 1280x720x24 &` and use display = \":99\"");
   }
+  x11::guard_connections();
+  breaks_seen_ = x11::broken(display_name());
+  reconnector_ =
+      reconnect_ ? std::make_unique<Reconnector>(context(), "capture of display " + display_name(), "the display")
+                 : nullptr;
+  try {
+    open();
+  } catch (const StreamError& e) {
+    if (!reconnector_) explain(e);
+    lose_stream(e.what());
+  }
+}
+
+void Screen::open() {
   GstStream::Options options;
   options.live = true;
   // ximagesrc opens its display as soon as it is linked: the name goes into the description.
@@ -89,11 +119,7 @@ void Screen::start() {
   auto stream = std::make_unique<GstStream>(std::move(options));
   Emitter& out = context().emitter();
   stream->on_sample([this, &out](MediaSample&& sample) { take(std::move(sample), out); });
-  try {
-    stream->start();
-  } catch (const StreamError& e) {
-    explain(e);
-  }
+  stream->start();
   stream_ = std::move(stream);
   log().info("capturing display ", display_name(), " at ", fps_, " fps",
              width_ > 0 || height_ > 0 || x_ > 0 || y_ > 0 ? concat(", region ", x_, ",", y_, " ", width_, "x", height_)
@@ -102,14 +128,46 @@ void Screen::start() {
 
 bool Screen::produce(Emitter& out) {
   (void)out;
-  if (!stream_) start();
   try {
+    if (!stream_) {
+      if (!reconnector_) {
+        start();
+      } else {
+        breaks_seen_ = x11::broken(display_name());
+        open();
+        reconnector_->back();
+      }
+    }
     const bool more = stream_->wait(kPollSlice);
     for (const auto& warning : stream_->take_warnings()) log().warn("GStreamer: ", warning);
+    if (x11::broken(display_name()) != breaks_seen_) {
+      const std::string why = "the X server of display " + display_name() + " went away (its connection broke)";
+      if (!reconnector_) {
+        lose_stream(why);
+        throw std::runtime_error("capture of display " + display_name() + " ended: " + why +
+                                 "; set reconnect = true to wait for it to come back");
+      }
+      return lose_stream(why);
+    }
     return more;
   } catch (const StreamError& e) {
-    explain(e);
+    if (!reconnector_) explain(e);
+    return lose_stream(e.what());
   }
+}
+
+// Leaves the capture: one whose X connection broke is kept aside for good (its streaming thread
+// cannot be joined), any other is stopped. With reconnect, waits out the backoff.
+bool Screen::lose_stream(const std::string& why) {
+  if (stream_ && x11::broken(display_name()) != breaks_seen_) {
+    std::lock_guard<std::mutex> lock(abandoned_mutex);
+    abandoned().push_back(std::move(stream_));
+  } else if (stream_) {
+    stream_->stop();
+    stream_.reset();
+  }
+  breaks_seen_ = x11::broken(display_name());
+  return reconnector_ && reconnector_->wait_after(why);
 }
 
 void Screen::take(MediaSample&& sample, Emitter& out) {
@@ -127,10 +185,14 @@ void Screen::take(MediaSample&& sample, Emitter& out) {
 
 void Screen::flush(Emitter& out) {
   (void)out;
-  if (stream_) stream_->stop();  // no frame arrives after flush
+  if (stream_ && x11::broken(display_name()) == breaks_seen_) stream_->stop();  // no frame arrives after flush
 }
 
 void Screen::stop() {
+  if (stream_ && x11::broken(display_name()) != breaks_seen_) {
+    std::lock_guard<std::mutex> lock(abandoned_mutex);
+    abandoned().push_back(std::move(stream_));
+  }
   if (stream_) stream_->stop();
   stream_.reset();
 }

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "gstreamer/reconnect.hpp"
 #include "tributary/node.hpp"
 
 namespace tributary::sources {
@@ -38,7 +39,9 @@ class Screen final : public Node {
   SourceMode source_mode(SourceMode declared) const override;
 
  private:
+  void open();
   void take(MediaSample&& sample, Emitter& out);
+  bool lose_stream(const std::string& why);
   [[noreturn]] void explain(const std::exception& error) const;
   std::string display_name() const;
 
@@ -51,6 +54,10 @@ class Screen final : public Node {
   std::int64_t out_width_ = 0;
   std::int64_t out_height_ = 0;
   bool gray_ = false;
+
+  bool reconnect_ = false;
+  std::unique_ptr<Reconnector> reconnector_;  // with reconnect = true
+  std::uint64_t breaks_seen_ = 0;             // broken connections to the display seen so far
 
   std::unique_ptr<GstStream> stream_;
   std::uint64_t sequence_ = 0;  // written by GStreamer's streaming thread only

@@ -1,0 +1,151 @@
+// Live sources whose stream goes away mid-run, with real GStreamer pipelines and a real X server
+// killed and started again: without `reconnect` the run fails with what happened (never the
+// process ending), with it the source waits with backoff, counts the reconnects and comes back.
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <functional>
+
+#include "gst/gst.hpp"
+#include "screen/screen.hpp"
+#include "testing/real_parts.hpp"
+#include "tributary/testing.hpp"
+
+using namespace tributary;
+using namespace tributary::sources::testing;
+using tributary::sources::Gst;
+using tributary::sources::Screen;
+
+namespace {
+
+double last_metric(const NodeHarness& h, const std::string& name) {
+  double value = 0.0;
+  for (const auto& m : h.metrics()) {
+    if (m.name == name) value = m.value;
+  }
+  return value;
+}
+
+bool logged(const NodeHarness& h, const std::string& text) {
+  for (const auto& r : h.logs()) {
+    if (r.message.find(text) != std::string::npos) return true;
+  }
+  return false;
+}
+
+// Calls `step` until `done`, for at most `seconds` (a slow machine waits, a fast one does not).
+bool within(double seconds, const std::function<void()>& step, const std::function<bool()>& done) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < until) {
+    step();
+    if (done()) return true;
+  }
+  return false;
+}
+
+// Xvfb on display ":N" (or a free one for an empty `display`), up once it takes connections.
+Child start_xvfb(const ScratchDir& dir, std::string& display) {
+  const std::string xvfb = require_program("Xvfb", "xvfb");
+  int ready[2];
+  REQUIRE(::pipe(ready) == 0);
+  std::vector<std::string> argv{xvfb};
+  if (!display.empty()) argv.push_back(display);
+  for (const std::string& a : {std::string("-displayfd"), std::to_string(ready[1]), std::string("-screen"),
+                               std::string("0"), std::string("160x120x24"), std::string("-nolisten"),
+                               std::string("tcp"), std::string("-noreset")})
+    argv.push_back(a);
+  Child server(argv, {}, dir.file("xvfb-" + std::to_string(::time(nullptr)) + ".log"));
+  ::close(ready[1]);
+  std::string number;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (number.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    pollfd fd{ready[0], POLLIN, 0};
+    if (::poll(&fd, 1, 100) <= 0) continue;
+    char buffer[16];
+    const ssize_t n = ::read(ready[0], buffer, sizeof buffer);
+    if (n <= 0) break;
+    number.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(ready[0]);
+  REQUIRE(number.find('\n') != std::string::npos);
+  display = ":" + number.substr(0, number.find('\n'));
+  return server;
+}
+
+}  // namespace
+
+TEST_CASE("gst: a live pipeline that ends or fails starts again with reconnect = true") {
+  SECTION("reconnect needs a live pipeline") {
+    CHECK_THROWS_WITH(NodeHarness::of<Gst>({{"launch", "audiotestsrc num-buffers=2"}, {"reconnect", true}}),
+                      Catch::Contains("'reconnect' applies to live pipelines"));
+  }
+  SECTION("each end of the stream is a reconnect, and the packets go on across them") {
+    auto h = NodeHarness::of<Gst>({{"launch", "audiotestsrc is-live=true num-buffers=3 samplesperbuffer=800 ! "
+                                              "audioconvert ! audioresample"},
+                                   {"caps", "audio/x-raw,format=F32LE,rate=16000,channels=1"},
+                                   {"live", true},
+                                   {"reconnect", true}});
+    h.start();
+    CHECK(within(20.0, [&] { REQUIRE(h.produce()); },
+                 [&] { return last_metric(h, "capture/reconnects") >= 2 && h.output_so_far("out").size() >= 7; }));
+    CHECK(logged(h, "the pipeline failed: the stream ended; reconnecting"));
+    CHECK(logged(h, "the stream is back after 1 reconnect"));
+    h.flush();
+    h.stop();
+    const auto packets = h.output("out");
+    for (std::size_t i = 1; i < packets.size(); ++i) CHECK(packets[i]->sequence == packets[i - 1]->sequence + 1);
+  }
+  SECTION("a pipeline that cannot start is retried until it can") {
+    ScratchDir dir;
+    const std::string wav = dir.file("late.wav");
+    auto h = NodeHarness::of<Gst>(
+        {{"launch", "filesrc location=" + wav + " ! wavparse ! audioconvert ! audioresample"},
+         {"caps", "audio/x-raw,format=F32LE,rate=16000,channels=1"},
+         {"live", true},
+         {"reconnect", true}});
+    h.start();
+    CHECK(within(10.0, [&] { REQUIRE(h.produce()); }, [&] { return last_metric(h, "capture/reconnects") >= 2; }));
+    CHECK(h.output_so_far("out").empty());
+    // Whole, or not at all: made beside it, then renamed.
+    std::filesystem::rename(spoken_wav(dir, "yes", "making.wav"), wav);
+    CHECK(within(20.0, [&] { REQUIRE(h.produce()); }, [&] { return !h.output_so_far("out").empty(); }));
+    CHECK(logged(h, "the stream is back"));
+    h.flush();
+    h.stop();
+  }
+}
+
+TEST_CASE("screen: an X server that goes away fails the capture cleanly, or with reconnect = true is waited for") {
+  ScratchDir dir;
+  std::string display;
+  Child server = start_xvfb(dir, display);
+  SECTION("without reconnect the capture fails saying what happened") {
+    auto h = NodeHarness::of<Screen>({{"display", display}, {"fps", 20.0}});
+    h.start();
+    CHECK(within(20.0, [&] { REQUIRE(h.produce()); }, [&] { return h.output_so_far("out").size() >= 3; }));
+    server.end();
+    std::string error = "(no error)";
+    try {
+      within(20.0, [&] { h.produce(); }, [] { return false; });
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    CHECK_THAT(error, Catch::Contains("the X server of display " + display + " went away") &&
+                          Catch::Contains("reconnect = true"));
+    h.stop();
+  }
+  SECTION("with reconnect the capture comes back when the server does") {
+    auto h = NodeHarness::of<Screen>({{"display", display}, {"fps", 20.0}, {"reconnect", true}});
+    h.start();
+    CHECK(within(20.0, [&] { REQUIRE(h.produce()); }, [&] { return h.output_so_far("out").size() >= 3; }));
+    server.end();
+    CHECK(within(20.0, [&] { REQUIRE(h.produce()); }, [&] { return last_metric(h, "capture/reconnects") >= 2; }));
+    const std::size_t before = h.output_so_far("out").size();
+    Child again = start_xvfb(dir, display);
+    CHECK(within(30.0, [&] { REQUIRE(h.produce()); },
+                 [&] { return logged(h, "the display is back") && h.output_so_far("out").size() >= before + 3; }));
+    h.flush();
+    h.stop();
+  }
+}
