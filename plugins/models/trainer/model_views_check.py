@@ -56,7 +56,23 @@ def main():
             fail("step %d has the points %s, expected %s" % (step, sorted(names), sorted(expected)))
     if not all(math.isfinite(p["value"]) for p in points):
         fail("a model_stats value is not finite")
-    print("model_views_check: %d pictures, %d model_stats packets: as declared" % (len(pictures), len(steps)))
+
+    # Unlinked, model_stats is not computed at all (the trainer's debug line says when it is).
+    text = Path(pipeline).read_text()
+    unlinked = run_dir / "unlinked.toml"
+    unlinked.write_text(text.replace('"train.model_stats -> stats", ', "").replace(
+        '[nodes.stats]\nplugin = "jsonl"\npath   = "${RUN_DIR}/model_stats.jsonl"\n', ""))
+    if "train.model_stats" in unlinked.read_text() or "[nodes.stats]" in unlinked.read_text():
+        fail("could not unlink model_stats in " + str(unlinked))
+    run = subprocess.run([tributary, "run", str(unlinked), "--run-dir", str(run_dir / "unlinked"), "--no-store",
+                          "--progress", "off", "--log-level", "train=debug"], capture_output=True, text=True)
+    if run.returncode != 0:
+        fail("the unlinked run failed (%d):\n%s%s" % (run.returncode, run.stdout, run.stderr))
+    log = run.stdout + run.stderr
+    if "model_stats at step" in log or "decision boundary after epoch" not in log:
+        fail("unlinked, model_stats was computed (or the linked boundary was not):\n" + log)
+    print("model_views_check: %d pictures, %d model_stats packets: as declared; none unlinked" %
+          (len(pictures), len(steps)))
 
 
 main()
