@@ -295,6 +295,28 @@ TEST_CASE("trainer: checkpoints on a new best, on schedule and at the end; resum
     }
     CHECK(last(resumed, "test/accuracy") == last(whole, "test/accuracy"));
     CHECK(last(resumed, "val/loss") == last(whole, "val/loss"));
+    // model_stats at the same steps with the same figures; pictures of the epochs it trained, whose
+    // predictions for the val points are the uninterrupted run's (the principal components are
+    // fitted again, so the planes may differ).
+    const auto& stats = resumed.output("model_stats");
+    REQUIRE(stats.size() == 1);  // step 50
+    CHECK(stats[0]->attribute("step")->as_int() == 50);
+    REQUIRE(whole.output("model_stats").size() == 1);
+    for (std::size_t i = 0; i < stats[0]->metrics.size(); ++i) {
+      CHECK(stats[0]->metrics[i].value == whole.output("model_stats")[0]->metrics[i].value);
+    }
+    const auto& pictures = resumed.output("boundary");
+    REQUIRE(pictures.size() == 3);  // epochs 1, 2, 3
+    REQUIRE(whole.output("boundary").size() == 4);
+    for (std::size_t i = 0; i < 3; ++i) {
+      const Packet& again = *pictures[i];
+      const Packet& first = *whole.output("boundary")[i + 1];
+      CHECK(again.attribute("epoch")->as_int() == first.attribute("epoch")->as_int());
+      REQUIRE(again.tensors[4].numel() == first.tensors[4].numel());
+      for (std::int64_t k = 0; k < again.tensors[4].numel(); ++k) {
+        CHECK(again.tensors[4].at(k) == first.tensors[4].at(k));
+      }
+    }
   }
   SECTION("from another model shape: refused with both shapes") {
     const std::string path = save(whole.output("checkpoint").back(), dir.path());
