@@ -71,6 +71,14 @@ def main():
     log = run.stdout + run.stderr
     if "model_stats at step" in log or "decision boundary after epoch" not in log:
         fail("unlinked, model_stats was computed (or the linked boundary was not):\n" + log)
+    # An out-of-range value is refused before the run, at its line and column.
+    bad = run_dir / "bad.toml"
+    bad.write_text(text.replace("stats_every    = 20", "histogram_bins = 300"))
+    line = bad.read_text().splitlines().index("histogram_bins = 300") + 1
+    check = subprocess.run([tributary, "validate", str(bad)], capture_output=True, text=True)
+    where = "%s:%d:18: error: node 'train' (trainer): 'histogram_bins' is 300, out of range" % (bad, line)
+    if check.returncode == 0 or where not in check.stdout + check.stderr:
+        fail("expected '%s' from validate, found (%d):\n%s%s" % (where, check.returncode, check.stdout, check.stderr))
     print("model_views_check: %d pictures, %d model_stats packets: as declared; none unlinked" %
           (len(pictures), len(steps)))
 
