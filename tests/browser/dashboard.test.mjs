@@ -4,7 +4,8 @@
 //   node tests/browser/dashboard.test.mjs --bin build-dash/bin/tributary
 // It checks: no console error; curves grow while the run goes on; the graph shows every node;
 // a log line appears; Pause holds the step count still and Resume goes on; a learning-rate
-// change shows in the lr curve; the model views draw the trainer's weight and gradient
+// change shows in the lr curve; an earlier run in the same store is listed and its curves are
+// drawn over the live ones when ticked; the model views draw the trainer's weight and gradient
 // histograms, gradient flow and decision boundary (the run links train.model_stats and
 // train.boundary to the dashboard; with a trainer that has no such outputs, the views say what to
 // link); Stop stops the run and the CLI exits 0. Screenshots go to <build dir>/test-artifacts/
@@ -123,6 +124,14 @@ const runArgs = [
 ];
 log(`${args.bin} ${runArgs.join(' ')}${pipeline !== args.pipeline ? ` (${args.pipeline} with the links ${trainerHasModelOutputs ? 'train.model_stats -> dash.model_stats, train.boundary -> dash.boundary' : ''})` : ''}`);
 if (!trainerHasModelOutputs) log('the trainer has no model_stats and boundary outputs: the model views are checked for what they say to link');
+// An earlier, short run of the same pipeline in the same store, for the past-runs card.
+const prior = spawnSync(args.bin, ['run', pipeline, '--set', 'dash.port=0', '--set', 'rows.epochs=3', '--progress', 'off',
+  '--store', join(work, 'tributary.db'), '--run-dir', join(work, 'prior')], { cwd: repo, encoding: 'utf8' });
+if (prior.status !== 0) {
+  console.error(`FAIL: the earlier run exited ${prior.status}:\n${prior.stdout}${prior.stderr}`);
+  process.exit(1);
+}
+log('an earlier run of 3 epochs recorded in the same store');
 const cli = spawn(args.bin, runArgs, { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
 let output = '';
 cli.stdout.on('data', (d) => { output += d; });
@@ -262,6 +271,17 @@ try {
     check((await text('empty-boundary')).includes('train.boundary -> dash.boundary'), `the boundary view does not say to link train.boundary -> dash.boundary: '${await text('empty-boundary')}'`);
     log('model views: they say what to link');
   }
+
+  // Past runs: the earlier run is listed, and ticked its curves are drawn over the live ones.
+  await waitFor('the earlier run in the past-runs card', async () => (await page.$$('[data-testid=past-runs] .run-row')).length === 1, 30000);
+  await page.click('[data-testid=past-runs] .run-row input');
+  const overlaid = await waitFor("the earlier run's curves over the live ones", async () => {
+    const labels = await page.$$eval('.u-legend .u-series .u-label', (ls) => ls.map((l) => l.textContent));
+    const past = labels.filter((l) => l.includes(' · ') && !l.endsWith('(raw)'));
+    return past.length > 0 && past;
+  }, 30000);
+  check(overlaid.some((l) => l.startsWith('train/loss · ')), `no train/loss of the earlier run among the curves: ${overlaid.join(', ')}`);
+  log(`past runs: ${overlaid.length} curves of the earlier run drawn over the live ones (${overlaid.slice(0, 3).join(', ')}, ...)`);
 
   // Screenshots mid-training (for docs/dashboard.png, later in the run, with more to see).
   await sleep(process.env.UPDATE_SCREENSHOT === '1' ? 20000 : 3000);
