@@ -3,7 +3,6 @@
 // process ending), with it the source waits with backoff, counts the reconnects and comes back.
 #include <catch2/catch.hpp>
 #include <chrono>
-#include <ctime>
 #include <filesystem>
 #include <functional>
 
@@ -42,35 +41,6 @@ bool within(double seconds, const std::function<void()>& step, const std::functi
     if (done()) return true;
   }
   return false;
-}
-
-// Xvfb on display ":N" (or a free one for an empty `display`), up once it takes connections.
-Child start_xvfb(const ScratchDir& dir, std::string& display) {
-  const std::string xvfb = require_program("Xvfb", "xvfb");
-  int ready[2];
-  REQUIRE(::pipe(ready) == 0);
-  std::vector<std::string> argv{xvfb};
-  if (!display.empty()) argv.push_back(display);
-  for (const std::string& a : {std::string("-displayfd"), std::to_string(ready[1]), std::string("-screen"),
-                               std::string("0"), std::string("160x120x24"), std::string("-nolisten"),
-                               std::string("tcp"), std::string("-noreset")})
-    argv.push_back(a);
-  Child server(argv, {}, dir.file("xvfb-" + std::to_string(::time(nullptr)) + ".log"));
-  ::close(ready[1]);
-  std::string number;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (number.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
-    pollfd fd{ready[0], POLLIN, 0};
-    if (::poll(&fd, 1, 100) <= 0) continue;
-    char buffer[16];
-    const ssize_t n = ::read(ready[0], buffer, sizeof buffer);
-    if (n <= 0) break;
-    number.append(buffer, static_cast<std::size_t>(n));
-  }
-  ::close(ready[0]);
-  REQUIRE(number.find('\n') != std::string::npos);
-  display = ":" + number.substr(0, number.find('\n'));
-  return server;
 }
 
 }  // namespace
@@ -117,14 +87,13 @@ TEST_CASE("gst: a live pipeline that ends or fails starts again with reconnect =
 }
 
 TEST_CASE("screen: an X server that goes away fails the capture cleanly, or with reconnect = true is waited for") {
-  ScratchDir dir;
-  std::string display;
-  Child server = start_xvfb(dir, display);
+  XServer server(160, 120);
+  const std::string display = server.display();
   SECTION("without reconnect the capture fails saying what happened") {
     auto h = NodeHarness::of<Screen>({{"display", display}, {"fps", 20.0}});
     h.start();
     CHECK(within(20.0, [&] { REQUIRE(h.produce()); }, [&] { return h.output_so_far("out").size() >= 3; }));
-    server.end();
+    server.stop();
     std::string error = "(no error)";
     try {
       within(20.0, [&] { h.produce(); }, [] { return false; });
@@ -139,10 +108,10 @@ TEST_CASE("screen: an X server that goes away fails the capture cleanly, or with
     auto h = NodeHarness::of<Screen>({{"display", display}, {"fps", 20.0}, {"reconnect", true}});
     h.start();
     CHECK(within(20.0, [&] { REQUIRE(h.produce()); }, [&] { return h.output_so_far("out").size() >= 3; }));
-    server.end();
+    server.stop();
     CHECK(within(20.0, [&] { REQUIRE(h.produce()); }, [&] { return last_metric(h, "capture/reconnects") >= 2; }));
     const std::size_t before = h.output_so_far("out").size();
-    Child again = start_xvfb(dir, display);
+    XServer again(160, 120, display);
     CHECK(within(30.0, [&] { REQUIRE(h.produce()); },
                  [&] { return logged(h, "the display is back") && h.output_so_far("out").size() >= before + 3; }));
     h.flush();

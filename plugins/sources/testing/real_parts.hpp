@@ -270,13 +270,18 @@ class PulseServer {
 // the same one between a look at the lock files and the server's start.
 class XServer {
  public:
-  XServer(int width, int height) {
+  // `display` (":N"): that display, as a server started again where one was ended takes it.
+  XServer(int width, int height, const std::string& display = {}) {
     const std::string xvfb = require_program("Xvfb", "xvfb");
     int ready[2];
     REQUIRE(::pipe(ready) == 0);
-    server_ = Child({xvfb, "-displayfd", std::to_string(ready[1]), "-screen", "0",
-                     std::to_string(width) + "x" + std::to_string(height) + "x24", "-nolisten", "tcp", "-noreset"},
-                    {}, dir_.file("xvfb.log"));
+    std::vector<std::string> argv{xvfb};
+    if (!display.empty()) argv.push_back(display);
+    for (const std::string& a : {std::string("-displayfd"), std::to_string(ready[1]), std::string("-screen"),
+                                 std::string("0"), std::to_string(width) + "x" + std::to_string(height) + "x24",
+                                 std::string("-nolisten"), std::string("tcp"), std::string("-noreset")})
+      argv.push_back(a);
+    server_ = Child(argv, {}, dir_.file("xvfb.log"));
     ::close(ready[1]);
     std::string number;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
@@ -295,6 +300,8 @@ class XServer {
     display_ = ":" + number.substr(0, number.find('\n'));
   }
   const std::string& display() const { return display_; }
+  // Ends the server (SIGTERM), as a user quitting it would.
+  void stop() { server_.end(); }
   // Tiles the root window with an XBM bitmap (rows of '1' and '0' characters) in two colours.
   void draw_tiles(const std::vector<std::string>& rows, const std::string& fg, const std::string& bg) const {
     const std::string xsetroot = require_program("xsetroot", "x11-xserver-utils");
