@@ -758,7 +758,13 @@ struct Trainer::State {
     packet->set_attribute("monitor", monitor);
     for (const auto& [metric_name, value] : last_scores) packet->set_attribute("metric/" + metric_name, value);
     out.emit(kCheckpoint, std::move(packet));
-    log().info("checkpoint (", reason, ") at step ", step, ", epoch ", epochs_done, ": ", size, " bytes");
+    // A new best or a scheduled one comes every few epochs: the checkpoint sink sums them up at the end.
+    const bool routine = reason == "best" || reason == "schedule";
+    if (routine) {
+      log().debug("checkpoint (", reason, ") at step ", step, ", epoch ", epochs_done, ": ", size, " bytes");
+    } else {
+      log().info("checkpoint (", reason, ") at step ", step, ", epoch ", epochs_done, ": ", size, " bytes");
+    }
   }
 
   static void write_set(torch::serialize::OutputArchive& archive, const std::string& key, const ExampleSet& set) {
