@@ -196,7 +196,16 @@ try {
   // Pause holds the step count still; Resume goes on.
   await page.click('[data-testid=pause]');
   await waitFor('the paused state', async () => (await page.textContent('[data-testid=state]')).trim() === 'paused', 10000);
-  await sleep(1500); // what was in the queues when the pause took effect
+  // What was under way when the pause took effect finishes first, however slow the build: the
+  // step is taken once it stood still for a second.
+  let last = await stepShown();
+  await waitFor('the step to stand still after the pause', async () => {
+    await sleep(1000);
+    const now = await stepShown();
+    const still = now === last;
+    last = now;
+    return still;
+  }, 30000, 0);
   const held = await stepShown();
   const heldLen = await dash('seriesLength', lossName);
   await sleep(4000);
