@@ -2,15 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <nlohmann/json.hpp>
+
+#include "plot_server/http_util.hpp"
 
 namespace tributary::sinks {
 
 namespace {
-
-using Json = nlohmann::ordered_json;
-
-std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
 // `significant` digits, so a float or a count prints short ("0.123", not 0.12300000339746475).
 double rounded(double v, int significant) {

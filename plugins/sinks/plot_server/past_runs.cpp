@@ -130,19 +130,18 @@ HttpResponse PastRuns::answer(const HttpRequest& request) {
     return error_response(404, "no route " + path + "; see API.md: /api/runs, /api/runs/ID/series, "
                                                     "/api/runs/ID/series/NAME");
   }
-  const std::vector<PastSeries> all = history_->series(*id);
-  auto label = [](const PastSeries& s) { return s.node + ":" + s.name; };
   if (tail == "series") {
     Json list = Json::array();
-    for (const PastSeries& s : all)
-      list.push_back(Json{{"name", label(s)}, {"node", s.node}, {"metric", s.name}, {"length", s.points}});
+    for (const PastSeries& s : history_->series(*id)) {
+      list.push_back(
+          Json{{"name", s.node + ":" + s.name}, {"node", s.node}, {"metric", s.name}, {"length", s.points}});
+    }
     return json_response(200, Json{{"run", *id}, {"series", std::move(list)}});
   }
+  // NODE:METRIC (node names hold no ':'), read straight from the store's index.
   const auto name = percent_decode(tail.substr(std::string("series/").size()), false);
   if (!name || name->empty()) return error_response(400, "a series name, percent-encoded, follows /api/runs/ID/series/");
-  auto found = std::find_if(all.begin(), all.end(), [&](const PastSeries& s) { return label(s) == *name; });
-  if (found == all.end())
-    return error_response(404, "run " + *id + " has no series '" + *name + "'; GET /api/runs/" + *id + "/series lists them");
+  const std::size_t colon = name->find(':');
   std::size_t points = 2000;
   if (auto it = query.find("points"); it != query.end())
     points = static_cast<std::size_t>(parse_integer("points", it->second, 4, 1000000));
@@ -152,9 +151,14 @@ HttpResponse PastRuns::answer(const HttpRequest& request) {
     double time;
   };
   std::vector<Row> rows;
-  rows.reserve(static_cast<std::size_t>(std::max<std::int64_t>(0, found->points)));
-  history_->points(*id, found->node, found->name,
-                   [&](const MetricPoint& p) { rows.push_back({p.step, p.value, p.time}); });
+  if (colon != std::string::npos) {
+    history_->points(*id, name->substr(0, colon), name->substr(colon + 1),
+                     [&](const MetricPoint& p) { rows.push_back({p.step, p.value, p.time}); });
+  } else {
+    history_->series(*id);  // an unknown id is still answered with the nearest ones
+  }
+  if (rows.empty())
+    return error_response(404, "run " + *id + " has no series '" + *name + "'; GET /api/runs/" + *id + "/series lists them");
   Json out = Json::array();
   for (std::size_t i : decimated_indices(rows.size(), [&](std::size_t k) { return rows[k].value; }, points)) {
     const Row& r = rows[i];

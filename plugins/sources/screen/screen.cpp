@@ -159,15 +159,18 @@ bool Screen::produce(Emitter& out) {
 // Leaves the capture: one whose X connection broke is kept aside for good (its streaming thread
 // cannot be joined), any other is stopped. With reconnect, waits out the backoff.
 bool Screen::lose_stream(const std::string& why) {
+  end_stream();
+  breaks_seen_ = x11::broken(display_name());
+  return reconnector_ && reconnector_->wait_after(why);
+}
+
+void Screen::end_stream() {
   if (stream_ && x11::broken(display_name()) != breaks_seen_) {
     std::lock_guard<std::mutex> lock(abandoned_mutex);
     abandoned().push_back(std::move(stream_));
-  } else if (stream_) {
-    stream_->stop();
-    stream_.reset();
   }
-  breaks_seen_ = x11::broken(display_name());
-  return reconnector_ && reconnector_->wait_after(why);
+  if (stream_) stream_->stop();
+  stream_.reset();
 }
 
 void Screen::take(MediaSample&& sample, Emitter& out) {
@@ -188,14 +191,7 @@ void Screen::flush(Emitter& out) {
   if (stream_ && x11::broken(display_name()) == breaks_seen_) stream_->stop();  // no frame arrives after flush
 }
 
-void Screen::stop() {
-  if (stream_ && x11::broken(display_name()) != breaks_seen_) {
-    std::lock_guard<std::mutex> lock(abandoned_mutex);
-    abandoned().push_back(std::move(stream_));
-  }
-  if (stream_) stream_->stop();
-  stream_.reset();
-}
+void Screen::stop() { end_stream(); }
 
 void Screen::explain(const std::exception& error) const {
   const auto* e = dynamic_cast<const StreamError*>(&error);

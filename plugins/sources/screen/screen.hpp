@@ -42,6 +42,8 @@ class Screen final : public Node {
   void open();
   void take(MediaSample&& sample, Emitter& out);
   bool lose_stream(const std::string& why);
+  // Stops the capture, or keeps it aside for good when its X connection broke.
+  void end_stream();
   [[noreturn]] void explain(const std::exception& error) const;
   std::string display_name() const;
 
