@@ -344,7 +344,7 @@ TEST_CASE("the dashboard lists the past runs from the store and serves their cur
 
   // A dashboard in place of the events file, kept up once the data is done until the SIGINT that
   // follows a look at what it serves of the past run.
-  std::string runs, series, curve, unknown;
+  std::string runs, series, curve, unknown, bad_limit, posted, no_such_series;
   auto with_dashboard = [&](std::vector<std::string> extra) {
     runs.clear();
     ProcessOptions options = in_dir(dir);
@@ -360,6 +360,15 @@ TEST_CASE("the dashboard lists the past runs from the store and serves their cur
       series = get("api/runs/" + past + "/series");
       curve = get("api/runs/" + past + "/series/train%3Atrain%2Floss?points=16");
       unknown = get("api/runs/" + past + "x/series");
+      auto status_of = [&](std::vector<std::string> options_first, const std::string& route) {
+        std::vector<std::string> args{"/usr/bin/curl", "-sS", "--max-time", "20", "-w", " %{http_code}"};
+        args.insert(args.end(), options_first.begin(), options_first.end());
+        args.push_back(url[1].str() + route);
+        return run_process(args).out;
+      };
+      bad_limit = status_of({}, "api/runs?limit=0");
+      posted = status_of({"-X", "POST"}, "api/runs");
+      no_such_series = status_of({}, "api/runs/" + past + "/series/train%3Anothing");
     };
     std::vector<std::string> args = {"run", iris.string(), "--set", "events.plugin=plot_server", "--set",
                                      "events.port=0", "--set", "events.linger=true"};
@@ -414,6 +423,10 @@ TEST_CASE("the dashboard lists the past runs from the store and serves their cur
   CHECK(loss["points"][0][1].get<double>() == Approx(std::stod(cells[5])));
   CHECK(loss["points"][0][2].get<double>() == Approx(std::stod(cells[0])));
   CHECK_THAT(unknown, Catch::Contains("no run '" + past + "x'") && Catch::Contains(past));
+  // Bad requests are answered, and the run goes on.
+  CHECK_THAT(bad_limit, Catch::Contains("'limit' must be an integer from 1 to 500") && Catch::EndsWith(" 400"));
+  CHECK_THAT(posted, Catch::Contains("use GET on /api/runs") && Catch::EndsWith(" 405"));
+  CHECK_THAT(no_such_series, Catch::Contains("has no series 'train:nothing'") && Catch::EndsWith(" 404"));
 
   // Unrecorded, the dashboard says why it has no past runs.
   auto unrecorded = with_dashboard({"--run-dir", (dir / "unrecorded").string(), "--no-store"});
