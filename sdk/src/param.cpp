@@ -153,6 +153,11 @@ Value Params::check(const ParamSpec& spec, const Value& value, std::vector<Param
     case ParamType::int_list:
     case ParamType::number_list:
     case ParamType::string_list: {
+      // A number list with choices also takes one of those words instead (class_weights = "balanced").
+      if (spec.type != ParamType::string_list && !spec.choices.empty() && value.type() == ValueType::string) {
+        check_choice(spec, name, value.as_string(), issues);
+        return value;
+      }
       if (value.type() != ValueType::list) return wrong_type();
       std::vector<Value> out;
       const auto& items = value.as_list();

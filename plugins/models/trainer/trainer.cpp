@@ -170,6 +170,8 @@ struct Trainer::State {
   std::int64_t boundary_every = 1;
   std::int64_t boundary_grid = 64;
   std::int64_t boundary_points = 500;
+  std::vector<double> class_weights;  // given per class; empty: unweighted (or balanced)
+  bool balanced = false;              // class_weights = "balanced": from the source's class_counts
 
   // The model_stats and boundary ports: off when their period is 0 or when no link takes them.
   bool stats_on = false;
@@ -193,6 +195,7 @@ struct Trainer::State {
   torch::Device device{torch::kCPU};
   torch::nn::Sequential net{nullptr};
   std::unique_ptr<torch::optim::Optimizer> opt;
+  torch::Tensor loss_weight;  // per class, for the training loss; undefined when unweighted
 
   // The batch being filled (on the CPU).
   torch::Tensor batch_x;
@@ -284,6 +287,7 @@ struct Trainer::State {
     if (features == 0)
       throw std::runtime_error(name() + ": the first example has no features (shape " + to_string(input_shape) + ")");
     read_classes(p);
+    weigh_classes(p);
     torch::manual_seed(seed);
     try {
       net = build_network(model_spec, input_shape, classes);
@@ -300,6 +304,56 @@ struct Trainer::State {
     log().debug("input shape ", features, " features from the first example, ", classes, " classes; ",
                 torch::get_num_threads(), " LibTorch threads");
     if (!resume_bytes.empty()) load_checkpoint();
+  }
+
+  // The per-class weights of the training loss: as given, or n / (classes * count) from the
+  // source's class_counts of the train split (sklearn's "balanced").
+  void weigh_classes(const Packet& p) {
+    std::vector<double> w = class_weights;
+    if (!w.empty() && static_cast<std::int64_t>(w.size()) != classes) {
+      throw std::runtime_error(name() + ": class_weights has " + std::to_string(w.size()) + " weights but there are " +
+                               std::to_string(classes) + " classes: give one weight per class");
+    }
+    if (balanced) {
+      const Value* counts = p.attribute("class_counts");
+      const Value* train = counts != nullptr && counts->type() == ValueType::table ? counts->find("train") : nullptr;
+      if (train == nullptr || train->type() != ValueType::list) {
+        throw std::runtime_error(
+            name() + ": class_weights = \"balanced\" needs the source's 'class_counts' attribute with the train " +
+            "split's count per class (audio_dataset gives it); this source gives " +
+            (counts == nullptr ? std::string("no class_counts") : "class_counts = " + counts->to_string()) +
+            ": give the weights as a list instead, e.g. class_weights = [1.0, 3.0]");
+      }
+      const auto& list = train->as_list();
+      if (static_cast<std::int64_t>(list.size()) != classes) {
+        throw std::runtime_error(name() + ": class_weights = \"balanced\": the source's class_counts.train has " +
+                                 std::to_string(list.size()) + " counts but there are " + std::to_string(classes) +
+                                 " classes");
+      }
+      double total = 0.0;
+      for (const Value& n : list) total += n.is_number() ? n.as_number() : 0.0;
+      std::string absent;
+      for (std::int64_t c = 0; c < classes; ++c) {
+        const Value& n = list[static_cast<std::size_t>(c)];
+        const double count = n.is_number() ? n.as_number() : 0.0;
+        if (count <= 0.0) absent += (absent.empty() ? "" : ", ") + class_names[static_cast<std::size_t>(c)];
+        w.push_back(count > 0.0 ? total / (static_cast<double>(classes) * count) : 0.0);
+      }
+      if (!absent.empty()) {
+        log().warn("class_weights = \"balanced\": no train examples of class ", absent,
+                   " in the source's class_counts: weight 0");
+      }
+    }
+    if (w.empty()) return;
+    loss_weight = torch::tensor(w, torch::kFloat32).to(device);
+    std::string text;
+    for (std::size_t c = 0; c < w.size(); ++c) text += (c ? ", " : "") + class_names[c] + " " + format_number(w[c]);
+    log().info("class weights of the training loss: ", text);
+  }
+
+  torch::Tensor train_loss(const torch::Tensor& logits, const torch::Tensor& y) const {
+    if (!loss_weight.defined()) return F::cross_entropy(logits, y);
+    return F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().weight(loss_weight));
   }
 
   void make_optimizer() {
@@ -405,7 +459,7 @@ struct Trainer::State {
     net->train();
     opt->zero_grad();
     torch::Tensor logits = net->forward(x);
-    torch::Tensor loss = F::cross_entropy(logits, y);
+    torch::Tensor loss = train_loss(logits, y);
     loss.backward();
     const double max_norm = grad_clip > 0.0 ? grad_clip : std::numeric_limits<double>::infinity();
     const double norm = torch::nn::utils::clip_grad_norm_(net->parameters(), max_norm);
@@ -945,6 +999,12 @@ void Trainer::declare(NodeSpec& spec) {
   spec.param<std::int64_t>("boundary_grid", 64, "cells along each side of the decision-boundary grid").range(8, 512);
   spec.param<std::int64_t>("boundary_points", 500, "val examples drawn in the decision-boundary picture (the first)")
       .range(1, 1000000);
+  spec.param("class_weights", ParamType::number_list, Value(std::vector<Value>{}),
+             "weights of the classes in the training loss (val and test losses stay unweighted): one per class, "
+             "e.g. [1.0, 3.0], or \"balanced\": n / (classes * count of the class) from the source's class_counts "
+             "of the train split; [] = all 1")
+      .choices({"balanced"})
+      .min(0.0);
   spec.param<std::string>("resume", "",
                           "continue from a checkpoint file, or the newest in a directory (a run directory or its "
                           "checkpoints/ folder): same step, optimizer state, RNG and position in the stream");
@@ -1031,6 +1091,22 @@ void Trainer::configure(const Params& params) {
   s.boundary_grid = params.get<std::int64_t>("boundary_grid");
   s.boundary_points = params.get<std::int64_t>("boundary_points");
   s.base_lr = s.lr;
+  const Value& weights = params.value("class_weights");
+  if (weights.type() == ValueType::string) {
+    s.balanced = true;
+  } else {
+    for (const Value& w : weights.as_list()) s.class_weights.push_back(w.as_number());
+    const bool any = std::any_of(s.class_weights.begin(), s.class_weights.end(), [](double w) { return w > 0.0; });
+    if (!s.class_weights.empty() && !any) {
+      throw ParamError("class_weights", "'class_weights' are all 0: at least one class must weigh more than 0");
+    }
+    if (!s.class_weights.empty() && s.classes_param > 0 &&
+        static_cast<std::int64_t>(s.class_weights.size()) != s.classes_param) {
+      throw ParamError("class_weights", "'class_weights' has " + std::to_string(s.class_weights.size()) +
+                                            " weights but classes = " + std::to_string(s.classes_param) +
+                                            ": give one weight per class");
+    }
+  }
 }
 
 void Trainer::start() {
