@@ -3,6 +3,7 @@
 #include "augment/augment.hpp"
 #include "cache/cache.hpp"
 #include "denoise/denoise.hpp"
+#include "frame_stats/frame_stats.hpp"
 #include "identity/identity.hpp"
 #include "image/image.hpp"
 #include "mel/mel.hpp"
@@ -25,5 +26,6 @@ TRIBUTARY_PLUGIN("features") {
   registrar.add<tributary::features::FrameWindow>();
   registrar.add<tributary::features::Normalize>();
   registrar.add<tributary::features::ImageFrames>();
+  registrar.add<tributary::features::FrameStats>();
   registrar.add<tributary::features::Cache>();
 }
