@@ -289,23 +289,27 @@ void AudioDataset::end_epoch(Emitter& out) {
   context().metric("dataset/epoch_clips", static_cast<double>(emitted_in_epoch_), -1, epoch_);
 }
 
+// The clip a WAV pipeline fills: written on GStreamer's streaming thread, waited for on the node's.
+struct AudioDataset::WavDecoder {
+  std::mutex mutex;
+  std::condition_variable changed;
+  Tensor clip;
+  std::size_t wanted = 0;
+  std::size_t filled = 0;
+  bool done = false;                  // the clip is full, the file ended, or GStreamer failed
+  std::unique_ptr<GstStream> stream;  // last: stopped before the clip it fills goes
+};
+
 AudioDataset::Decoded AudioDataset::decode(const Item& item) const {
   std::error_code ec;
   if (!fs::is_regular_file(item.path, ec)) {
     return {std::nullopt, fs::exists(item.path, ec) ? "not a regular file" : "the file does not exist"};
   }
-  // WAV, the common case, skips decodebin's type finding and plugging (a third of the time per
-  // file); a file named .wav that wavparse refuses gets decodebin too.
-  std::string error;
-  for (const char* parser : {item.wav ? "wavparse" : nullptr, "decodebin"}) {
-    if (parser == nullptr) continue;
-    try {
-      return {decode_with(item.path, parser), {}};
-    } catch (const std::exception& e) {
-      error = e.what();
-    }
+  try {
+    return {decode_with(item.path, "decodebin"), {}};
+  } catch (const std::exception& e) {
+    return {std::nullopt, e.what()};
   }
-  return {std::nullopt, error};
 }
 
 Tensor AudioDataset::decode_with(const std::string& path, const char* parser) const {
@@ -314,49 +318,117 @@ Tensor AudioDataset::decode_with(const std::string& path, const char* parser) co
   auto* to = clip.data<float>();
   const std::size_t wanted = static_cast<std::size_t>(samples) * static_cast<std::size_t>(channels_);
   std::size_t filled = 0;
-  const bool reusable = std::strcmp(parser, "wavparse") == 0;
-  std::unique_ptr<GstStream> stream;
-  if (reusable) {
-    std::lock_guard<std::mutex> lock(idle_mutex_);
-    if (!idle_wav_streams_.empty()) {
-      stream = std::move(idle_wav_streams_.back());
-      idle_wav_streams_.pop_back();
-    }
-  }
-  if (stream) {
-    stream->restart({{"src", "location", path}});
-  } else {
-    GstStream::Options options;
-    options.description = std::string("filesrc name=src ! ") + parser + " ! audioconvert ! audioresample";
-    options.properties.push_back({"src", "location", path});
-    options.caps = concat("audio/x-raw,format=F32LE,layout=interleaved,rate=", rate_, ",channels=", channels_);
-    options.max_buffers = 8;
-    stream = std::make_unique<GstStream>(std::move(options));
-    stream->start();
-  }
+  GstStream::Options options;
+  options.description = std::string("filesrc name=src ! ") + parser + " ! audioconvert ! audioresample";
+  options.properties.push_back({"src", "location", path});
+  options.caps = concat("audio/x-raw,format=F32LE,layout=interleaved,rate=", rate_, ",channels=", channels_);
+  options.max_buffers = 8;
+  GstStream stream(std::move(options));
+  stream.start();
   // Decoding stops once the clip is full: the rest of a long file is never read.
   while (filled < wanted) {
-    auto sample = stream->pull(kPollSlice, [this] { return !cancel_.load(std::memory_order_relaxed); });
+    auto sample = stream.pull(kPollSlice, [this] { return !cancel_.load(std::memory_order_relaxed); });
     if (!sample) break;
     const Tensor buffer = audio_tensor(*sample);
     const auto n = std::min(wanted - filled, static_cast<std::size_t>(buffer.numel()));
     std::memcpy(to + filled, buffer.data<float>(), n * sizeof(float));
     filled += n;
   }
-  if (reusable) {  // only a stream that decoded without an error comes back; restart() stops it
-    std::lock_guard<std::mutex> lock(idle_mutex_);
-    idle_wav_streams_.push_back(std::move(stream));
-  } else {
-    stream->stop();
-  }
+  stream.stop();
   return clip;
+}
+
+std::unique_ptr<AudioDataset::WavDecoder> AudioDataset::start_wav(const Item& item) {
+  std::unique_ptr<WavDecoder> decoder;
+  if (!idle_wav_.empty()) {
+    decoder = std::move(idle_wav_.back());
+    idle_wav_.pop_back();
+  } else {
+    decoder = std::make_unique<WavDecoder>();
+  }
+  WavDecoder& d = *decoder;
+  const std::int64_t samples = static_cast<std::int64_t>(rate_) * clip_ms_ / 1000;
+  const auto arm = [&d, samples, this] {  // nothing of the last file runs any more
+    std::lock_guard<std::mutex> lock(d.mutex);
+    d.clip = Tensor::zeros(DType::f32, {samples, channels_});
+    d.wanted = static_cast<std::size_t>(samples) * static_cast<std::size_t>(channels_);
+    d.filled = 0;
+    d.done = false;
+  };
+  if (d.stream) {
+    d.stream->restart({{"src", "location", item.path}}, std::chrono::seconds(10), arm);
+    return decoder;
+  }
+  arm();
+  GstStream::Options options;
+  options.description = "filesrc name=src ! wavparse name=parse ! audioconvert ! audioresample";
+  options.properties.push_back({"src", "location", item.path});
+  options.caps = concat("audio/x-raw,format=F32LE,layout=interleaved,rate=", rate_, ",channels=", channels_);
+  options.head = {"src", "parse"};
+  d.stream = std::make_unique<GstStream>(std::move(options));
+  // Decoding stops once the clip is full: the rest of a long file is never read.
+  d.stream->on_sample_until(
+      [&d](MediaSample&& sample) {
+        const Tensor buffer = audio_tensor(sample);
+        std::lock_guard<std::mutex> lock(d.mutex);
+        const auto n = std::min(d.wanted - d.filled, static_cast<std::size_t>(buffer.numel()));
+        std::memcpy(d.clip.data<float>() + d.filled, buffer.data<float>(), n * sizeof(float));
+        d.filled += n;
+        if (d.filled < d.wanted) return true;
+        d.done = true;
+        d.changed.notify_all();
+        return false;
+      },
+      [&d] {
+        std::lock_guard<std::mutex> lock(d.mutex);
+        d.done = true;
+        d.changed.notify_all();
+      });
+  d.stream->start();
+  return decoder;
+}
+
+AudioDataset::Decoded AudioDataset::finish_wav(std::unique_ptr<WavDecoder> decoder, const Item& item) {
+  WavDecoder& d = *decoder;
+  {
+    std::unique_lock<std::mutex> lock(d.mutex);
+    while (!d.done) {
+      if (context().stop_requested() || cancel_.load()) return {std::nullopt, "stopped"};
+      d.changed.wait_for(lock, kPollSlice);
+    }
+  }
+  try {
+    d.stream->wait(std::chrono::milliseconds(0));  // throws what GStreamer reported
+  } catch (const std::exception&) {
+    // A file named .wav that wavparse refuses (another format, or broken): decodebin finds out.
+    return decode(item);
+  }
+  Decoded decoded;
+  {
+    std::lock_guard<std::mutex> lock(d.mutex);
+    decoded.clip = std::move(d.clip);
+  }
+  idle_wav_.push_back(std::move(decoder));
+  return decoded;
 }
 
 void AudioDataset::decode_ahead() {
   while (ahead_.size() < static_cast<std::size_t>(decoders_) && ahead_cursor_ < order_.size()) {
     const std::size_t index = order_[ahead_cursor_++];
     if (unreadable_[index] || (cache_ && cached_[index])) continue;
-    ahead_.emplace_back(index, std::async(std::launch::async, [this, index] { return decode(items_[index]); }));
+    const Item& item = items_[index];
+    Ahead entry;
+    entry.index = index;
+    std::error_code ec;
+    if (item.wav && fs::is_regular_file(item.path, ec)) {
+      try {
+        entry.wav = start_wav(item);
+      } catch (const std::exception&) {
+        entry.wav.reset();  // a pipeline that would not start: decodebin says why
+      }
+    }
+    if (!entry.wav) entry.other = std::async(std::launch::async, [this, index] { return decode(items_[index]); });
+    ahead_.push_back(std::move(entry));
   }
 }
 
@@ -364,13 +436,15 @@ std::optional<Tensor> AudioDataset::take_clip(std::size_t index) {
   if (unreadable_[index]) return std::nullopt;
   if (cache_ && cached_[index]) return cached_[index];
   decode_ahead();
-  if (ahead_.empty() || ahead_.front().first != index) {
+  if (ahead_.empty() || ahead_.front().index != index) {
     throw std::logic_error("audio_dataset: decoding fell out of step with the epoch's order");
   }
-  Decoded decoded = ahead_.front().second.get();
+  Ahead entry = std::move(ahead_.front());
   ahead_.pop_front();
-  decode_ahead();
   const Item& item = items_[index];
+  Decoded decoded = entry.wav ? finish_wav(std::move(entry.wav), item) : entry.other.get();
+  if (context().stop_requested()) return std::nullopt;
+  decode_ahead();
   if (!decoded.clip) {
     unreadable_[index] = true;
     const std::string message = "'" + item.path + "' could not be decoded as audio: " + decoded.error;
@@ -388,8 +462,7 @@ void AudioDataset::stop() {
   cancel_.store(true);
   ahead_.clear();  // waits for the decoders, which give up at once
   cancel_.store(false);
-  std::lock_guard<std::mutex> lock(idle_mutex_);
-  idle_wav_streams_.clear();
+  idle_wav_.clear();
 }
 
 AudioDataset::AudioDataset() = default;
@@ -411,8 +484,8 @@ bool AudioDataset::produce(Emitter& out) {
     }
     const std::size_t index = order_[cursor_++];
     std::optional<Tensor> clip = take_clip(index);
-    if (!clip) continue;
     if (context().stop_requested()) return false;
+    if (!clip) continue;
     const Item& item = items_[index];
 
     auto packet = make_packet(PayloadKind::example);

@@ -9,6 +9,7 @@
 //   shuffle = true
 //   epochs = 10
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <future>
@@ -60,10 +61,16 @@ class AudioDataset final : public Node {
     std::optional<Tensor> clip;
     std::string error;  // why there is no clip
   };
-  // Decodes one file into a clip; on any thread.
+  // Decodes one file into a clip through decodebin; on any thread.
   Decoded decode(const Item& item) const;
-  // Decodes through `parser` (wavparse, decodebin); throws what GStreamer reported.
+  // Decodes through `parser` (decodebin); throws what GStreamer reported.
   Tensor decode_with(const std::string& path, const char* parser) const;
+  // A WAV pipeline and the clip it fills on GStreamer's own streaming thread.
+  struct WavDecoder;
+  // Starts a WAV file on a kept pipeline (or a new one), which fills the clip by itself.
+  std::unique_ptr<WavDecoder> start_wav(const Item& item);
+  // Waits for a WAV file started by start_wav; a file wavparse refuses gets decodebin.
+  Decoded finish_wav(std::unique_ptr<WavDecoder> decoder, const Item& item);
   // Starts decoding the files at the next positions of the epoch, up to `decoders_` at once.
   void decode_ahead();
   // The clip at the cursor: waits for its decoding, fails or skips (logged, counted) what failed.
@@ -97,12 +104,17 @@ class AudioDataset final : public Node {
   std::int64_t skipped_ = 0;
   bool started_ = false;
   std::atomic<bool> cancel_{false};  // decoders give up when set
-  // WAV pipelines not in use, kept to be restarted on the next file (building one costs more
-  // than decoding a short clip).
-  mutable std::mutex idle_mutex_;
-  mutable std::vector<std::unique_ptr<GstStream>> idle_wav_streams_;
-  // Decodings under way for positions cursor_, cursor_ + 1... of the epoch, in order.
-  std::deque<std::pair<std::size_t, std::future<Decoded>>> ahead_;
+  // WAV pipelines not in use, kept to be restarted on the next file: only the file source and
+  // wavparse start again; the converter and resampler keep running with their filters.
+  std::vector<std::unique_ptr<WavDecoder>> idle_wav_;
+  // Decodings under way for positions cursor_, cursor_ + 1... of the epoch, in order: a WAV file
+  // on a pipeline of its own, any other file on a thread.
+  struct Ahead {
+    std::size_t index = 0;
+    std::unique_ptr<WavDecoder> wav;
+    std::future<Decoded> other;
+  };
+  std::deque<Ahead> ahead_;
   std::size_t ahead_cursor_ = 0;  // the next position to start decoding
 };
 

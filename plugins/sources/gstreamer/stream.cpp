@@ -166,6 +166,23 @@ GstElement* parse(const std::string& description) {
   return pipeline;
 }
 
+// The error an ERROR message reports; `missing_plugin` is what a missing-plugin message said before.
+StreamError error_of(GstMessage* message, const std::string& missing_plugin) {
+  GError* error = nullptr;
+  gchar* debug = nullptr;
+  gst_message_parse_error(message, &error, &debug);
+  std::string debug_text = text_of(debug);
+  std::string text = text_of(error->message);
+  StreamError::Kind kind = kind_of(error, debug_text);
+  g_error_free(error);
+  g_free(debug);
+  if (!missing_plugin.empty()) {
+    kind = StreamError::Kind::missing_plugin;
+    text += " GStreamer needs: " + missing_plugin;
+  }
+  return StreamError(kind, source_of(message), text, debug_text);
+}
+
 // Keeps a sample's buffer mapped for reading until the last tensor over it is gone.
 struct MappedSample {
   GstSample* sample = nullptr;
@@ -246,7 +263,12 @@ struct GstStream::State {
   GstCaps* last_caps = nullptr;
   MediaFormat last_format;
 
+  // Pull mode pushed to the caller (on_sample_until).
+  std::function<bool(MediaSample&&)> take;
+  std::function<void()> ended;
+
   ~State() {
+    if (bus != nullptr && take) gst_bus_set_sync_handler(bus, nullptr, nullptr, nullptr);
     if (pipeline != nullptr) {
       gst_element_set_state(pipeline, GST_STATE_NULL);
       gst_object_unref(pipeline);
@@ -301,13 +323,36 @@ struct GstStream::State {
     GstSample* sample = gst_app_sink_pull_sample(sink);
     if (sample == nullptr) return GST_FLOW_EOS;
     try {
+      if (self->take) return self->take(self->wrap(sample)) ? GST_FLOW_OK : GST_FLOW_EOS;
       self->callback(self->wrap(sample));
     } catch (...) {
-      std::lock_guard<std::mutex> lock(self->error_mutex);
-      if (!self->callback_error) self->callback_error = std::current_exception();
+      {
+        std::lock_guard<std::mutex> lock(self->error_mutex);
+        if (!self->callback_error) self->callback_error = std::current_exception();
+      }
+      if (self->ended) self->ended();
       return GST_FLOW_ERROR;
     }
     return GST_FLOW_OK;
+  }
+
+  static void on_eos(GstAppSink*, gpointer data) {
+    auto* self = static_cast<State*>(data);
+    if (self->ended) self->ended();
+  }
+
+  // Called on the thread that posts each message, before the message is on the bus: an error is
+  // kept for check_bus() to throw, then wakes whoever waits for the end.
+  static GstBusSyncReply on_message(GstBus*, GstMessage* message, gpointer data) {
+    auto* self = static_cast<State*>(data);
+    if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_ERROR) {
+      {
+        std::lock_guard<std::mutex> lock(self->error_mutex);
+        if (!self->callback_error) self->callback_error = std::make_exception_ptr(error_of(message, {}));
+      }
+      if (self->ended) self->ended();
+    }
+    return GST_BUS_PASS;
   }
 
   void rethrow_callback_error() {
@@ -322,6 +367,11 @@ GstStream::~GstStream() = default;
 
 void GstStream::on_sample(std::function<void(MediaSample&&)> callback) { state_->callback = std::move(callback); }
 
+void GstStream::on_sample_until(std::function<bool(MediaSample&&)> take, std::function<void()> ended) {
+  state_->take = std::move(take);
+  state_->ended = std::move(ended);
+}
+
 void GstStream::start(std::chrono::milliseconds preroll) {
   ensure_gstreamer();
   GstElement* pipeline = parse(options_.description + " ! appsink name=" + kSinkName);
@@ -335,15 +385,7 @@ void GstStream::start(std::chrono::milliseconds preroll) {
   state_->bus = gst_element_get_bus(pipeline);
   state_->sink = gst_bin_get_by_name(GST_BIN(pipeline), kSinkName);
 
-  for (const auto& property : options_.properties) {
-    GstElement* element = gst_bin_get_by_name(GST_BIN(pipeline), property.element.c_str());
-    if (element == nullptr) {
-      throw StreamError(StreamError::Kind::bad_description, property.element,
-                        "no element named '" + property.element + "' in the pipeline", {});
-    }
-    gst_util_set_object_arg(G_OBJECT(element), property.name.c_str(), property.value.c_str());
-    gst_object_unref(element);
-  }
+  set_properties(options_.properties);
 
   // Elements may have queried their devices while the description was linked, before the
   // properties above were set; what they posted then is about the wrong device.
@@ -376,19 +418,24 @@ void GstStream::start(std::chrono::milliseconds preroll) {
   } else {
     gst_app_sink_set_max_buffers(sink, static_cast<guint>(options_.max_buffers));
     gst_app_sink_set_drop(sink, FALSE);
+    // A pipeline restarted by its head stays playing: a flushed sink that waited for a preroll
+    // would hold each file's first sample until the pipeline had gone to paused and back.
+    if (!options_.head.empty()) g_object_set(G_OBJECT(sink), "async", FALSE, nullptr);
+    if (state_->take) {
+      GstAppSinkCallbacks callbacks{};
+      callbacks.new_sample = &State::on_new_sample;
+      callbacks.eos = &State::on_eos;
+      gst_app_sink_set_callbacks(sink, &callbacks, state_.get(), nullptr);
+      gst_bus_set_sync_handler(state_->bus, &State::on_message, state_.get(), nullptr);
+    }
   }
 
   play(preroll);
 }
 
-void GstStream::restart(const std::vector<Options::Property>& properties, std::chrono::milliseconds preroll) {
-  GstElement* pipeline = state_->pipeline;
-  // NULL closes files and devices and forgets the stream; the elements stay as they are linked.
-  // READY is not enough: a stream cut off before its end (a clip that filled up) left samples of
-  // the old file on their way, and the next file's first samples were those.
-  gst_element_set_state(pipeline, GST_STATE_NULL);
+void GstStream::set_properties(const std::vector<Options::Property>& properties) {
   for (const auto& property : properties) {
-    GstElement* element = gst_bin_get_by_name(GST_BIN(pipeline), property.element.c_str());
+    GstElement* element = gst_bin_get_by_name(GST_BIN(state_->pipeline), property.element.c_str());
     if (element == nullptr) {
       throw StreamError(StreamError::Kind::bad_description, property.element,
                         "no element named '" + property.element + "' in the pipeline", {});
@@ -396,11 +443,67 @@ void GstStream::restart(const std::vector<Options::Property>& properties, std::c
     gst_util_set_object_arg(G_OBJECT(element), property.name.c_str(), property.value.c_str());
     gst_object_unref(element);
   }
+}
+
+void GstStream::restart(const std::vector<Options::Property>& properties, std::chrono::milliseconds preroll,
+                        const std::function<void()>& while_stopped) {
+  if (!options_.head.empty()) {
+    restart_head(properties, while_stopped);
+    return;
+  }
+  // NULL closes files and devices and forgets the stream; the elements stay as they are linked.
+  // READY is not enough: a stream cut off before its end (a clip that filled up) left samples of
+  // the old file on their way, and the next file's first samples were those.
+  gst_element_set_state(state_->pipeline, GST_STATE_NULL);
+  if (while_stopped) while_stopped();
+  set_properties(properties);
   gst_bus_set_flushing(state_->bus, TRUE);
   gst_bus_set_flushing(state_->bus, FALSE);
   state_->eos = false;
   stopped_ = false;
   play(preroll);
+}
+
+void GstStream::restart_head(const std::vector<Options::Property>& properties,
+                             const std::function<void()>& while_stopped) {
+  std::vector<GstElement*> head;
+  for (const auto& name : options_.head) {
+    GstElement* element = gst_bin_get_by_name(GST_BIN(state_->pipeline), name.c_str());
+    if (element == nullptr) {
+      for (GstElement* e : head) gst_object_unref(e);
+      throw StreamError(StreamError::Kind::bad_description, name, "no element named '" + name + "' in the pipeline",
+                        {});
+    }
+    head.push_back(element);
+  }
+  GstPad* out = gst_element_get_static_pad(head.back(), "src");
+  GstPad* rest = out != nullptr ? gst_pad_get_peer(out) : nullptr;
+  // Flushing first unblocks a head still pushing into a full sink (a clip that filled up before
+  // its file ended); then the head is set back, and the flush's end empties the sink, clears its
+  // end of stream and resets the converters' history, so no sample of the old file is left.
+  if (rest != nullptr) gst_pad_send_event(rest, gst_event_new_flush_start());
+  for (GstElement* element : head) gst_element_set_state(element, GST_STATE_READY);
+  if (rest != nullptr) gst_pad_send_event(rest, gst_event_new_flush_stop(TRUE));
+  gst_bus_set_flushing(state_->bus, TRUE);
+  gst_bus_set_flushing(state_->bus, FALSE);
+  state_->eos = false;
+  stopped_ = false;
+  std::exception_ptr failed;
+  try {
+    if (while_stopped) while_stopped();
+    set_properties(properties);
+  } catch (...) {
+    failed = std::current_exception();
+  }
+  // Downstream first, as a pipeline changes state: the parser pulls from the source it starts.
+  for (auto it = head.rbegin(); it != head.rend() && !failed; ++it) {
+    if (!gst_element_sync_state_with_parent(*it)) break;
+  }
+  if (rest != nullptr) gst_object_unref(rest);
+  if (out != nullptr) gst_object_unref(out);
+  for (GstElement* e : head) gst_object_unref(e);
+  if (failed) std::rethrow_exception(failed);
+  check_bus(0);
 }
 
 void GstStream::play(std::chrono::milliseconds preroll) {
@@ -451,22 +554,10 @@ void GstStream::check_bus(std::int64_t timeout_ns) {
         break;
       }
       case GST_MESSAGE_ERROR: {
-        GError* error = nullptr;
-        gchar* debug = nullptr;
-        gst_message_parse_error(message, &error, &debug);
-        std::string debug_text = text_of(debug);
-        std::string text = text_of(error->message);
-        StreamError::Kind kind = kind_of(error, debug_text);
-        g_error_free(error);
-        g_free(debug);
-        std::string element = source_of(message);
+        StreamError error = error_of(message, missing_plugin);
         gst_message_unref(message);
         state_->rethrow_callback_error();  // the cause of a stream stopped by the callback
-        if (!missing_plugin.empty()) {
-          kind = StreamError::Kind::missing_plugin;
-          text += " GStreamer needs: " + missing_plugin;
-        }
-        throw StreamError(kind, element, text, debug_text);
+        throw error;
       }
       default:
         break;
