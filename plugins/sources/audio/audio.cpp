@@ -35,9 +35,12 @@ void Audio::declare(NodeSpec& spec) {
       "[samples, channels]");
   spec.output(kOut);
   spec.source(SourceMode::pull);
-  spec.param<std::string>("device", "",
-                          "capture from a device: \"default\", a PulseAudio source name (`pactl list short "
-                          "sources`), or \"alsa:hw:0\" for an ALSA device; live: never waits for downstream");
+  spec.param<std::string>(
+      "device", "",
+      "capture from a device: \"default\", a PulseAudio source name (`pactl list short "
+      "sources`; a sink's .monitor captures what it plays), or \"alsa:hw:0\" for an ALSA device (`arecord "
+      "-L`); live: never waits for downstream, publishes capture/gaps and capture/latency_ms. Set "
+      "exactly one of device, path, uri");
   spec.param<std::string>("path", "", "decode an audio file (WAV, FLAC, OGG, MP3 where plugins exist)");
   spec.param<std::string>("uri", "", "decode a URI GStreamer can open (file://, http://, rtsp://...)");
   spec.param<std::int64_t>("rate", 16000, "samples per second of the output, resampled by GStreamer")
@@ -47,12 +50,22 @@ void Audio::declare(NodeSpec& spec) {
       .range(1, 60000);
   spec.param<bool>("reconnect", false,
                    "device only: when the device fails or disappears, retry with backoff (0.25 s doubling to 5 s) "
-                   "instead of failing the run; gaps are counted as capture/reconnects");
-  spec.example(R"([nodes.mic]
-plugin = "audio"
-device = "default"
-rate = 16000
-chunk_ms = 100)");
+                   "instead of failing the run; counted in capture/reconnects, the time without it in capture/lost_s");
+  spec.example(R"(# The microphone as 100 ms chunks of 16 kHz samples in a CSV file, one chunk a row; Ctrl-C
+# stops it. A file instead: --set mic.device= --set mic.path=/tmp/seven.wav
+[pipeline]
+name  = "mic-export"
+links = [ "mic -> samples" ]
+
+[nodes.mic]
+plugin   = "audio"
+device   = "default"
+rate     = 16000
+chunk_ms = 100
+
+[nodes.samples]
+plugin = "csv"
+path   = "${RUN_DIR}/mic.csv")");
 }
 
 void Audio::configure(const Params& params) {
@@ -102,7 +115,8 @@ void Audio::start() {
   pulse_device_ = false;
   gaps_ = 0;
   gaps_reported_ = 0;
-  reconnector_ = reconnect_ ? std::make_unique<Reconnector>(context(), "capture from " + device_, "the device") : nullptr;
+  reconnector_ =
+      reconnect_ ? std::make_unique<Reconnector>(context(), "capture from " + device_, "the device") : nullptr;
   flushed_ = false;
   latency_sum_ns_ = 0;
   latency_count_ = 0;

@@ -23,8 +23,11 @@ struct MediaSample;
 class Audio final : public Node {
  public:
   static constexpr const char* kType = "audio";
-  static constexpr OutputPort kOut{"out", PayloadKind::audio,
-                                   "f32 chunks [samples, channels] with attributes sample_rate and channels"};
+  static constexpr OutputPort kOut{
+      "out", PayloadKind::audio,
+      "f32 chunks [samples, channels] with attributes sample_rate and channels; timestamp_ns: "
+      "the first sample's capture time (monotonic clock) from a device, the time from "
+      "the start from a file"};
   static void declare(NodeSpec& spec);
 
   Audio();

@@ -104,12 +104,22 @@ void AudioDataset::declare(NodeSpec& spec) {
       .range(1, 64);
   spec.param<std::vector<std::string>>("extensions", {".wav", ".flac", ".ogg", ".opus", ".mp3"},
                                        "file name endings read from a folder (case-insensitive)");
-  spec.example(R"([nodes.clips]
-plugin = "audio_dataset"
-path = "data/kws"
+  spec.example(R"(# The spoken-keyword data set as labelled 1 s clips in a JSON Lines file, two shuffled epochs.
+# Make the data first: scripts/make-kws-dataset.sh data/kws
+[pipeline]
+name  = "kws-clips"
+links = [ "clips -> export" ]
+
+[nodes.clips]
+plugin  = "audio_dataset"
+path    = "data/kws"
 clip_ms = 1000
 shuffle = true
-epochs = 10)");
+epochs  = 2
+
+[nodes.export]
+plugin = "jsonl"
+path   = "${RUN_DIR}/clips.jsonl")");
 }
 
 void AudioDataset::configure(const Params& params) {

@@ -31,13 +31,26 @@ void Gst::declare(NodeSpec& spec) {
                    "otherwise the pipeline waits for downstream like a file");
   spec.param<bool>("reconnect", false,
                    "live: when the stream fails or ends (a camera unplugged, a network stream dropped), start the "
-                   "pipeline again with backoff instead of ending; reconnects are counted as capture/reconnects");
+                   "pipeline again with backoff instead of ending; counted in capture/reconnects, the time without the "
+                   "stream in capture/lost_s");
   spec.param<std::int64_t>("chunk_ms", 0, "raw audio: milliseconds per packet; 0 = one packet per GStreamer buffer")
       .range(0, 60000);
-  spec.example(R"([nodes.tone]
-plugin = "gst"
-launch = "audiotestsrc wave=sine freq=440 num-buffers=50 ! audioconvert ! audioresample"
-caps = "audio/x-raw,format=F32LE,rate=16000,channels=1")");
+  spec.example(R"(# A test tone as 100 ms chunks of 16 kHz f32 samples in a JSON Lines file. Any other stream is
+# one line away: launch = "v4l2src ! videoconvert ! videoscale", caps =
+# "video/x-raw,format=RGB,width=320,height=240", live = true for a camera.
+[pipeline]
+name  = "gst-tone"
+links = [ "tone -> chunks" ]
+
+[nodes.tone]
+plugin   = "gst"
+launch   = "audiotestsrc wave=sine freq=440 num-buffers=20 ! audioconvert ! audioresample"
+caps     = "audio/x-raw,format=F32LE,rate=16000,channels=1"
+chunk_ms = 100
+
+[nodes.chunks]
+plugin = "jsonl"
+path   = "${RUN_DIR}/tone.jsonl")");
 }
 
 void Gst::configure(const Params& params) {

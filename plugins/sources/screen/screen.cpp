@@ -45,13 +45,29 @@ void Screen::declare(NodeSpec& spec) {
       .choices({"rgb", "gray"});
   spec.param<bool>("reconnect", false,
                    "when the X server goes away (it quit, was killed or restarted), wait for it with backoff and "
-                   "capture again instead of failing the run; reconnects are counted as capture/reconnects");
-  spec.example(R"([nodes.screen]
-plugin = "screen"
-fps = 10
-out_width = 320
+                   "capture again instead of failing the run; counted in capture/reconnects, the time without it in "
+                   "capture/lost_s");
+  spec.example(R"(# A virtual screen (Xvfb :99 -screen 0 1280x720x24 &) at 5 frames a second, scaled to 320 x 180
+# gray, its statistics (frame_stats: mean, std, min, max, motion) in a JSON Lines file; Ctrl-C
+# stops it.
+[pipeline]
+name  = "screen-stats"
+links = [ "screen -> stats", "stats -> export" ]
+
+[nodes.screen]
+plugin     = "screen"
+display    = ":99"
+fps        = 5
+out_width  = 320
 out_height = 180
-format = "gray")");
+format     = "gray"
+
+[nodes.stats]
+plugin = "frame_stats"
+
+[nodes.export]
+plugin = "jsonl"
+path   = "${RUN_DIR}/stats.jsonl")");
 }
 
 void Screen::configure(const Params& params) {
@@ -91,9 +107,9 @@ void Screen::start() {
   }
   x11::guard_connections();
   breaks_seen_ = x11::broken(display_name());
-  reconnector_ =
-      reconnect_ ? std::make_unique<Reconnector>(context(), "capture of display " + display_name(), "the display")
-                 : nullptr;
+  reconnector_ = reconnect_
+                     ? std::make_unique<Reconnector>(context(), "capture of display " + display_name(), "the display")
+                     : nullptr;
   try {
     open();
   } catch (const StreamError& e) {

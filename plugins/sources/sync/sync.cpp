@@ -23,10 +23,31 @@ void Sync::declare(NodeSpec& spec) {
       .range(0.0, 3600000.0);
   spec.param<std::int64_t>("backlog", 64, "packets kept per input while waiting for a match; the oldest go first")
       .range(1, 100000);
-  spec.example(R"([nodes.both]
-plugin = "sync"
-inputs = 2
-tolerance_ms = 50)");
+  spec.example(R"(# A live tone in 100 ms chunks and a live test picture at 10 frames a second, lined up within
+# 50 ms and written as JSON Lines; Ctrl-C stops it. Link each input by port: "x -> both.in0".
+[pipeline]
+name  = "sync-tone-frames"
+links = [ "tone -> both.in0", "frames -> both.in1", "both -> out" ]
+
+[nodes.tone]
+plugin = "gst"
+launch = "audiotestsrc is-live=true samplesperbuffer=1600 ! audioconvert"
+caps   = "audio/x-raw,format=F32LE,rate=16000,channels=1"
+live   = true
+
+[nodes.frames]
+plugin = "gst"
+launch = "videotestsrc is-live=true pattern=ball ! videoconvert ! videoscale"
+caps   = "video/x-raw,format=GRAY8,width=32,height=24,framerate=10/1"
+live   = true
+
+[nodes.both]
+plugin       = "sync"
+tolerance_ms = 50
+
+[nodes.out]
+plugin = "jsonl"
+path   = "${RUN_DIR}/pairs.jsonl")");
 }
 
 void Sync::configure(const Params& params) {
