@@ -8,7 +8,8 @@ namespace tributary::models {
 
 namespace {
 
-const std::vector<std::string> kKinds{"linear", "mlp", "cnn"};
+const std::vector<std::string> kKinds{"linear", "mlp", "cnn", "autoencoder", "torchscript"};
+const std::vector<std::string> kLosses{"cross_entropy", "mse"};
 const std::vector<std::string> kActivations{"relu", "tanh", "gelu", "sigmoid", "leaky_relu"};
 
 const std::vector<std::string>& keys_of(ModelKind kind) {
@@ -16,11 +17,18 @@ const std::vector<std::string>& keys_of(ModelKind kind) {
   static const std::vector<std::string> mlp{"kind", "hidden", "activation", "dropout", "batch_norm"};
   static const std::vector<std::string> cnn{"kind",   "channels",   "kernel_size", "dims",      "separable",
                                             "hidden", "activation", "dropout",     "batch_norm"};
+  static const std::vector<std::string> autoencoder{"kind", "hidden",      "conv",       "channels",
+                                                    "dims", "kernel_size", "activation", "batch_norm"};
+  static const std::vector<std::string> torchscript{"kind", "path", "loss"};
   switch (kind) {
     case ModelKind::linear:
       return linear;
     case ModelKind::mlp:
       return mlp;
+    case ModelKind::autoencoder:
+      return autoencoder;
+    case ModelKind::torchscript:
+      return torchscript;
     case ModelKind::cnn:
       break;
   }
@@ -86,6 +94,10 @@ const char* kind_name(ModelKind kind) noexcept {
       return "mlp";
     case ModelKind::cnn:
       return "cnn";
+    case ModelKind::autoencoder:
+      return "autoencoder";
+    case ModelKind::torchscript:
+      return "torchscript";
   }
   return "?";
 }
@@ -102,10 +114,15 @@ ModelSpec parse_model_spec(const Value& model) {
   }
   ModelSpec spec;
   const std::string kind_text = choice(*kind, "kind", kKinds);
-  spec.kind = kind_text == "linear" ? ModelKind::linear : kind_text == "mlp" ? ModelKind::mlp : ModelKind::cnn;
+  spec.kind = kind_text == "linear"        ? ModelKind::linear
+              : kind_text == "mlp"         ? ModelKind::mlp
+              : kind_text == "cnn"         ? ModelKind::cnn
+              : kind_text == "autoencoder" ? ModelKind::autoencoder
+                                           : ModelKind::torchscript;
   spec.text = model.to_string();
   if (spec.kind == ModelKind::mlp) spec.hidden = {64};
   if (spec.kind == ModelKind::cnn) spec.channels = {16, 32};
+  if (spec.kind == ModelKind::autoencoder) spec.hidden = {128, 32};
 
   const std::vector<std::string>& keys = keys_of(spec.kind);
   for (const TableEntry& entry : model.as_table()) {
@@ -121,6 +138,22 @@ ModelSpec parse_model_spec(const Value& model) {
       spec.hidden = positive_ints(v, key, spec.kind == ModelKind::cnn);
     } else if (key == "channels") {
       spec.channels = positive_ints(v, key, false);
+      if (spec.kind == ModelKind::autoencoder) spec.conv = true;
+    } else if (key == "conv") {
+      if (v.type() != ValueType::boolean) {
+        throw ParamError("model.conv", "'model.conv' must be true or false; found " + v.to_string());
+      }
+      spec.conv = spec.conv || v.as_bool();
+    } else if (key == "path") {
+      if (v.type() != ValueType::string || v.as_string().empty()) {
+        throw ParamError("model.path",
+                         "'model.path' must name a TorchScript file (made with torch.jit.script(...)"
+                         ".save(\"model.pt\")); found " +
+                             v.to_string());
+      }
+      spec.path = v.as_string();
+    } else if (key == "loss") {
+      spec.loss = choice(v, key, kLosses);
     } else if (key == "activation") {
       spec.activation = choice(v, key, kActivations);
     } else if (key == "dropout") {
@@ -138,6 +171,27 @@ ModelSpec parse_model_spec(const Value& model) {
     } else if (key == "dims") {
       spec.dims = int_in(v, key, 1, 2);
     }
+  }
+  if (spec.kind == ModelKind::autoencoder && spec.conv) {
+    if (model.find("channels") == nullptr) spec.channels = {16, 32};
+    if (model.find("hidden") != nullptr) {
+      throw ParamError("model.hidden",
+                       "a conv autoencoder has no dense layers: leave out 'model.hidden' or set "
+                       "conv = false");
+    }
+  }
+  if (spec.kind == ModelKind::autoencoder && !spec.conv && spec.hidden.empty()) {
+    throw ParamError("model.hidden",
+                     "'model.hidden' is empty: a dense autoencoder needs its encoder's widths, e.g. "
+                     "[128, 32]");
+  }
+  if (spec.kind == ModelKind::torchscript) {
+    if (spec.path.empty()) {
+      throw ParamError("model.path",
+                       "a torchscript model needs 'path', the file saved by torch.jit.script(...)"
+                       ".save(\"model.pt\"): model = { kind = \"torchscript\", path = \"model.pt\" }");
+    }
+    if (spec.loss.empty()) spec.loss = "cross_entropy";
   }
   return spec;
 }

@@ -9,7 +9,7 @@
 
 namespace tributary::models {
 
-enum class ModelKind : std::uint8_t { linear, mlp, cnn };
+enum class ModelKind : std::uint8_t { linear, mlp, cnn, autoencoder, torchscript };
 const char* kind_name(ModelKind kind) noexcept;
 
 struct ModelSpec {
@@ -25,6 +25,19 @@ struct ModelSpec {
   std::int64_t kernel_size = 3;
   std::int64_t dims = 0;   // 0: from the input's rank (rank 1 or 2: 1-D, rank 3: 2-D)
   bool separable = false;  // depthwise-separable convolutions after the first block
+  // autoencoder: dense (`hidden`: the encoder's widths, the decoder mirrors them) or conv
+  // (`channels`: one stride-2 conv per entry, mirrored by transposed convs, the output cropped or
+  // padded to the input's shape).
+  bool conv = false;
+  // torchscript: the saved module's path as written (relative to the pipeline file's folder) and
+  // its loss: "cross_entropy" (a classifier) or "mse" (a reconstruction of the input).
+  std::string path;
+  std::string loss;
+
+  // Whether the model learns to reconstruct its input (no labels) rather than classify.
+  bool reconstructs() const {
+    return kind == ModelKind::autoencoder || (kind == ModelKind::torchscript && loss == "mse");
+  }
 
   // The table as given, for checkpoints and messages.
   std::string text;

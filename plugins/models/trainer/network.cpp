@@ -7,9 +7,37 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/pooling.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace tributary::models {
+
+// The decoder's output brought to the input's shape: each spatial dimension cropped at its end (or
+// zero-padded there, when the strides left it shorter), then the example's own shape.
+class FitToImpl : public torch::nn::Module {
+ public:
+  FitToImpl(std::vector<std::int64_t> spatial, std::vector<std::int64_t> example)
+      : spatial_(std::move(spatial)), example_(std::move(example)) {}
+  torch::Tensor forward(torch::Tensor x) {
+    // x: [N, C, spatial...]
+    std::vector<std::int64_t> pad;  // last dimension first, as constant_pad_nd takes it
+    for (std::size_t i = spatial_.size(); i-- > 0;) {
+      const auto dim = static_cast<std::int64_t>(i + 2);
+      if (x.size(dim) > spatial_[i]) x = x.narrow(dim, 0, spatial_[i]);
+      pad.push_back(0);
+      pad.push_back(std::max<std::int64_t>(0, spatial_[i] - x.size(dim)));
+    }
+    x = torch::constant_pad_nd(x, pad, 0.0);
+    std::vector<std::int64_t> shape{x.size(0)};
+    shape.insert(shape.end(), example_.begin(), example_.end());
+    return x.reshape(shape);
+  }
+
+ private:
+  std::vector<std::int64_t> spatial_;
+  std::vector<std::int64_t> example_;
+};
+TORCH_MODULE(FitTo);
 
 namespace {
 
@@ -70,9 +98,93 @@ void add_conv_blocks(nn::Sequential& net, const ModelSpec& spec, std::int64_t in
   net->push_back(nn::Flatten());
 }
 
+// Which convolution an input of `input`'s shape takes: 1-D over [time] or [channels, time], 2-D over
+// [height, width] or [channels, height, width]; `dims` 0 picks from the rank. The channels-first
+// shape of one example, a channel added when it has none.
+std::vector<std::int64_t> conv_layout(const ModelSpec& spec, const Shape& input, std::int64_t& dims) {
+  dims = spec.dims != 0 ? spec.dims : (input.size() == 3 ? 2 : 1);
+  const bool fits = (dims == 1 && (input.size() == 1 || input.size() == 2)) ||
+                    (dims == 2 && (input.size() == 2 || input.size() == 3));
+  if (!fits) {
+    throw std::invalid_argument("a " + std::to_string(dims) + "-D " + kind_name(spec.kind) +
+                                " cannot take examples of shape " + to_string(input) +
+                                ": it takes [time] or [channels, time] (1-D), [height, width] or "
+                                "[channels, height, width] (2-D)");
+  }
+  const bool add_channel = static_cast<std::int64_t>(input.size()) == dims;
+  std::vector<std::int64_t> unflat{add_channel ? 1 : input[0]};
+  for (std::size_t i = add_channel ? 0 : 1; i < input.size(); ++i) unflat.push_back(input[i]);
+  return unflat;
+}
+
+// A conv autoencoder: per channel count a stride-2 conv, [batch norm] and the activation; then the
+// mirror in transposed convs (each doubling the length), the last back to the input's channels
+// with no activation, and the output fitted to the input's shape.
+template <typename Conv, typename ConvOptions, typename Deconv, typename DeconvOptions, typename Norm>
+void add_conv_autoencoder(nn::Sequential& net, const ModelSpec& spec, const std::vector<std::int64_t>& unflat,
+                          const Shape& input) {
+  const std::int64_t k = spec.kernel_size;
+  std::int64_t in = unflat[0];
+  for (std::int64_t out : spec.channels) {
+    net->push_back(Conv(ConvOptions(in, out, k).stride(2).padding(k / 2)));
+    if (spec.batch_norm) net->push_back(Norm(out));
+    add_activation(net, spec.activation);
+    in = out;
+  }
+  for (std::size_t i = spec.channels.size(); i-- > 0;) {
+    const std::int64_t out = i == 0 ? unflat[0] : spec.channels[i - 1];
+    // (L - 1) * 2 - 2 * (k / 2) + k + 1: 2L for an odd kernel.
+    net->push_back(Deconv(DeconvOptions(in, out, k).stride(2).padding(k / 2).output_padding(1)));
+    if (i > 0) {
+      if (spec.batch_norm) net->push_back(Norm(out));
+      add_activation(net, spec.activation);
+    }
+    in = out;
+  }
+  net->push_back(FitTo(std::vector<std::int64_t>(unflat.begin() + 1, unflat.end()),
+                       std::vector<std::int64_t>(input.begin(), input.end())));
+}
+
+torch::nn::Sequential build_autoencoder(const ModelSpec& spec, const Shape& input) {
+  nn::Sequential net;
+  net->push_back(nn::Flatten());
+  if (!spec.conv) {
+    std::int64_t in = element_count(input);
+    const std::int64_t features = in;
+    for (std::int64_t width : spec.hidden) {
+      net->push_back(nn::Linear(in, width));
+      if (spec.batch_norm) net->push_back(nn::BatchNorm1d(width));
+      add_activation(net, spec.activation);
+      in = width;
+    }
+    for (std::size_t i = spec.hidden.size() - 1; i-- > 0;) {
+      net->push_back(nn::Linear(in, spec.hidden[i]));
+      if (spec.batch_norm) net->push_back(nn::BatchNorm1d(spec.hidden[i]));
+      add_activation(net, spec.activation);
+      in = spec.hidden[i];
+    }
+    net->push_back(nn::Linear(in, features));
+    net->push_back(nn::Unflatten(nn::UnflattenOptions(1, std::vector<std::int64_t>(input.begin(), input.end()))));
+    return net;
+  }
+  std::int64_t dims = 0;
+  const std::vector<std::int64_t> unflat = conv_layout(spec, input, dims);
+  net->push_back(nn::Unflatten(nn::UnflattenOptions(1, unflat)));
+  if (dims == 1) {
+    add_conv_autoencoder<nn::Conv1d, nn::Conv1dOptions, nn::ConvTranspose1d, nn::ConvTranspose1dOptions,
+                         nn::BatchNorm1d>(net, spec, unflat, input);
+  } else {
+    add_conv_autoencoder<nn::Conv2d, nn::Conv2dOptions, nn::ConvTranspose2d, nn::ConvTranspose2dOptions,
+                         nn::BatchNorm2d>(net, spec, unflat, input);
+  }
+  return net;
+}
+
 }  // namespace
 
 torch::nn::Sequential build_network(const ModelSpec& spec, const Shape& input, std::int64_t classes) {
+  if (spec.kind == ModelKind::autoencoder) return build_autoencoder(spec, input);
+  if (spec.kind == ModelKind::torchscript) throw std::invalid_argument("a torchscript model is loaded, not built");
   const std::int64_t features = element_count(input);
   nn::Sequential net;
   if (spec.kind != ModelKind::cnn) {
@@ -85,18 +197,8 @@ torch::nn::Sequential build_network(const ModelSpec& spec, const Shape& input, s
     return net;
   }
 
-  const std::int64_t dims = spec.dims != 0 ? spec.dims : (input.size() == 3 ? 2 : 1);
-  const bool fits = (dims == 1 && (input.size() == 1 || input.size() == 2)) ||
-                    (dims == 2 && (input.size() == 2 || input.size() == 3));
-  if (!fits) {
-    throw std::invalid_argument("a " + std::to_string(dims) + "-D cnn cannot take examples of shape " +
-                                to_string(input) +
-                                ": it takes [time] or [channels, time] (1-D), [height, width] or "
-                                "[channels, height, width] (2-D)");
-  }
-  const bool add_channel = static_cast<std::int64_t>(input.size()) == dims;
-  std::vector<std::int64_t> unflat{add_channel ? 1 : input[0]};
-  for (std::size_t i = add_channel ? 0 : 1; i < input.size(); ++i) unflat.push_back(input[i]);
+  std::int64_t dims = 0;
+  const std::vector<std::int64_t> unflat = conv_layout(spec, input, dims);
   const std::int64_t in_channels = unflat[0];
   const std::vector<std::int64_t> spatial(unflat.begin() + 1, unflat.end());
   net->push_back(nn::Flatten());
@@ -118,8 +220,10 @@ std::string describe_network(const torch::nn::Sequential& net, const ModelSpec& 
   for (const auto& p : net->parameters()) parameters += p.numel();
   std::string layers;
   for (const auto& child : net->children()) layers += (layers.empty() ? "" : " ") + child->name();
-  return std::string(kind_name(spec.kind)) + " " + to_string(input) + " -> " + std::to_string(classes) + " classes, " +
-         std::to_string(parameters) + " parameters: " + layers;
+  const std::string to =
+      spec.reconstructs() ? to_string(input) + " (reconstruction)" : std::to_string(classes) + " classes";
+  return std::string(kind_name(spec.kind)) + (spec.conv ? " (conv)" : "") + " " + to_string(input) + " -> " + to +
+         ", " + std::to_string(parameters) + " parameters: " + layers;
 }
 
 }  // namespace tributary::models

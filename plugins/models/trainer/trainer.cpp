@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -172,6 +173,13 @@ struct Trainer::State {
   std::int64_t boundary_points = 500;
   std::vector<double> class_weights;  // given per class; empty: unweighted (or balanced)
   bool balanced = false;              // class_weights = "balanced": from the source's class_counts
+  bool reconstructs = false;          // an autoencoder: MSE against the input, no labels
+  // mode = "online": a bounded replay buffer, a step every step_every packets on a batch drawn
+  // from it, train figures over the last `window` steps.
+  bool online = false;
+  std::int64_t replay = 2048;
+  std::int64_t step_every = 1;
+  std::int64_t window = 20;
 
   // The model_stats and boundary ports: off when their period is 0 or when no link takes them.
   bool stats_on = false;
@@ -222,6 +230,23 @@ struct Trainer::State {
   std::chrono::steady_clock::time_point run_clock;
   std::chrono::steady_clock::time_point checkpoint_clock;
   bool seen_packet = false;
+
+  // Online mode: the replay buffer (a ring: the newest example replaces the oldest), the packets
+  // since the last step, and the figures of the last `window` steps.
+  std::vector<float> replay_x;
+  std::vector<std::int64_t> replay_y;
+  std::int64_t replay_size = 0;
+  std::int64_t replay_next = 0;
+  std::int64_t since_step = 0;
+  std::int64_t packets_taken = 0;
+  struct StepFigures {
+    double loss_sum;  // loss times examples
+    std::int64_t correct;
+    std::int64_t samples;
+    double grad_norm;
+  };
+  std::deque<StepFigures> recent;
+  bool best_since_checkpoint = false;  // online: a new best of `monitor` since the last checkpoint
 
   ExampleSet val;
   ExampleSet test;
@@ -286,8 +311,10 @@ struct Trainer::State {
     features = x.numel();
     if (features == 0)
       throw std::runtime_error(name() + ": the first example has no features (shape " + to_string(input_shape) + ")");
-    read_classes(p);
-    weigh_classes(p);
+    if (!reconstructs) {
+      read_classes(p);
+      weigh_classes(p);
+    }
     torch::manual_seed(seed);
     try {
       net = build_network(model_spec, input_shape, classes);
@@ -352,6 +379,7 @@ struct Trainer::State {
   }
 
   torch::Tensor train_loss(const torch::Tensor& logits, const torch::Tensor& y) const {
+    if (reconstructs) return F::mse_loss(logits, y);
     if (!loss_weight.defined()) return F::cross_entropy(logits, y);
     return F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().weight(loss_weight));
   }
@@ -392,7 +420,9 @@ struct Trainer::State {
   std::int64_t label_of(const Packet& p) const {
     if (!p.label) {
       throw std::runtime_error(name() + ": expected a labelled example, found one without a label (sequence " +
-                               std::to_string(p.sequence) + " of stream '" + p.stream + "')");
+                               std::to_string(p.sequence) + " of stream '" + p.stream + "', a " + to_string(p.kind) +
+                               " packet): a classifier needs labels; an unlabelled stream (a microphone, a screen) "
+                               "trains an autoencoder, model = { kind = \"autoencoder\" }");
     }
     const std::int64_t label = *p.label;
     if (label < 0 || label >= classes) {
@@ -416,12 +446,16 @@ struct Trainer::State {
     if (const Value* total = p.attribute("epochs"); total != nullptr && total->type() == ValueType::integer) {
       epochs_total = total->as_int();
     }
+    if (online) {
+      take_online(p, x, out);
+      return;
+    }
     if (skip_epochs > 0 || stopped_early) return;
     if (skip_packets > 0) {
       --skip_packets;
       return;
     }
-    const std::int64_t label = label_of(p);
+    const std::int64_t label = reconstructs ? 0 : label_of(p);
     ++packets_in_epoch;
     const float* values = x.data<float>();
     if (p.split == Split::val || p.split == Split::test) {
@@ -432,6 +466,34 @@ struct Trainer::State {
                 static_cast<std::size_t>(features) * sizeof(float));
     batch_y.data_ptr<std::int64_t>()[fill] = label;
     if (++fill == batch) train_step(out);
+  }
+
+  // Online: val and test packets are kept for the end; the others go into the replay buffer, and
+  // every step_every of them a step trains on a batch drawn from it (once it holds a batch).
+  void take_online(const Packet& p, const Tensor& x, Emitter& out) {
+    const std::int64_t label = reconstructs ? 0 : label_of(p);
+    const float* values = x.data<float>();
+    if (p.split == Split::val || p.split == Split::test) {
+      keep(p.split == Split::val ? val : test, p.split, values, label);
+      return;
+    }
+    if (replay_x.empty()) {
+      replay_x.resize(static_cast<std::size_t>(replay * features));
+      replay_y.resize(static_cast<std::size_t>(replay));
+    }
+    std::memcpy(replay_x.data() + replay_next * features, values, static_cast<std::size_t>(features) * sizeof(float));
+    replay_y[static_cast<std::size_t>(replay_next)] = label;
+    replay_next = (replay_next + 1) % replay;
+    replay_size = std::min(replay_size + 1, replay);
+    ++packets_taken;
+    if (++since_step < step_every || replay_size < std::min(batch, replay)) return;
+    since_step = 0;
+    // Drawn with the default generator, which the seed fixes and the checkpoint keeps.
+    const torch::Tensor picked = torch::randint(replay_size, {batch}, torch::kInt64);
+    const torch::Tensor all_x = torch::from_blob(replay_x.data(), {replay_size, features}, torch::kFloat32);
+    const torch::Tensor all_y = torch::from_blob(replay_y.data(), {replay_size}, torch::kInt64);
+    train_on(all_x.index_select(0, picked).view(batch_view(batch)).to(device), all_y.index_select(0, picked).to(device),
+             batch, out);
   }
 
   void keep(ExampleSet& set, Split split, const float* values, std::int64_t label) {
@@ -454,12 +516,16 @@ struct Trainer::State {
       return;
     }
     const std::int64_t n = fill;
-    torch::Tensor x = batch_x.narrow(0, 0, n).view(batch_view(n)).to(device);
-    torch::Tensor y = batch_y.narrow(0, 0, n).to(device);
+    fill = 0;
+    train_on(batch_x.narrow(0, 0, n).view(batch_view(n)).to(device), batch_y.narrow(0, 0, n).to(device), n, out);
+  }
+
+  // One optimizer step on `n` examples.
+  void train_on(const torch::Tensor& x, const torch::Tensor& y, std::int64_t n, Emitter& out) {
     net->train();
     opt->zero_grad();
     torch::Tensor logits = net->forward(x);
-    torch::Tensor loss = train_loss(logits, y);
+    torch::Tensor loss = train_loss(logits, reconstructs ? x : y);
     loss.backward();
     const double max_norm = grad_clip > 0.0 ? grad_clip : std::numeric_limits<double>::infinity();
     const double norm = torch::nn::utils::clip_grad_norm_(net->parameters(), max_norm);
@@ -467,16 +533,21 @@ struct Trainer::State {
     ++step;
     if (stats_on && step % stats_every == 0) emit_model_stats(out);
     ++steps_since_report;
-    loss_sum += loss.item<double>() * static_cast<double>(n);
-    correct += logits.argmax(1).eq(y).sum().item<std::int64_t>();
+    const double step_loss = loss.item<double>() * static_cast<double>(n);
+    const std::int64_t step_correct = reconstructs ? 0 : logits.argmax(1).eq(y).sum().item<std::int64_t>();
+    loss_sum += step_loss;
+    correct += step_correct;
     samples += n;
     trained_samples += n;
     grad_norm_sum += norm;
-    fill = 0;
+    if (online) {
+      recent.push_back({step_loss, step_correct, n, norm});
+      if (static_cast<std::int64_t>(recent.size()) > window) recent.pop_front();
+    }
     if (step % log_every == 0) report_training(out);
     const bool by_steps = checkpoint_every > 0 && step % checkpoint_every == 0;
     const bool by_time = checkpoint_every_s > 0.0 && seconds_since(checkpoint_clock) >= checkpoint_every_s;
-    if (by_steps || by_time) emit_checkpoint(out, "schedule", false);
+    if (by_steps || by_time) emit_checkpoint(out, "schedule", online && best_since_checkpoint);
   }
 
   std::vector<std::int64_t> batch_view(std::int64_t n) const {
@@ -535,13 +606,36 @@ struct Trainer::State {
     if (steps_since_report == 0) return;
     const double n = static_cast<double>(samples);
     const double seconds = std::max(seconds_since(report_clock), 1e-9);
-    emit_points(out,
-                {{metric::kTrainLoss, loss_sum / n},
-                 {metric::kTrainAccuracy, static_cast<double>(correct) / n},
-                 {metric::kLearningRate, lr},
-                 {metric::kGradNorm, grad_norm_sum / static_cast<double>(steps_since_report)},
-                 {metric::kSamplesPerSecond, n / seconds}},
-                epochs_done);
+    // Epoch mode: over the steps since the last report; online: over the last `window` steps.
+    double figures_loss = loss_sum, figures_samples = n, figures_correct = static_cast<double>(correct);
+    double figures_norm = grad_norm_sum / static_cast<double>(steps_since_report);
+    if (online && !recent.empty()) {
+      figures_loss = figures_samples = figures_correct = figures_norm = 0.0;
+      for (const StepFigures& f : recent) {
+        figures_loss += f.loss_sum;
+        figures_samples += static_cast<double>(f.samples);
+        figures_correct += static_cast<double>(f.correct);
+        figures_norm += f.grad_norm;
+      }
+      figures_norm /= static_cast<double>(recent.size());
+    }
+    std::vector<std::pair<std::string, double>> points{{metric::kTrainLoss, figures_loss / figures_samples},
+                                                       {metric::kTrainAccuracy, figures_correct / figures_samples},
+                                                       {metric::kLearningRate, lr},
+                                                       {metric::kGradNorm, figures_norm},
+                                                       {metric::kSamplesPerSecond, n / seconds}};
+    if (reconstructs) points.erase(points.begin() + 1);  // no accuracy for a reconstruction
+    if (online) {
+      for (const auto& [metric_name, value] : std::vector<std::pair<std::string, double>>(points)) {
+        if (metric_name != monitor) continue;
+        if (!best || (lower_is_better(monitor) ? value < *best : value > *best)) {
+          best = value;
+          best_since_checkpoint = true;
+        }
+      }
+      if (best) points.emplace_back("best/" + monitor, *best);
+    }
+    emit_points(out, points, epochs_done);
     report_progress(out);
     loss_sum = 0.0;
     correct = 0;
@@ -552,7 +646,7 @@ struct Trainer::State {
   }
 
   Evaluation evaluate(const ExampleSet& set) {
-    Evaluation e{0.0, ConfusionMatrix(static_cast<std::size_t>(classes))};
+    Evaluation e{0.0, ConfusionMatrix(static_cast<std::size_t>(std::max<std::int64_t>(classes, 1)))};
     torch::NoGradGuard no_grad;
     net->eval();
     const auto n = static_cast<std::int64_t>(set.size());
@@ -566,6 +660,12 @@ struct Trainer::State {
       torch::Tensor y =
           torch::from_blob(const_cast<std::int64_t*>(set.y.data()) + begin, {count}, torch::kInt64).to(device);
       torch::Tensor logits = net->forward(x);
+      if (reconstructs) {
+        // The mean over the examples of each one's mean squared error: as train/loss.
+        loss_sum_eval += F::mse_loss(logits, x, F::MSELossFuncOptions().reduction(torch::kSum)).item<double>() /
+                         static_cast<double>(features);
+        continue;
+      }
       loss_sum_eval += F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
       torch::Tensor predicted = logits.argmax(1).to(torch::kCPU).contiguous();
       const std::int64_t* pred = predicted.data_ptr<std::int64_t>();
@@ -580,8 +680,13 @@ struct Trainer::State {
                                                            std::int64_t epoch) {
     if (set.size() == 0) return {};
     const Evaluation e = evaluate(set);
-    const ClassificationScores s = e.confusion.scores();
     const std::string prefix = std::string(to_string(split)) + "/";
+    if (reconstructs) {
+      std::vector<std::pair<std::string, double>> loss{{prefix + "loss", e.loss}};
+      emit_points(out, loss, epoch);
+      return loss;
+    }
+    const ClassificationScores s = e.confusion.scores();
     std::vector<std::pair<std::string, double>> points{{prefix + "loss", e.loss},
                                                        {prefix + "accuracy", s.accuracy},
                                                        {prefix + "precision", s.precision},
@@ -744,8 +849,15 @@ struct Trainer::State {
         log().warn(set->dropped, " examples were not evaluated (eval_buffer = ", eval_capacity, ")");
       }
     }
-    if (checkpoint_end) emit_checkpoint(out, "end", false);
+    if (checkpoint_end) emit_checkpoint(out, "end", online && best_since_checkpoint);
     const double seconds = seconds_since(run_clock);
+    if (online) {
+      log().info("trained ", step, " steps (", trained_samples, " samples drawn from the replay buffer of ",
+                 replay_size, ") on ", packets_taken, " packets, ", seconds,
+                 " s from the first: ", static_cast<double>(trained_samples) / std::max(seconds, 1e-9), " samples/s",
+                 best ? concat("; best ", monitor, " ", *best) : std::string());
+      return;
+    }
     log().info("trained ", step, " steps (", trained_samples, " samples) in ", epochs_done, " epochs, ", seconds,
                " s from the first example: ", static_cast<double>(trained_samples) / std::max(seconds, 1e-9),
                " samples/s", best ? concat("; best ", monitor, " ", *best, " at epoch ", best_epoch) : std::string());
@@ -755,6 +867,7 @@ struct Trainer::State {
 
   void emit_checkpoint(Emitter& out, const std::string& reason, bool is_best) {
     if (!built) return;
+    best_since_checkpoint = false;
     checkpoint_clock = std::chrono::steady_clock::now();
     const std::vector<std::int64_t> schedule_state{epochs_without_gain, plateau_epochs};
     torch::serialize::OutputArchive archive;
@@ -895,8 +1008,9 @@ struct Trainer::State {
     lr = read("lr").toDouble();
     step = read("step").toInt();
     epochs_done = read("epochs_done").toInt();
-    skip_epochs = epochs_done;
-    skip_packets = read("packets_in_epoch").toInt();
+    // A live stream does not replay: online, nothing is skipped (the replay buffer fills again).
+    skip_epochs = online ? 0 : epochs_done;
+    skip_packets = online ? 0 : read("packets_in_epoch").toInt();
     packets_in_epoch = skip_packets;
     const double saved_best = read("best").toDouble();
     if (!std::isnan(saved_best)) best = saved_best;
@@ -937,8 +1051,9 @@ Trainer::~Trainer() = default;
 
 void Trainer::declare(NodeSpec& spec) {
   spec.summary(
-      "trains a LibTorch classifier (linear, mlp, cnn) on labelled examples: epochs from the stream's markers, "
-      "val after each epoch, test at the end; metrics and checkpoints");
+      "trains a LibTorch model on the packets it receives: a classifier (linear, mlp, cnn) on labelled examples, "
+      "or an autoencoder (dense or conv; MSE reconstruction, no labels); epochs from the stream's markers, val "
+      "after each epoch, test at the end; metrics and checkpoints");
   spec.input(kIn);
   spec.output(kMetrics);
   spec.output(kCheckpoint);
@@ -948,7 +1063,11 @@ void Trainer::declare(NodeSpec& spec) {
   spec.param("model", ParamType::table, Value::table({{"kind", "linear"}}),
              "the network: { kind = \"linear\" }, { kind = \"mlp\", hidden = [64], activation = \"relu\", "
              "dropout = 0.0, batch_norm = false }, or { kind = \"cnn\", channels = [16, 32], kernel_size = 3, "
-             "dims = 1|2, separable = false, hidden = [] }");
+             "dims = 1|2, separable = false, hidden = [] }, or { kind = \"autoencoder\", hidden = [128, 32] } "
+             "(dense: encoder widths, mirrored decoder) or { kind = \"autoencoder\", conv = true, channels = [16, 32], "
+             "kernel_size = 3, dims = 1|2 } (stride-2 convs, mirrored transposed convs, output fitted to the input's "
+             "shape); autoencoders learn to reconstruct the input (MSE): no labels, no classes, metrics train/loss, "
+             "val/loss, test/loss, no boundary");
   spec.param<std::int64_t>("classes", 0, "number of classes; 0 = from the source's 'classes' attribute")
       .range(0, 100000);
   spec.param<std::string>("optimizer", "adam", "sgd, adam or adamw").choices({"sgd", "adam", "adamw"});
@@ -1005,6 +1124,15 @@ void Trainer::declare(NodeSpec& spec) {
              "of the train split; [] = all 1")
       .choices({"balanced"})
       .min(0.0);
+  spec.param<std::string>("mode", "epochs",
+                          "epochs: data with splits, epochs from the stream's epoch_end markers; online: for live "
+                          "sources, a bounded replay buffer and a step every step_every packets on a batch drawn "
+                          "from it, train/* over the last `window` steps")
+      .choices({"epochs", "online"});
+  spec.param<std::int64_t>("replay", 2048, "online: examples the replay buffer holds (the newest replaces the oldest)")
+      .range(1, 10000000);
+  spec.param<std::int64_t>("step_every", 1, "online: new packets between steps").range(1, 1000000);
+  spec.param<std::int64_t>("window", 20, "online: steps the train/* figures are taken over").range(1, 1000000);
   spec.param<std::string>("resume", "",
                           "continue from a checkpoint file, or the newest in a directory (a run directory or its "
                           "checkpoints/ folder): same step, optimizer state, RNG and position in the stream");
@@ -1040,6 +1168,15 @@ plugin = "checkpoint"
 void Trainer::configure(const Params& params) {
   State& s = *state_;
   s.model_spec = parse_model_spec(params.value("model"));
+  s.reconstructs = s.model_spec.reconstructs();
+  if (s.reconstructs && params.was_given("monitor")) {
+    const std::string m = params.get<std::string>("monitor");
+    if (m != "val/loss" && m != "train/loss") {
+      throw ParamError("monitor", "'monitor' is \"" + m +
+                                      "\": an autoencoder reports only losses; monitor "
+                                      "\"val/loss\" (epochs) or \"train/loss\" (online)");
+    }
+  }
   s.classes_param = params.get<std::int64_t>("classes");
   if (s.classes_param == 1) throw ParamError("classes", "'classes' is 1: a classifier needs at least 2 classes");
   s.optimizer = params.get<std::string>("optimizer");
@@ -1067,8 +1204,30 @@ void Trainer::configure(const Params& params) {
   }
   s.log_every = params.get<std::int64_t>("log_every");
   s.eval_capacity = static_cast<std::size_t>(params.get<std::int64_t>("eval_buffer"));
+  s.online = params.get<std::string>("mode") == "online";
+  s.replay = params.get<std::int64_t>("replay");
+  s.step_every = params.get<std::int64_t>("step_every");
+  s.window = params.get<std::int64_t>("window");
   s.monitor = params.get<std::string>("monitor");
-  if (s.monitor.rfind("val/", 0) != 0) {
+  if (s.online) {
+    // A live stream has no epochs: the windowed train figures are what is watched.
+    if (!params.was_given("monitor")) s.monitor = "train/loss";
+    if (s.monitor != "train/loss" && !(s.monitor == "train/accuracy" && !s.reconstructs)) {
+      throw ParamError("monitor", "'monitor' is \"" + s.monitor + "\": online, the monitored metric is \"train/loss\"" +
+                                      (s.reconstructs ? "" : " or \"train/accuracy\"") +
+                                      " over the last `window` steps (there are no epochs to validate after)");
+    }
+    if (params.get<std::string>("scheduler") != "none") {
+      throw ParamError("scheduler",
+                       "the learning-rate schedulers go by epochs and mode = \"online\" has none: use "
+                       "scheduler = \"none\" (and set <node>.lr while running)");
+    }
+    if (params.get<std::int64_t>("early_stopping") > 0) {
+      throw ParamError("early_stopping",
+                       "early stopping goes by epochs and mode = \"online\" has none: leave "
+                       "early_stopping at 0");
+    }
+  } else if (s.monitor.rfind("val/", 0) != 0) {
     throw ParamError("monitor", "'monitor' is \"" + s.monitor +
                                     "\": it must be a val/ metric evaluated after each epoch, e.g. \"val/loss\" or "
                                     "\"val/accuracy\"");
@@ -1092,6 +1251,11 @@ void Trainer::configure(const Params& params) {
   s.boundary_points = params.get<std::int64_t>("boundary_points");
   s.base_lr = s.lr;
   const Value& weights = params.value("class_weights");
+  if (s.reconstructs && params.was_given("class_weights")) {
+    throw ParamError("class_weights", std::string("'class_weights' weigh the classes of a classifier; a ") +
+                                          kind_name(s.model_spec.kind) +
+                                          " model reconstructs its input and has no classes: leave it out");
+  }
   if (weights.type() == ValueType::string) {
     s.balanced = true;
   } else {
@@ -1119,6 +1283,11 @@ void Trainer::start() {
   s.open_resume();
   s.stats_on = s.stats_every > 0 && s.port_taken(kModelStats);
   s.boundary_on = s.boundary_every > 0 && s.port_taken(kBoundary);
+  if (s.boundary_on && s.reconstructs) {
+    log().info("no decision-boundary pictures: a ", kind_name(s.model_spec.kind),
+               " model reconstructs its input and has no classes to draw");
+    s.boundary_on = false;
+  }
   if (s.boundary_on) s.boundary = std::make_unique<DecisionBoundary>(s.boundary_grid, s.boundary_points);
   s.run_clock = s.report_clock = s.checkpoint_clock = std::chrono::steady_clock::now();
 }
@@ -1133,7 +1302,7 @@ void Trainer::on_marker(const InputPort& port, const Marker& marker, Emitter& ou
       return;
     }
     s.use_threads();
-    if (s.built && !s.stopped_early) s.end_epoch(marker.epoch, out);
+    if (s.built && !s.stopped_early && !s.online) s.end_epoch(marker.epoch, out);
   }
   Node::on_marker(port, marker, out);
 }

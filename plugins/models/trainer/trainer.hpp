@@ -12,7 +12,9 @@
 // optimizer step. At each epoch_end marker the last partial batch is trained, the epoch's val
 // examples are evaluated and, on a new best of `monitor`, a checkpoint is emitted; the test
 // examples of the last epoch are evaluated at end of stream. The epoch boundary is the marker,
-// never a guess from attributes. Every callback runs on a thread of the node's own.
+// never a guess from attributes. Online mode (mode = "online") is for live sources: a bounded
+// replay buffer, a step every step_every packets on a batch drawn from it. Every callback runs on
+// a thread of the node's own.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -25,8 +27,10 @@ namespace tributary::models {
 class Trainer final : public Node {
  public:
   static constexpr const char* kType = "trainer";
-  static constexpr InputPort kIn{"in", PayloadKind::example | PayloadKind::features,
-                                 "labelled examples: features in tensor 0 (f32, or converted), int label, split"};
+  static constexpr InputPort kIn{
+      "in", PayloadKind::example | PayloadKind::features | PayloadKind::audio | PayloadKind::video,
+      "tensor 0 of each packet (f32, or converted), all of one shape: labelled examples (int label, split) for a "
+      "classifier; for an autoencoder, unlabelled packets too (features, audio chunks, video frames)"};
   static constexpr OutputPort kMetrics{"metrics", PayloadKind::metrics,
                                        "train/*, val/*, test/* (macro and per class), confusion points, lr, "
                                        "grad_norm, samples_per_s, epoch, progress, eta_s, best/<monitor>",
