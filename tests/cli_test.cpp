@@ -191,8 +191,8 @@ TEST_CASE("each broken pipeline fails validation with exit code 2 and a located,
 
 TEST_CASE("the default pipeline trains a classifier and writes metric points to the run directory") {
   fs::path dir = fresh_dir("default-run");
-  auto r =
-      cli({"run", (kSource / "pipelines" / "iris_linear.toml").string(), "--run-dir", (dir / "run").string()}, in_dir(dir));
+  auto r = cli({"run", (kSource / "pipelines" / "iris_linear.toml").string(), "--run-dir", (dir / "run").string()},
+               in_dir(dir));
   INFO(r.all());
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.out, Catch::Contains("run directory: " + (dir / "run").string()));
@@ -273,9 +273,8 @@ TEST_CASE("the default pipeline trains the keyword spotter end to end on a tiny 
     status = run_process({"/usr/bin/curl", "-sS", "--max-time", "10", url[1].str() + "api/run"}).out;
   };
   auto r = cli({"run", (kSource / "pipelines" / "default.toml").string(), "--run-dir", (dir / "run").string(), "--set",
-                "cache.epochs=2", "--set", "clips.split=[0.5, 0.25, 0.25]", "--set",
-                "train.model.channels=[8, 8]", "--set", "train.batch=4", "--set", "dash.port=0", "--set",
-                "dash.linger=true"},
+                "cache.epochs=2", "--set", "clips.split=[0.5, 0.25, 0.25]", "--set", "train.model.channels=[8, 8]",
+                "--set", "train.batch=4", "--set", "dash.port=0", "--set", "dash.linger=true"},
                options);
   INFO(r.all());
   REQUIRE(r.exit_code == 0);
@@ -553,7 +552,8 @@ TEST_CASE("graph prints the pipeline as Graphviz dot or Mermaid") {
 }
 
 TEST_CASE("logs go to stderr as JSON lines on request, one logger per node") {
-  auto r = cli({"validate", (kSource / "pipelines" / "iris_linear.toml").string(), "--log-json", "--log-level", "debug"});
+  auto r =
+      cli({"validate", (kSource / "pipelines" / "iris_linear.toml").string(), "--log-json", "--log-level", "debug"});
   CHECK(r.exit_code == 0);
   auto bad = cli({"validate", (kSource / "pipelines" / "iris_linear.toml").string(), "--log-level", "loud"});
   CHECK(bad.exit_code == 2);
@@ -822,8 +822,9 @@ TEST_CASE("swapping a node's plugin with --set drops the keys the new plugin doe
   auto r = cli({"validate", file, "--set", "points.plugin=table", "--set", "points.path=" + iris});
   INFO(r.all());
   CHECK(r.exit_code == 0);
-  CHECK_THAT(r.err, Catch::Contains("--set points.plugin=table: note: node 'points' is now of type 'table': dropped classes, "
-                                    "count, dims, signal, which table does not declare"));
+  CHECK_THAT(r.err,
+             Catch::Contains("--set points.plugin=table: note: node 'points' is now of type 'table': dropped classes, "
+                             "count, dims, signal, which table does not declare"));
   // A key given with --set is the user's own: still checked.
   auto own =
       cli({"validate", file, "--set", "points.plugin=table", "--set", "points.path=" + iris, "--set", "points.dims=3"});
@@ -917,8 +918,8 @@ TEST_CASE("a pipeline file that cannot be read is located at its start, with the
 
 TEST_CASE("the shipped plugins say more at --log-level debug") {
   fs::path dir = fresh_dir("debug-logs");
-  auto r = cli({"run", (kSource / "pipelines" / "iris_linear.toml").string(), "--run-dir", (dir / "run").string(), "--set",
-                "rows.epochs=2", "--log-level", "debug", "--log-json"});
+  auto r = cli({"run", (kSource / "pipelines" / "iris_linear.toml").string(), "--run-dir", (dir / "run").string(),
+                "--set", "rows.epochs=2", "--log-level", "debug", "--log-json"});
   INFO(r.all());
   REQUIRE(r.exit_code == 0);
   std::set<std::string> debug_from;
@@ -1026,6 +1027,55 @@ path = "${RUN_DIR}/chunks.csv"
                           Catch::Contains("could not be decoded"));
 }
 
+TEST_CASE("feature nodes fed whole clips compute them at the same time and give what one at a time gives") {
+  fs::path dir = fresh_dir("clips-in-parallel");
+  auto made = run_process({"/bin/bash", (kSource / "scripts" / "make-kws-dataset.sh").string(), (dir / "kws").string(),
+                           "--per-class", "15", "--keywords", "yes,no", "--jobs", "2"});
+  INFO(made.all());
+  REQUIRE(made.exit_code == 0);
+  fs::path file = write_file(dir / "p.toml", R"([pipeline]
+name = "clips-features"
+links = [ "clips -> aug", "aug -> mfcc", "mfcc -> export", "clips -> mel", "mel -> mels" ]
+[nodes.clips]
+plugin = "audio_dataset"
+path = "${KWS}"
+[nodes.aug]
+plugin = "augment"
+gain_db = [-3.0, 3.0]
+[nodes.mfcc]
+plugin = "mfcc"
+n_mfcc = 13
+deltas = 2
+[nodes.mel]
+plugin = "mel"
+n_mels = 40
+log = "db"
+top_db = 80
+[nodes.export]
+plugin = "jsonl"
+path = "${RUN_DIR}/mfcc.jsonl"
+[nodes.mels]
+plugin = "jsonl"
+path = "${RUN_DIR}/mel.jsonl"
+)");
+  // The data set's examples reach mfcc through augment, which keeps their kind: both run ordered.
+  const ProcessOptions kws = with_env("KWS", (dir / "kws").string());
+  auto graph = cli({"graph", file.string(), "--format", "mermaid"}, kws);
+  INFO(graph.all());
+  CHECK_THAT(graph.out, Catch::Contains("(mfcc, ordered)") && Catch::Contains("(mel, ordered)"));
+  auto two = cli({"run", file.string(), "--run-dir", (dir / "two").string(), "--no-store"}, kws);
+  auto one = cli(
+      {"run", file.string(), "--run-dir", (dir / "one").string(), "--no-store", "--set", "pipeline.threads=1"}, kws);
+  INFO(two.all() << one.all());
+  REQUIRE(two.exit_code == 0);
+  REQUIRE(one.exit_code == 0);
+  for (const char* out : {"mfcc.jsonl", "mel.jsonl"}) {
+    const std::string parallel = read_file(dir / "two" / out);
+    CHECK(lines_of(parallel).size() == 60);
+    CHECK(parallel == read_file(dir / "one" / out));
+  }
+}
+
 TEST_CASE("a run loads only the plugin libraries its node types need, from an index it keeps up to date") {
   fs::path dir = fresh_dir("plugin-index");
   const fs::path index = dir / "cache" / "plugin-index.tsv";
@@ -1064,8 +1114,9 @@ path = "${RUN_DIR}/x.csv"
   CHECK(read_file(dir / "second" / "x.csv") == read_file(dir / "first" / "x.csv"));
 
   // A misspelt type is still matched against every type, none of them loaded for it.
-  write_file(dir / "typo.toml", "[pipeline]\nlinks = [\"src -> out\"]\n[nodes.src]\nplugin = \"synthetic\"\n"
-                                "[nodes.out]\nplugin = \"trainr\"\n");
+  write_file(dir / "typo.toml",
+             "[pipeline]\nlinks = [\"src -> out\"]\n[nodes.src]\nplugin = \"synthetic\"\n"
+             "[nodes.out]\nplugin = \"trainr\"\n");
   auto typo = cli({"validate", (dir / "typo.toml").string()}, options);
   CHECK(typo.exit_code != 0);
   CHECK_THAT(typo.all(), Catch::Contains("did you mean 'trainer'?") && Catch::Contains("lists the "));

@@ -226,9 +226,11 @@ nlohmann::json type_json(const NodeType& t) {
                    {"version", t.version},
                    {"summary", t.spec.summary()},
                    {"library", t.library}};
-  j["concurrency"] = t.spec.concurrency() == tributary::Concurrency::parallel  ? "parallel"
-                     : t.spec.concurrency() == tributary::Concurrency::ordered ? "ordered"
-                                                                               : "serial";
+  j["concurrency"] = tributary::to_string(t.spec.concurrency());
+  if (t.spec.whole_packet_kinds().bits != 0) {
+    j["concurrency_for"] = {{"kinds", kinds_text(t.spec.whole_packet_kinds())},
+                            {"concurrency", tributary::to_string(t.spec.whole_packet_concurrency())}};
+  }
   j["thread"] = t.spec.thread() == tributary::NodeThread::own ? "own" : "pool";
   j["source"] = t.spec.is_source() ? (t.spec.source_mode() == tributary::SourceMode::live ? "live" : "pull") : "";
   j["inputs"] = nlohmann::json::array();
@@ -310,7 +312,11 @@ int cmd_describe(const Options& o) {
   }
   std::cout << t->name << " — " << t->spec.summary() << "\n";
   std::cout << "  family " << t->family << ", " << t->library << "\n";
-  std::cout << "  " << (t->spec.concurrency() == tributary::Concurrency::parallel ? "parallel" : "serial");
+  std::cout << "  " << tributary::to_string(t->spec.concurrency());
+  if (t->spec.whole_packet_kinds().bits != 0) {
+    std::cout << " (" << tributary::to_string(t->spec.whole_packet_concurrency()) << " when fed only "
+              << kinds_text(t->spec.whole_packet_kinds()) << " packets)";
+  }
   if (t->spec.is_source())
     std::cout << ", " << (t->spec.source_mode() == tributary::SourceMode::live ? "live" : "pull") << " source";
   std::cout << "\n\ninputs:\n";
@@ -430,9 +436,8 @@ class SignalWatcher {
 // A training run shows its progress: a line kept below the logs on a terminal, plain lines every
 // ten seconds elsewhere (a CI log, a file); --progress picks one, or off.
 std::unique_ptr<tc::RunProgress> make_progress(const Options& o, const tc::Plan& plan, tc::Logging& logging) {
-  const bool trains = std::any_of(plan.nodes.begin(), plan.nodes.end(), [](const tc::NodePlan& n) {
-    return n.type != nullptr && n.type->name == "trainer";
-  });
+  const bool trains = std::any_of(plan.nodes.begin(), plan.nodes.end(),
+                                  [](const tc::NodePlan& n) { return n.type != nullptr && n.type->name == "trainer"; });
   if (o.progress == "off" || (o.progress == "auto" && (!trains || o.log_json))) return nullptr;
   const bool terminal = o.progress == "bar" || (o.progress == "auto" && isatty(STDERR_FILENO) == 1);
   if (terminal) {

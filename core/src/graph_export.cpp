@@ -27,13 +27,20 @@ std::string escape(const std::string& s) {
   return out;
 }
 
+// "mfcc", or "mfcc, ordered" for a node whose packets may be processed at the same time.
+std::string type_label(const NodePlan& n) {
+  std::string label = n.type->name;
+  if (n.concurrency != Concurrency::serial && !n.is_source) label += std::string(", ") + to_string(n.concurrency);
+  return label;
+}
+
 }  // namespace
 
 std::string to_dot(const Plan& plan) {
   std::ostringstream out;
   out << "digraph \"" << escape(plan.decl.name) << "\" {\n  rankdir=LR;\n  node [shape=box, style=rounded];\n";
   for (const auto& n : plan.nodes) {
-    out << "  \"" << escape(n.name) << "\" [label=\"" << escape(n.name) << "\\n(" << escape(n.type->name) << ")\""
+    out << "  \"" << escape(n.name) << "\" [label=\"" << escape(n.name) << "\\n(" << escape(type_label(n)) << ")\""
         << (n.is_source ? ", shape=cds" : "") << "];\n";
   }
   for (const auto& l : plan.links) {
@@ -50,7 +57,7 @@ std::string to_mermaid(const Plan& plan) {
   auto id = [&](std::size_t i) { return "n" + std::to_string(i); };
   for (std::size_t i = 0; i < plan.nodes.size(); ++i) {
     const auto& n = plan.nodes[i];
-    out << "  " << id(i) << (n.is_source ? "([\"" : "[\"") << n.name << "<br/>(" << n.type->name << ")"
+    out << "  " << id(i) << (n.is_source ? "([\"" : "[\"") << n.name << "<br/>(" << type_label(n) << ")"
         << (n.is_source ? "\"])" : "\"]") << "\n";
   }
   for (const auto& l : plan.links) {

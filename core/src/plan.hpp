@@ -11,8 +11,8 @@
 #include "pipeline_file.hpp"
 #include "plugin_registry.hpp"
 #include "tributary/downstream_room.hpp"
-#include "tributary/run_history.hpp"
 #include "tributary/node.hpp"
+#include "tributary/run_history.hpp"
 
 namespace tributary::core {
 
@@ -95,7 +95,8 @@ struct NodePlan {
   std::unique_ptr<Node> node;
   bool is_source = false;
   SourceMode mode = SourceMode::pull;
-  std::vector<std::size_t> bus_inputs;  // indices into type->spec.inputs() of subscribed bus ports
+  Concurrency concurrency = Concurrency::serial;  // the declared one, or concurrency_for's
+  std::vector<std::size_t> bus_inputs;            // indices into type->spec.inputs() of subscribed bus ports
 
   NodePlan();
   ~NodePlan();

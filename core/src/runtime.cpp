@@ -16,7 +16,7 @@ Runtime::Impl::Impl(Plan& plan, Logging& logging) : plan_(plan), logging_(loggin
     node->plan = &plan.nodes[i];
     node->out_links.resize(plan.nodes[i].type->spec.outputs().size());
     const NodeSpec& spec = plan.nodes[i].type->spec;
-    Concurrency concurrency = spec.concurrency();
+    Concurrency concurrency = plan.nodes[i].concurrency;
     node->own_thread = spec.thread() == NodeThread::own;
     node->parallel = !plan.nodes[i].is_source && !node->own_thread && concurrency != Concurrency::serial;
     node->ordered = node->parallel && concurrency == Concurrency::ordered;
@@ -342,6 +342,7 @@ void Runtime::request_stop(std::string reason) { impl_->request_stop(std::move(r
 std::string Runtime::control(ControlMessage message, ReplyHandler on_reply) {
   return impl_->control(std::move(message), std::move(on_reply));
 }
+std::size_t Runtime::awaited_replies() const { return impl_->awaited_replies(); }
 std::vector<NodeStats> Runtime::stats() const { return impl_->stats(); }
 void Runtime::observe(RunObserver* observer) { impl_->set_observer(observer); }
 RunObserver::~RunObserver() = default;

@@ -64,6 +64,9 @@ class Runtime {
   // message went out, else why not (unknown node, parameter not settable...).
   using ReplyHandler = std::function<void(const ControlReply&)>;
   std::string control(ControlMessage message, ReplyHandler on_reply = {});
+  // Messages sent with a handler whose replies are not all in: a handler is let go once every
+  // node the message reached has answered it, passed it over, or ended.
+  std::size_t awaited_replies() const;
   std::vector<NodeStats> stats() const;
   // Before run(); the observer outlives the run.
   void observe(RunObserver* observer);

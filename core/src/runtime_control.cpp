@@ -1,6 +1,6 @@
-#include "runtime_impl.hpp"
-
 #include <algorithm>
+
+#include "runtime_impl.hpp"
 
 namespace tributary::core {
 
@@ -52,13 +52,22 @@ std::string Runtime::Impl::control(ControlMessage message, Runtime::ReplyHandler
   message.id = next_control_id_.fetch_add(1) + 1;
   if (message.sender.empty()) message.sender = "api";
   if (id_out != nullptr) *id_out = message.id;
-  if (on_reply) {
+  const bool awaited = static_cast<bool>(on_reply);
+  if (awaited) {
     std::lock_guard<std::mutex> lock(reply_mutex_);
-    reply_handlers_[message.id] = std::move(on_reply);
+    reply_handlers_[message.id] = PendingReply{std::move(on_reply), 0, false};
   }
   publish_bus(control_packet(message), kControlBus);
   std::string error = route_control(message);
   if (!error.empty()) reply(message, "tributary", false, -1, error);
+  if (awaited) {
+    std::lock_guard<std::mutex> lock(reply_mutex_);
+    auto it = reply_handlers_.find(message.id);
+    if (it != reply_handlers_.end()) {
+      it->second.routed = true;
+      if (it->second.outstanding <= 0) reply_handlers_.erase(it);
+    }
+  }
   return error;
 }
 
@@ -164,12 +173,33 @@ bool Runtime::Impl::put_from_outside(NodeState& node, Envelope envelope) {
 
 // ---- control delivery ---------------------------------------------------------------------
 void Runtime::Impl::enqueue_control(NodeState& node, const ControlMessage& message) {
+  expect_reply(message.id);
   {
     std::lock_guard<std::mutex> lock(node.control_mutex);
     node.control_inbox.push_back(message);
     node.has_control.store(true);
   }
-  if (!node.finished.load()) put_from_outside(node, Envelope{nullptr, 0, 0, EnvelopeType::control});
+  if (node.finished.load()) {
+    refuse_after_end(node);
+  } else {
+    put_from_outside(node, Envelope{nullptr, 0, 0, EnvelopeType::control});
+  }
+}
+
+void Runtime::Impl::refuse_after_end(NodeState& node) {
+  std::vector<ControlMessage> inbox;
+  {
+    std::lock_guard<std::mutex> lock(node.control_mutex);
+    inbox.swap(node.control_inbox);
+    node.has_control.store(false);
+  }
+  for (const auto& message : inbox) {
+    if (message.target.empty()) {
+      settle(message.id);
+    } else {
+      reply(message, node.plan->name, false, node.packets_in.get(), "node '" + node.plan->name + "' has ended");
+    }
+  }
 }
 
 void Runtime::Impl::take_control(NodeState& node) {
@@ -200,7 +230,10 @@ void Runtime::Impl::take_control(NodeState& node) {
   }
   for (auto& [message, r] : replies) {
     // A message for every node is answered by those that handle it.
-    if (!r.handled && message->target.empty()) continue;
+    if (!r.handled && message->target.empty()) {
+      settle(message->id);
+      continue;
+    }
     if (!r.handled) {
       r.text = "node '" + node.plan->name + "' (" + node.plan->type->name + ") does not handle '" +
                to_string(message->verb) + "'";

@@ -358,6 +358,7 @@ void Runtime::Impl::finish(NodeState& node) {
 // pass end of stream on every link.
 void Runtime::Impl::end_stream(NodeState& node) {
   node.finished.store(true);
+  refuse_after_end(node);
   node.emission.close();
   for (auto& port_links : node.out_links) {
     for (LinkState* link : port_links) put(*link, Envelope{nullptr, 0, link->id, EnvelopeType::eos});

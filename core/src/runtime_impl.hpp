@@ -339,9 +339,27 @@ class Runtime::Impl final : public RuntimeHooks {
     {
       std::lock_guard<std::mutex> lock(reply_mutex_);
       auto it = reply_handlers_.find(r.id);
-      if (it != reply_handlers_.end()) handler = it->second;
+      if (it != reply_handlers_.end()) handler = it->second.handler;
     }
     if (handler) handler(r);
+    settle(message.id);
+  }
+
+  // One delivery of a message is answered or passed over: the sender's handler is let go once
+  // every delivery is, so a caller sending messages for days does not grow the map.
+  void settle(std::uint64_t id) {
+    std::lock_guard<std::mutex> lock(reply_mutex_);
+    auto it = reply_handlers_.find(id);
+    if (it != reply_handlers_.end() && --it->second.outstanding <= 0 && it->second.routed) reply_handlers_.erase(it);
+  }
+  std::size_t awaited_replies() {
+    std::lock_guard<std::mutex> lock(reply_mutex_);
+    return reply_handlers_.size();
+  }
+  void expect_reply(std::uint64_t id) {
+    std::lock_guard<std::mutex> lock(reply_mutex_);
+    auto it = reply_handlers_.find(id);
+    if (it != reply_handlers_.end()) ++it->second.outstanding;
   }
 
   std::string route_control(const ControlMessage& message);
@@ -480,6 +498,8 @@ class Runtime::Impl final : public RuntimeHooks {
 
   // ---- control delivery ---------------------------------------------------------------------
   void enqueue_control(NodeState& node, const ControlMessage& message);
+  // Messages that reach a node after its end are refused (or, sent to every node, passed over).
+  void refuse_after_end(NodeState& node);
 
   void take_control(NodeState& node);
 
@@ -523,7 +543,12 @@ class Runtime::Impl final : public RuntimeHooks {
   std::vector<std::pair<PacketPtr, Bus>> early_bus_;
   std::atomic<std::uint64_t> next_control_id_{0};
   std::mutex reply_mutex_;
-  std::map<std::uint64_t, Runtime::ReplyHandler> reply_handlers_;
+  struct PendingReply {
+    Runtime::ReplyHandler handler;
+    int outstanding = 0;  // deliveries not answered yet (replies the runtime gives itself count -1)
+    bool routed = false;  // every delivery is known
+  };
+  std::map<std::uint64_t, PendingReply> reply_handlers_;
   std::mutex timer_mutex_;
   std::condition_variable timer_cv_;
   bool timers_dirty_ = false;

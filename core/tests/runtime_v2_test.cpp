@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <functional>
+#include <numeric>
 #include <thread>
 
+#include "graph_export.hpp"
 #include "test_nodes.hpp"
 
 using namespace tributary;
@@ -292,6 +294,129 @@ plugin = "control_watch"
   CHECK(std::find(bus.begin(), bus.end(), "request 2 set r0") != bus.end());
   CHECK(std::find(bus.begin(), bus.end(), "reply 2 r0 accepted") != bus.end());
   CHECK(std::find(bus.begin(), bus.end(), "reply 1 tributary refused") != bus.end());
+}
+
+TEST_CASE("a sender's reply handler is let go once every node it reached answered, passed or ended") {
+  Harness h(R"(
+[pipeline]
+links = [ "src -> r0", "r0 -> sink" ]
+[nodes.src]
+plugin = "counter"
+count = 0
+period_us = 100
+[nodes.r0]
+plugin = "relay"
+[nodes.sink]
+plugin = "collect"
+events = true
+)");
+  core::Runtime runtime(h.plan, h.logging);
+  std::mutex mutex;
+  std::vector<ControlReply> replies;
+  auto keep = [&](const ControlReply& reply) {
+    std::lock_guard<std::mutex> lock(mutex);
+    replies.push_back(reply);
+  };
+  auto count = [&] {
+    std::lock_guard<std::mutex> lock(mutex);
+    return replies.size();
+  };
+  constexpr std::size_t kEach = 300;
+  std::size_t awaited_while_running = 1;
+  std::thread driver([&] {
+    eventually([&] { return taken(runtime, "sink") > 10; });
+    // Answered by r0; a checkpoint for every node, answered by r0 and passed over by the rest;
+    // refused by the runtime itself.
+    for (std::size_t i = 0; i < kEach; ++i) {
+      runtime.control({ControlVerb::set, "r0", "gain", Value(2)}, keep);
+      runtime.control({ControlVerb::checkpoint, "", "", Value()}, keep);
+      runtime.control({ControlVerb::set, "nope", "gain", Value(2)}, keep);
+    }
+    eventually([&] { return count() >= 3 * kEach; });
+    eventually([&] { return runtime.awaited_replies() == 0; });
+    awaited_while_running = runtime.awaited_replies();
+    // A node that has ended refuses what is sent to it later, so its handler goes too.
+    runtime.control({ControlVerb::stop, "r0", "", Value()}, keep);
+    // r0 has ended once the sink hears of the end of its stream.
+    eventually([&] {
+      auto seen = events();
+      return std::find(seen.begin(), seen.end(), "end in") != seen.end();
+    });
+    runtime.control({ControlVerb::set, "r0", "gain", Value(3)}, keep);
+    eventually([&] { return count() >= 3 * kEach + 2; });
+    runtime.control({ControlVerb::stop, "", "", Value()});
+  });
+  RunResult r = runtime.run();
+  driver.join();
+  REQUIRE(r.status == RunResult::Status::stopped);
+  CHECK(awaited_while_running == 0);
+  CHECK(runtime.awaited_replies() == 0);
+  REQUIRE(replies.size() == 3 * kEach + 2);
+  std::sort(replies.begin(), replies.end(), [](const ControlReply& a, const ControlReply& b) { return a.id < b.id; });
+  CHECK(replies.back().node == "r0");
+  CHECK_FALSE(replies.back().accepted);
+  CHECK(replies.back().text == "node 'r0' has ended");
+}
+
+TEST_CASE("a node stateless for whole clips runs them at the same time, in order, and a stream one at a time") {
+  SECTION("fed only clips: ordered, in parallel") {
+    Harness h(R"(
+[pipeline]
+threads = 2
+links = [ "src -> sq", "sq -> sq2", "sq2 -> sink" ]
+[nodes.src]
+plugin = "clips"
+count = 300
+[nodes.sq]
+plugin = "clip_square"
+meet = true
+[nodes.sq2]
+plugin = "clip_square"
+[nodes.sink]
+plugin = "collect"
+)");
+    // sq2 is fed clips too: sq keeps its input's kinds, so its features|example output is examples here.
+    for (const char* name : {"sq", "sq2"}) {
+      auto sq = std::find_if(h.plan.nodes.begin(), h.plan.nodes.end(), [&](const auto& n) { return n.name == name; });
+      CHECK(sq->concurrency == Concurrency::ordered);
+    }
+    CHECK(h.plan.view->nodes[1].concurrency == "ordered");
+    CHECK_THAT(core::to_dot(h.plan), Catch::Contains("sq\\n(clip_square, ordered)"));
+    core::Runtime runtime(h.plan, h.logging);
+    RunResult r = runtime.run();
+    REQUIRE(r.status == RunResult::Status::finished);
+    CHECK(record().max_in_process.load() >= 2);  // packet 0 waited for a second body to come in
+    std::vector<std::int64_t> expected(300);
+    std::iota(expected.begin(), expected.end(), 0);
+    CHECK(record().received == expected);
+  }
+  SECTION("fed a stream, or clips and a stream: serial") {
+    for (bool with_clips : {false, true}) {
+      Harness h(std::string(R"(
+[pipeline]
+threads = 2
+links = [ "src -> sq", "sq -> sink")") +
+                (with_clips ? R"(, "clips -> sq" ]
+[nodes.clips]
+plugin = "clips"
+count = 10)"
+                            : " ]") +
+                R"(
+[nodes.src]
+plugin = "counter"
+count = 200
+[nodes.sq]
+plugin = "clip_square"
+[nodes.sink]
+plugin = "collect"
+)");
+      auto sq = std::find_if(h.plan.nodes.begin(), h.plan.nodes.end(), [](const auto& n) { return n.name == "sq"; });
+      CHECK(sq->concurrency == Concurrency::serial);
+      core::Runtime runtime(h.plan, h.logging);
+      REQUIRE(runtime.run().status == RunResult::Status::finished);
+      CHECK(record().max_in_process.load() == 1);
+    }
+  }
 }
 
 TEST_CASE("stop aimed at one node ends its inputs, not the run") {

@@ -30,11 +30,12 @@ struct Record {
   std::atomic<long> alive{0};      // big packets not yet freed
   std::atomic<long> max_alive{0};  // the most alive at once
   std::atomic<int> in_process{0};
+  std::atomic<int> max_in_process{0};  // the most bodies of a node inside process() at once
   std::atomic<int> controls_seen{0};
   std::atomic<int> control_overlaps{0};
   std::vector<std::string> events;  // packets ("p3") and markers ("epoch_end 0", "end in") in arrival order
   std::atomic<int> ticks{0};
-  std::atomic<bool> lingering{false};  // a `collect` with linger is waiting in flush()
+  std::atomic<bool> lingering{false};    // a `collect` with linger is waiting in flush()
   std::vector<std::thread::id> threads;  // where an own-thread node ran its callbacks
   std::vector<std::string> bus_control;  // what a control-bus listener saw, one line each
   std::vector<ControlReply> replies;
@@ -55,6 +56,7 @@ struct Record {
     alive = 0;
     max_alive = 0;
     in_process = 0;
+    max_in_process = 0;
     controls_seen = 0;
     control_overlaps = 0;
     std::lock_guard<std::mutex> lock(mutex);
@@ -87,8 +89,8 @@ inline PacketPtr big_numbered(std::uint64_t seq) {
   return p;
 }
 
-inline PacketPtr numbered(std::uint64_t seq) {
-  auto p = make_packet(PayloadKind::features);
+inline PacketPtr numbered(std::uint64_t seq, PayloadKind kind = PayloadKind::features) {
+  auto p = make_packet(kind);
   p->sequence = seq;
   p->tensors.push_back(Tensor::from_vector(std::vector<double>{static_cast<double>(seq)}));
   return p;
@@ -208,6 +210,70 @@ class SquareOf final : public Node {
 };
 using Square = SquareOf<Concurrency::parallel>;
 using OrderedSquare = SquareOf<Concurrency::ordered>;
+
+// Whole clips: `count` example packets numbered from 0.
+class Clips final : public Node {
+ public:
+  static constexpr const char* kType = "clips";
+  static constexpr OutputPort kOut{"out", PayloadKind::example, "numbered examples"};
+  static void declare(NodeSpec& spec) {
+    spec.summary("numbered whole clips");
+    spec.output(kOut);
+    spec.source(SourceMode::pull);
+    spec.param<std::int64_t>("count", 100, "how many").min(1);
+  }
+  void configure(const Params& p) override { count_ = static_cast<std::uint64_t>(p.get<std::int64_t>("count")); }
+  bool produce(Emitter& out) override {
+    if (next_ >= count_) return false;
+    out.emit(kOut, numbered(next_++, PayloadKind::example));
+    return true;
+  }
+
+ private:
+  std::uint64_t count_ = 0;
+  std::uint64_t next_ = 0;
+};
+
+// Squares: a stream one packet at a time, whole clips at the same time (concurrency_for).
+class ClipSquare final : public Node {
+ public:
+  static constexpr const char* kType = "clip_square";
+  static constexpr InputPort kIn{"in", PayloadKind::features | PayloadKind::example, "numbers"};
+  static constexpr OutputPort kOut{"out", PayloadKind::features | PayloadKind::example, "squares"};
+  static void declare(NodeSpec& spec) {
+    spec.summary("squares; whole clips in parallel, in order");
+    spec.input(kIn);
+    spec.output(kOut);
+    spec.concurrency(Concurrency::serial);
+    spec.concurrency_for(PayloadKind::example, Concurrency::ordered);
+    spec.keeps_kinds(kIn, kOut);
+    spec.param<bool>("meet", false, "packet 0 waits (up to 10 s) until a second body is inside process()");
+  }
+  void configure(const Params& p) override { meet_ = p.get<bool>("meet"); }
+  void process(const InputPort&, const PacketPtr& packet, Emitter& out) override {
+    int now = ++record().in_process;
+    for (int seen = record().max_in_process.load();
+         now > seen && !record().max_in_process.compare_exchange_weak(seen, now);) {
+    }
+    if (meet_ && packet->sequence == 0) {
+      auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (record().max_in_process.load() < 2 && std::chrono::steady_clock::now() < give_up) {
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+      }
+    }
+    auto p = make_packet(packet->kind);
+    p->sequence = packet->sequence;
+    double v = packet->tensors.at(0).at(0);
+    p->tensors.push_back(Tensor::from_vector(std::vector<double>{v * v}));
+    // Uneven work, so that parallel bodies finish out of order.
+    std::this_thread::sleep_for(std::chrono::microseconds(packet->sequence % 3 == 0 ? 400 : 50));
+    --record().in_process;
+    out.emit(kOut, p);
+  }
+
+ private:
+  bool meet_ = false;
+};
 
 // A live source that emits from a second thread of its own while produce() emits too, as a
 // device callback would.
@@ -547,6 +613,8 @@ inline void register_all(core::PluginRegistry& registry) {
   add_type<Relay>(registry);
   add_type<Square>(registry);
   add_type<OrderedSquare>(registry);
+  add_type<Clips>(registry);
+  add_type<ClipSquare>(registry);
   add_type<TwoThreads>(registry);
   add_type<Collect>(registry);
   add_type<Watch>(registry);

@@ -39,6 +39,18 @@ Context& Node::context() const {
 }
 
 ParamSpec& ParamBuilder::spec() { return spec_->params()[index_]; }
+const char* to_string(Concurrency c) noexcept {
+  switch (c) {
+    case Concurrency::serial:
+      return "serial";
+    case Concurrency::parallel:
+      return "parallel";
+    case Concurrency::ordered:
+      return "ordered";
+  }
+  return "serial";
+}
+
 ParamBuilder& ParamBuilder::range(double min, double max) {
   spec().min = min;
   spec().max = max;

@@ -49,6 +49,7 @@ void Augment::declare(NodeSpec& spec) {
       "SpecAugment masks");
   spec.input(kIn);
   spec.output(kOut);
+  spec.keeps_kinds(kIn, kOut);
   // Each packet's randomness comes from the seed, its stream and its sequence number alone.
   spec.concurrency(Concurrency::ordered);
   spec.param<std::vector<std::string>>("splits", std::vector<std::string>{"train"},

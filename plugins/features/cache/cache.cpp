@@ -41,6 +41,7 @@ void Cache::declare(NodeSpec& spec) {
       "replays it for the later epochs, shuffled, so they decode nothing");
   spec.input(kIn);
   spec.output(kOut);
+  spec.keeps_kinds(kIn, kOut);
   // Replaying an epoch is long work: it runs on a thread of its own, not on a worker.
   spec.thread(NodeThread::own);
   spec.param<std::int64_t>("epochs", 1,

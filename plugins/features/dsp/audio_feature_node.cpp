@@ -30,6 +30,7 @@ std::string AudioFeatureNode::located(const std::string& message) const {
 
 AudioFeatureNode::Layout AudioFeatureNode::layout_of(const Spectrum& spectrum, std::size_t width) {
   Layout layout;
+  layout.spectrum = spectrum.options();
   layout.frame_length = spectrum.frame_length();
   layout.hop = spectrum.options().hop_length;
   layout.pad = spectrum.pad();
@@ -43,15 +44,29 @@ void AudioFeatureNode::prepare_if_known(double sample_rate) {
   if (sample_rate > 0.0) use_rate(sample_rate);
 }
 
-void AudioFeatureNode::use_rate(double sample_rate) {
-  if (rate_ == sample_rate) return;
+AudioFeatureNode::Layout AudioFeatureNode::use_rate(double sample_rate) {
+  std::lock_guard<std::mutex> lock(prepared_mutex_);
+  if (rate_ == sample_rate) return layout_;
   if (rate_ != 0.0) {
     throw std::runtime_error(located("every packet must have the sample rate of the first, " + rate_text(rate_) +
                                      "; found " + rate_text(sample_rate) + " (resample before this node)"));
   }
   layout_ = prepare(sample_rate);
   rate_ = sample_rate;
-  frame_.assign(layout_.frame_length, 0.0f);
+  return layout_;
+}
+
+std::unique_ptr<FrameScratch> AudioFeatureNode::take_scratch() {
+  std::lock_guard<std::mutex> lock(prepared_mutex_);
+  if (scratch_.empty()) return std::make_unique<FrameScratch>(layout_.spectrum);
+  auto scratch = std::move(scratch_.back());
+  scratch_.pop_back();
+  return scratch;
+}
+
+void AudioFeatureNode::give_back(std::unique_ptr<FrameScratch> scratch) {
+  std::lock_guard<std::mutex> lock(prepared_mutex_);
+  scratch_.push_back(std::move(scratch));
 }
 
 std::vector<float> AudioFeatureNode::read_samples(const Packet& packet, std::size_t& channels,
@@ -109,37 +124,40 @@ void AudioFeatureNode::check_continuity(Stream& stream, const Packet& packet, st
   }
 }
 
-void AudioFeatureNode::cut(Stream& stream, FrameBlock& block) {
+void AudioFeatureNode::cut(Stream& stream, const Layout& layout, FrameBlock& block) {
   // Every channel has cut the same number of frames: they see the same samples.
   block.channels = stream.channels;
-  block.width = layout_.width;
+  block.width = layout.width;
+  std::unique_ptr<FrameScratch> scratch = take_scratch();
   std::vector<std::vector<float>> per_channel(stream.channels);
   std::size_t frames = 0;
   for (std::size_t c = 0; c < stream.channels; ++c) {
     auto& values = per_channel[c];
     frames = 0;
-    while (stream.cutters[c].next(frame_.data())) {
-      values.resize((frames + 1) * layout_.width);
-      compute(frame_.data(), values.data() + frames * layout_.width);
+    while (stream.cutters[c].next(scratch->frame.data())) {
+      values.resize((frames + 1) * layout.width);
+      compute(*scratch, values.data() + frames * layout.width);
       ++frames;
     }
   }
+  give_back(std::move(scratch));
   block.frames = frames;
-  block.values.resize(stream.channels * frames * layout_.width);
+  block.values.resize(stream.channels * frames * layout.width);
   for (std::size_t c = 0; c < stream.channels; ++c) {
     std::copy(per_channel[c].begin(), per_channel[c].end(),
-              block.values.begin() + static_cast<std::ptrdiff_t>(c * frames * layout_.width));
+              block.values.begin() + static_cast<std::ptrdiff_t>(c * frames * layout.width));
   }
 }
 
-std::shared_ptr<Packet> AudioFeatureNode::make_output(const Packet& from, FrameBlock& block, bool multichannel) const {
+std::shared_ptr<Packet> AudioFeatureNode::make_output(const Packet& from, const Layout& layout, double rate,
+                                                      FrameBlock& block, bool multichannel) const {
   auto packet = std::make_shared<Packet>(from);
   Shape shape = multichannel ? Shape{static_cast<std::int64_t>(block.channels), static_cast<std::int64_t>(block.frames),
                                      static_cast<std::int64_t>(block.width)}
                              : Shape{static_cast<std::int64_t>(block.frames), static_cast<std::int64_t>(block.width)};
   packet->tensors.front() = Tensor::from_vector(std::move(block.values), std::move(shape));
-  packet->set_attribute("hop_length", static_cast<std::int64_t>(layout_.hop));
-  packet->set_attribute("frame_rate", rate_ / static_cast<double>(layout_.hop));
+  packet->set_attribute("hop_length", static_cast<std::int64_t>(layout.hop));
+  packet->set_attribute("frame_rate", rate / static_cast<double>(layout.hop));
   packet->set_attribute("first_frame", static_cast<std::int64_t>(0));
   return packet;
 }
@@ -154,8 +172,9 @@ void AudioFeatureNode::process(const InputPort&, const PacketPtr& packet, Emitte
     throw std::runtime_error(located("sample_rate is " + rate_text(expected_rate_) + " but the packet's is " +
                                      rate_text(rate) + ": resample first or change sample_rate"));
   }
+  Layout layout;
   try {
-    use_rate(rate);
+    layout = use_rate(rate);
   } catch (const ParamError& e) {
     throw std::runtime_error(
         located(e.param() + ": " + e.what() + " (sample_rate " + rate_text(rate) + " from the packet)"));
@@ -173,7 +192,7 @@ void AudioFeatureNode::process(const InputPort&, const PacketPtr& packet, Emitte
     stream.sample_rate = rate;
     stream.start_ns = packet->timestamp_ns;
     for (std::size_t c = 0; c < channels; ++c) {
-      stream.cutters.emplace_back(layout_.frame_length, layout_.hop, layout_.pad, layout_.pad_mode);
+      stream.cutters.emplace_back(layout.frame_length, layout.hop, layout.pad, layout.pad_mode);
     }
   } else if (channels != stream.channels) {
     throw std::runtime_error(located("stream '" + packet->stream + "' changed from " + std::to_string(stream.channels) +
@@ -190,13 +209,13 @@ void AudioFeatureNode::process(const InputPort&, const PacketPtr& packet, Emitte
     } catch (const std::invalid_argument& e) {
       throw std::runtime_error(located(std::string("clip of ") + std::to_string(count) + " samples: " + e.what()));
     }
-    cut(stream, block);
+    cut(stream, layout, block);
     finish_block(block, stream.state, true);
-    out.emit(*out_, make_output(*packet, block, multichannel));
+    out.emit(*out_, make_output(*packet, layout, rate, block, multichannel));
     return;
   }
   stream.last = packet;
-  cut(stream, block);
+  cut(stream, layout, block);
   emit_stream(stream, block, out, false);
 }
 
@@ -207,7 +226,7 @@ void AudioFeatureNode::emit_stream(Stream& stream, FrameBlock& block, Emitter& o
   if (block.frames == 0) return;
   const std::uint64_t first = stream.frames_out;
   stream.frames_out += block.frames;
-  auto p = make_output(*stream.last, block, stream.multichannel);
+  auto p = make_output(*stream.last, layout_, rate_, block, stream.multichannel);
   p->kind = PayloadKind::features;
   p->sequence = stream.sequence++;
   const auto offset_samples = static_cast<double>(first) * static_cast<double>(layout_.hop);
@@ -226,7 +245,7 @@ void AudioFeatureNode::flush(Emitter& out) {
       continue;
     }
     FrameBlock block;
-    cut(stream, block);
+    cut(stream, layout_, block);
     emit_stream(stream, block, out, true);
   }
   streams_.clear();

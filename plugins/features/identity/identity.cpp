@@ -6,6 +6,7 @@ void Identity::declare(NodeSpec& spec) {
   spec.summary("passes every packet on unchanged (the same packet, no copy); can drop every N-th for tests");
   spec.input(kIn);
   spec.output(kOut);
+  spec.keeps_kinds(kIn, kOut);
   spec.param<std::int64_t>("drop_every", 0, "drop every N-th packet (counted in arrival order); 0 drops none").min(0);
   spec.example(R"([pipeline]
 name  = "identity-demo"

@@ -16,6 +16,8 @@ void Mel::declare(NodeSpec& spec) {
   spec.output(kOut);
   // A live stream's frames cross chunk boundaries, so packets are taken one at a time.
   spec.concurrency(Concurrency::serial);
+  // Whole clips share nothing: fed only clips, the node computes them at the same time, in order.
+  spec.concurrency_for(PayloadKind::example, Concurrency::ordered);
   declare_spectrum_params(spec);
   declare_mel_params(spec);
   spec.param<std::string>("log", "none",
@@ -64,20 +66,17 @@ void Mel::configure(const Params& params) {
 }
 
 AudioFeatureNode::Layout Mel::prepare(double sample_rate) {
-  spectrum_.emplace(options_);
   filterbank_ = make_mel_filterbank(mel_, options_.n_fft, sample_rate);
-  filterbank_rate_ = sample_rate;
   warn_empty_filters(log(), filterbank_);
-  power_.assign(spectrum_->bins(), 0.0f);
-  return layout_of(*spectrum_, mel_.n_mels);
+  return layout_of(Spectrum(options_), mel_.n_mels);
 }
 
-void Mel::compute(float* frame, float* out) {
-  spectrum_->compute(frame, power_.data());
-  filterbank_.apply(power_.data(), out);
+void Mel::compute(FrameScratch& scratch, float* out) const {
+  scratch.spectrum.compute(scratch.frame.data(), scratch.bins.data());
+  filterbank_.apply(scratch.bins.data(), out);
 }
 
-void Mel::finish_block(FrameBlock& block, BlockState& state, bool) {
+void Mel::finish_block(FrameBlock& block, BlockState& state, bool) const {
   float* v = block.values.data();
   const std::size_t n = block.values.size();
   if (log_ == LogScale::natural) {
@@ -119,13 +118,19 @@ void Mel::process_spectra(const Packet& packet, Emitter& out) {
   if (rate == nullptr || !rate->is_number()) {
     throw std::runtime_error(node + ": spectra: the packet has no sample_rate attribute");
   }
-  if (filterbank_rate_ != rate->as_number()) {
-    try {
-      filterbank_ = make_mel_filterbank(mel_, options_.n_fft, rate->as_number());
-    } catch (const ParamError& e) {
-      throw std::runtime_error(node + ": " + e.param() + ": " + e.what());
+  std::shared_ptr<const MelFilterbank> filterbank;
+  {
+    std::lock_guard<std::mutex> lock(spectra_mutex_);
+    if (spectra_rate_ != rate->as_number()) {
+      try {
+        spectra_filterbank_ =
+            std::make_shared<MelFilterbank>(make_mel_filterbank(mel_, options_.n_fft, rate->as_number()));
+      } catch (const ParamError& e) {
+        throw std::runtime_error(node + ": " + e.param() + ": " + e.what());
+      }
+      spectra_rate_ = rate->as_number();
     }
-    filterbank_rate_ = rate->as_number();
+    filterbank = spectra_filterbank_;
   }
   FrameBlock block;
   block.channels = 1;
@@ -133,7 +138,7 @@ void Mel::process_spectra(const Packet& packet, Emitter& out) {
   block.width = mel_.n_mels;
   block.values.resize(block.frames * block.width);
   const float* s = x.data<float>();
-  for (std::size_t t = 0; t < block.frames; ++t) filterbank_.apply(s + t * bins, block.row(0, t));
+  for (std::size_t t = 0; t < block.frames; ++t) filterbank->apply(s + t * bins, block.row(0, t));
   BlockState fresh;
   const bool clip = packet.kind == PayloadKind::example;
   finish_block(block, clip ? fresh : spectra_streams_[packet.stream], clip);

@@ -12,7 +12,10 @@
 // Whole clips (`example`) become one [frames, n_mels] f32 packet; chunks of a live `audio`
 // stream become packets of the frames each chunk completes. Spectra from an `stft` node can be
 // linked to the `spectra` port instead, with the same n_fft.
-#include <optional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
 #include <vector>
 
 #include "dsp/audio_feature_node.hpp"
@@ -44,8 +47,8 @@ class Mel final : public AudioFeatureNode {
   enum class LogScale { none, natural, decibels };
 
   Layout prepare(double sample_rate) override;
-  void compute(float* frame, float* out) override;
-  void finish_block(FrameBlock& block, BlockState& state, bool end) override;
+  void compute(FrameScratch& scratch, float* out) const override;
+  void finish_block(FrameBlock& block, BlockState& state, bool end) const override;
   void process_spectra(const Packet& packet, Emitter& out);
 
   SpectrumOptions options_;
@@ -53,10 +56,10 @@ class Mel final : public AudioFeatureNode {
   LogScale log_ = LogScale::none;
   double log_offset_ = 1e-6;
   double top_db_ = 0.0;
-  std::optional<Spectrum> spectrum_;
-  MelFilterbank filterbank_;
-  double filterbank_rate_ = 0.0;
-  std::vector<float> power_;
+  MelFilterbank filterbank_;  // for audio, made by prepare()
+  std::mutex spectra_mutex_;  // the spectra port's filterbank, made for the rate of its packets
+  std::shared_ptr<const MelFilterbank> spectra_filterbank_;
+  double spectra_rate_ = 0.0;
   std::map<std::string, BlockState> spectra_streams_;
 };
 

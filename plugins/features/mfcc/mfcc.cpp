@@ -27,6 +27,8 @@ void Mfcc::declare(NodeSpec& spec) {
   spec.output(kOut);
   // A live stream's frames cross chunk boundaries, so packets are taken one at a time.
   spec.concurrency(Concurrency::serial);
+  // Whole clips share nothing: fed only clips, the node computes them at the same time, in order.
+  spec.concurrency_for(PayloadKind::example, Concurrency::ordered);
   spec.param<std::string>("convention", "torchaudio",
                           "whose MFCC, and whose defaults for what is left out: torchaudio, librosa (n_fft 2048, "
                           "hop 512, Slaney mels, constant padding, 20 coefficients) or kaldi (25 ms povey frames "
@@ -147,7 +149,6 @@ AudioFeatureNode::Layout Mfcc::prepare(double sample_rate) {
     }
     check_spectrum_options(options_);
   }
-  spectrum_.emplace(options_);
   filterbank_ = convention_ == Convention::kaldi ? make_kaldi_filterbank(mel_, options_.n_fft, sample_rate)
                                                  : make_mel_filterbank(mel_, options_.n_fft, sample_rate);
   warn_empty_filters(log(), filterbank_);
@@ -169,23 +170,24 @@ AudioFeatureNode::Layout Mfcc::prepare(double sample_rate) {
       lifts_[i] = static_cast<float>(1.0 + 0.5 * lifter_ * std::sin(pi * static_cast<double>(i + shift) / lifter_));
     }
   }
-  power_.assign(spectrum_->bins(), 0.0f);
-  return layout_of(*spectrum_, n + 1);
+  return layout_of(Spectrum(options_), n + 1);
 }
 
-void Mfcc::compute(float* frame, float* out) {
+void Mfcc::compute(FrameScratch& scratch, float* out) const {
   const std::size_t n = mel_.n_mels;
+  float* frame = scratch.frame.data();
+  float* power = scratch.bins.data();
   if (convention_ == Convention::kaldi) {
     // Kaldi reads 16-bit samples as their integer values.
-    for (std::size_t i = 0; i < spectrum_->frame_length(); ++i) frame[i] *= 32768.0f;
-    out[n] = static_cast<float>(spectrum_->compute(frame, power_.data()));
-    filterbank_.apply(power_.data(), out);
+    for (float& sample : scratch.frame) sample *= 32768.0f;
+    out[n] = static_cast<float>(scratch.spectrum.compute(frame, power));
+    filterbank_.apply(power, out);
     const float eps = std::numeric_limits<float>::epsilon();
     for (std::size_t m = 0; m < n; ++m) out[m] = std::log(std::max(out[m], eps));
     return;
   }
-  spectrum_->compute(frame, power_.data());
-  filterbank_.apply(power_.data(), out);
+  scratch.spectrum.compute(frame, power);
+  filterbank_.apply(power, out);
   out[n] = 0.0f;
   if (log_mels_) {
     for (std::size_t m = 0; m < n; ++m) out[m] = std::log(out[m] + 1e-6f);
@@ -194,7 +196,7 @@ void Mfcc::compute(float* frame, float* out) {
   }
 }
 
-void Mfcc::finish_block(FrameBlock& block, BlockState& state, bool end) {
+void Mfcc::finish_block(FrameBlock& block, BlockState& state, bool end) const {
   const std::size_t n = mel_.n_mels;
   const std::size_t rows = block.channels * block.frames;
   const bool floored = convention_ != Convention::kaldi && !log_mels_ && top_db_ > 0.0;

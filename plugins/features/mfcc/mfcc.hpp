@@ -41,8 +41,8 @@ class Mfcc final : public AudioFeatureNode {
 
  private:
   Layout prepare(double sample_rate) override;
-  void compute(float* frame, float* out) override;
-  void finish_block(FrameBlock& block, BlockState& state, bool end) override;
+  void compute(FrameScratch& scratch, float* out) const override;
+  void finish_block(FrameBlock& block, BlockState& state, bool end) const override;
 
   Convention convention_ = Convention::torchaudio;
   SpectrumOptions options_;
@@ -59,11 +59,9 @@ class Mfcc final : public AudioFeatureNode {
   int deltas_ = 0;
   std::size_t delta_win_length_ = 5;
 
-  std::optional<Spectrum> spectrum_;
   MelFilterbank filterbank_;
   std::vector<float> dct_;    // n_mfcc x n_mels, row-major
   std::vector<float> lifts_;  // n_mfcc
-  std::vector<float> power_;
 };
 
 }  // namespace tributary::features

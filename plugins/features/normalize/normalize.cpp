@@ -28,6 +28,7 @@ void Normalize::declare(NodeSpec& spec) {
   spec.summary("per-bin mean and variance normalisation (CMVN): running, per utterance, or from a file");
   spec.input(kIn);
   spec.output(kOut);
+  spec.keeps_kinds(kIn, kOut);
   // Running statistics depend on arrival order.
   spec.concurrency(Concurrency::serial);
   spec.param<std::string>("mode", "running",

@@ -22,6 +22,8 @@ void Spectral::declare(NodeSpec& spec) {
   spec.output(kOut);
   // Flux compares each frame with the one before, and a stream's frames span chunks.
   spec.concurrency(Concurrency::serial);
+  // Whole clips share nothing: fed only clips, the node computes them at the same time, in order.
+  spec.concurrency_for(PayloadKind::example, Concurrency::ordered);
   declare_spectrum_params(spec, 1.0);
   spec.param<std::vector<std::string>>("features", statistic_names(),
                                        "the statistics, one column each in this order: centroid, bandwidth, rolloff, "
@@ -68,25 +70,25 @@ void Spectral::configure(const Params& params) {
 }
 
 AudioFeatureNode::Layout Spectral::prepare(double sample_rate) {
-  spectrum_.emplace(options_);
-  const std::size_t bins = spectrum_->bins();
+  const Spectrum spectrum(options_);
+  const std::size_t bins = spectrum.bins();
+  bins_ = bins;
   // Bin frequencies as torchaudio.functional.spectral_centroid spaces them.
   const double top = std::floor(sample_rate / 2.0);
   freqs_.assign(bins, 0.0);
   for (std::size_t k = 0; k < bins; ++k) {
     freqs_[k] = bins > 1 ? top * static_cast<double>(k) / static_cast<double>(bins - 1) : 0.0;
   }
-  frame_copy_.assign(spectrum_->frame_length(), 0.0f);
-  spectrum_values_.assign(bins, 0.0f);
-  return layout_of(*spectrum_, statistics_.size() + (flux_ ? bins : 0));
+  return layout_of(spectrum, statistics_.size() + (flux_ ? bins : 0));
 }
 
-void Spectral::compute(float* frame, float* out) {
-  const std::size_t n = spectrum_->frame_length();
-  std::copy_n(frame, n, frame_copy_.data());  // the samples as cut, for zcr and rms
-  const std::size_t bins = spectrum_->bins();
-  float* spectrum = spectrum_values_.data();
-  spectrum_->compute(frame, spectrum);
+void Spectral::compute(FrameScratch& scratch, float* out) const {
+  const std::size_t n = scratch.frame.size();
+  const float* samples = scratch.samples.data();
+  std::copy_n(scratch.frame.data(), n, scratch.samples.data());  // the samples as cut, for zcr and rms
+  const std::size_t bins = bins_;
+  float* spectrum = scratch.bins.data();
+  scratch.spectrum.compute(scratch.frame.data(), spectrum);
 
   double total = 0.0;
   double weighted = 0.0;
@@ -138,14 +140,13 @@ void Spectral::compute(float* frame, float* out) {
       case Statistic::zcr: {
         // Sign changes between neighbouring samples (0 counts as positive), per sample.
         std::size_t crossings = 0;
-        for (std::size_t j = 1; j < n; ++j)
-          crossings += std::signbit(frame_copy_[j]) != std::signbit(frame_copy_[j - 1]);
+        for (std::size_t j = 1; j < n; ++j) crossings += std::signbit(samples[j]) != std::signbit(samples[j - 1]);
         v = static_cast<double>(crossings) / static_cast<double>(n);
         break;
       }
       case Statistic::rms: {
         double energy = 0.0;
-        for (std::size_t j = 0; j < n; ++j) energy += static_cast<double>(frame_copy_[j]) * frame_copy_[j];
+        for (std::size_t j = 0; j < n; ++j) energy += static_cast<double>(samples[j]) * samples[j];
         v = std::sqrt(energy / static_cast<double>(n));
         break;
       }
@@ -155,9 +156,9 @@ void Spectral::compute(float* frame, float* out) {
   if (flux_) std::copy_n(spectrum, bins, out + statistics_.size());
 }
 
-void Spectral::finish_block(FrameBlock& block, BlockState& state, bool) {
+void Spectral::finish_block(FrameBlock& block, BlockState& state, bool) const {
   if (!flux_) return;
-  const std::size_t bins = spectrum_->bins();
+  const std::size_t bins = bins_;
   const std::size_t columns = statistics_.size();
   const std::size_t flux_column = static_cast<std::size_t>(
       std::find(statistics_.begin(), statistics_.end(), Statistic::flux) - statistics_.begin());

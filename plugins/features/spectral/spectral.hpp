@@ -34,8 +34,8 @@ class Spectral final : public AudioFeatureNode {
 
  private:
   Layout prepare(double sample_rate) override;
-  void compute(float* frame, float* out) override;
-  void finish_block(FrameBlock& block, BlockState& state, bool end) override;
+  void compute(FrameScratch& scratch, float* out) const override;
+  void finish_block(FrameBlock& block, BlockState& state, bool end) const override;
 
   SpectrumOptions options_;
   std::vector<Statistic> statistics_;
@@ -43,10 +43,8 @@ class Spectral final : public AudioFeatureNode {
   double bandwidth_p_ = 2.0;
   bool flux_ = false;
 
-  std::optional<Spectrum> spectrum_;
+  std::size_t bins_ = 0;
   std::vector<double> freqs_;
-  std::vector<float> frame_copy_;
-  std::vector<float> spectrum_values_;
 };
 
 }  // namespace tributary::features

@@ -47,6 +47,7 @@ void Standardize::declare(NodeSpec& spec) {
   spec.summary("per-feature standardisation (x - mean) / sqrt(var + epsilon) with running Welford statistics");
   spec.input(kIn);
   spec.output(kOut);
+  spec.keeps_kinds(kIn, kOut);
   spec.concurrency(Concurrency::serial);
   spec.param<std::string>("fit_split", "train",
                           "which packets update the statistics: train (train examples and packets without a "

@@ -10,6 +10,8 @@ void Stft::declare(NodeSpec& spec) {
   spec.output(kOut);
   // A live stream's frames cross chunk boundaries, so packets are taken one at a time.
   spec.concurrency(Concurrency::serial);
+  // Whole clips share nothing: fed only clips, the node computes them at the same time, in order.
+  spec.concurrency_for(PayloadKind::example, Concurrency::ordered);
   declare_spectrum_params(spec);
   spec.example(R"([pipeline]
 name  = "stft-demo"
@@ -38,10 +40,10 @@ void Stft::configure(const Params& params) {
 }
 
 AudioFeatureNode::Layout Stft::prepare(double) {
-  spectrum_.emplace(options_);
-  return layout_of(*spectrum_, spectrum_->bins());
+  const Spectrum spectrum(options_);
+  return layout_of(spectrum, spectrum.bins());
 }
 
-void Stft::compute(float* frame, float* out) { spectrum_->compute(frame, out); }
+void Stft::compute(FrameScratch& scratch, float* out) const { scratch.spectrum.compute(scratch.frame.data(), out); }
 
 }  // namespace tributary::features

@@ -32,10 +32,9 @@ class Stft final : public AudioFeatureNode {
 
  private:
   Layout prepare(double sample_rate) override;
-  void compute(float* frame, float* out) override;
+  void compute(FrameScratch& scratch, float* out) const override;
 
   SpectrumOptions options_;
-  std::optional<Spectrum> spectrum_;
 };
 
 }  // namespace tributary::features

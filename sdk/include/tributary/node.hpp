@@ -42,6 +42,8 @@ enum class Concurrency : std::uint8_t {
              // the order the packets arrived, as behind a serial node
 };
 
+const char* to_string(Concurrency c) noexcept;  // "serial", "parallel", "ordered"
+
 enum class NodeThread : std::uint8_t {
   pool,  // the runtime's workers
   own,   // one thread of the node's own, started and joined by the runtime
@@ -78,6 +80,18 @@ class NodeSpec {
   void input(const InputPort& port) { inputs_.push_back(&port); }
   void output(const OutputPort& port) { outputs_.push_back(&port); }
   void concurrency(Concurrency c) { concurrency_ = c; }
+  // A node that keeps state across the packets of a stream but none within one packet of `kinds`
+  // (a whole clip): an instance whose every link brings only those kinds, as their producers
+  // narrow them, runs with `c` instead of its declared concurrency. Its process() must then be
+  // safe to run at the same time for such packets.
+  void concurrency_for(PayloadKinds kinds, Concurrency c) {
+    whole_packet_kinds_ = kinds;
+    whole_packet_concurrency_ = c;
+  }
+  // Packets leaving `out` are of the kinds that reached `in` (a node that changes packets, not
+  // their kind): what an instance emits there is narrowed to what its links bring, as seen by
+  // concurrency_for downstream.
+  void keeps_kinds(const InputPort& in, const OutputPort& out) { kept_kinds_.emplace_back(&in, &out); }
   void thread(NodeThread t) { thread_ = t; }
   void source(SourceMode mode) {
     is_source_ = true;
@@ -109,6 +123,13 @@ class NodeSpec {
   const std::vector<ParamSpec>& params() const noexcept { return params_; }
   std::vector<ParamSpec>& params() noexcept { return params_; }
   Concurrency concurrency() const noexcept { return concurrency_; }
+  // The concurrency of an instance fed only packets of `fed` (empty: not known, the declared one).
+  Concurrency concurrency(PayloadKinds fed) const noexcept {
+    return fed.bits != 0 && whole_packet_kinds_.contains(fed) ? whole_packet_concurrency_ : concurrency_;
+  }
+  PayloadKinds whole_packet_kinds() const noexcept { return whole_packet_kinds_; }
+  const std::vector<std::pair<const InputPort*, const OutputPort*>>& kept_kinds() const noexcept { return kept_kinds_; }
+  Concurrency whole_packet_concurrency() const noexcept { return whole_packet_concurrency_; }
   NodeThread thread() const noexcept { return thread_; }
   bool is_source() const noexcept { return is_source_; }
   SourceMode source_mode() const noexcept { return source_mode_; }
@@ -126,6 +147,9 @@ class NodeSpec {
   std::vector<const OutputPort*> outputs_;
   std::vector<ParamSpec> params_;
   Concurrency concurrency_ = Concurrency::serial;
+  PayloadKinds whole_packet_kinds_{};
+  Concurrency whole_packet_concurrency_ = Concurrency::serial;
+  std::vector<std::pair<const InputPort*, const OutputPort*>> kept_kinds_;
   NodeThread thread_ = NodeThread::pool;
   bool is_source_ = false;
   SourceMode source_mode_ = SourceMode::pull;
