@@ -11,11 +11,14 @@
 #
 # The data set is made by scripts/make-kws-dataset.sh (1 s clips at 16 kHz; PER_CLASS per class,
 # 10 classes) and resampled to RATE (default 8000, so the resampler works); the long file is the
-# clips joined into one 44.1 kHz stereo FLAC, decoded to RATE mono. Timed: the wall time of the
-# whole process, best and median of REPEAT interleaved runs.
+# first LONG_CLIPS clips (default 300) joined into one 44.1 kHz stereo FLAC, decoded to RATE mono.
+# Timed: the wall time of the whole process, best and median of REPEAT interleaved runs. Both
+# sides also run on a data set of one file, so the start-up (GStreamer's and the CLI's) is told
+# apart from the time per file: (median time for all files - median time for one) / (files - 1).
 #
 #   bench/audio_decode.sh [TRIBUTARY_BINARY]     default: build/bin/tributary beside this folder
 #   PER_CLASS=30 REPEAT=5 RATE=8000 bench/audio_decode.sh build-bench/bin/tributary
+#   PER_CLASS=300 bench/audio_decode.sh          3000 files, where start-up weighs little
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -23,6 +26,7 @@ tributary=${1:-${TRIBUTARY:-$here/../build/bin/tributary}}
 per_class=${PER_CLASS:-30}
 repeat=${REPEAT:-5}
 rate=${RATE:-8000}
+long_clips=${LONG_CLIPS:-300}
 [[ -x $tributary ]] || { echo "audio_decode.sh: no tributary binary at '$tributary'" >&2; exit 2; }
 for program in gst-launch-1.0 sox espeak-ng; do
   command -v "$program" >/dev/null || { echo "audio_decode.sh: $program not found: run scripts/setup.sh" >&2; exit 2; }
@@ -33,7 +37,7 @@ trap 'rm -rf "$work"' EXIT
 "$here/../scripts/make-kws-dataset.sh" "$work/kws" --per-class "$per_class" --seed 1 >/dev/null
 mapfile -t files < <(cd "$work/kws" && find . -name '*.wav' | sort | sed "s|^\./|$work/kws/|")
 clips=${#files[@]}
-sox "${files[@]}" -r 44100 -c 2 "$work/long.flac"
+sox "${files[@]:0:$long_clips}" -r 44100 -c 2 "$work/long.flac"
 long_s=$(soxi -D "$work/long.flac")
 caps="audio/x-raw,format=F32LE,layout=interleaved,rate=$rate,channels=1"
 
@@ -48,6 +52,9 @@ rate   = $rate
 [nodes.end]
 plugin = "identity"
 TOML
+mkdir -p "$work/one/class"
+cp "${files[0]}" "$work/one/class/"
+sed "s|path   = \"$work/kws\"|path   = \"$work/one\"|" "$work/dataset.toml" >"$work/one.toml"
 cat >"$work/file.toml" <<TOML
 [pipeline]
 name  = "bench-file"
@@ -64,6 +71,8 @@ TOML
 mkdir -p "$work/seq"
 for i in "${!files[@]}"; do ln -s "${files[$i]}" "$work/seq/$(printf %05d "$i").wav"; done
 gst_dataset=(multifilesrc "location=$work/seq/%05d.wav" index=0 "stop-index=$((clips - 1))" '!' wavparse ignore-length=true
+  '!' audioconvert '!' audioresample '!' "$caps" '!' fakesink sync=false)
+gst_one=(multifilesrc "location=$work/seq/%05d.wav" index=0 stop-index=0 '!' wavparse ignore-length=true
   '!' audioconvert '!' audioresample '!' "$caps" '!' fakesink sync=false)
 gst_file=(filesrc "location=$work/long.flac" '!' decodebin '!' audioconvert '!' audioresample '!' "$caps" '!'
   fakesink sync=false)
@@ -88,12 +97,16 @@ for ((r = 0; r <= repeat; r++)); do  # run 0 warms the caches and is not counted
   t2=$(timed "$work/t2.txt" gst-launch-1.0 -q "${gst_dataset[@]}")
   t3=$(timed "$work/t3.txt" "$tributary" run "$work/file.toml" --run-dir "$work/run-f$r" --log-level warn)
   t4=$(timed "$work/t4.txt" gst-launch-1.0 -q "${gst_file[@]}")
+  t5=$(timed "$work/t5.txt" "$tributary" run "$work/one.toml" --run-dir "$work/run-o$r" --log-level warn)
+  t6=$(timed "$work/t6.txt" gst-launch-1.0 -q "${gst_one[@]}")
   grep -q "clips .*audio_dataset .* $clips " "$work/t1.txt" || { echo "audio_decode.sh: the data set run did not emit $clips clips" >&2; cat "$work/t1.txt" >&2; exit 1; }
   if ((r > 0)); then
     times[trib_d]+="$t1 "
     times[gst_d]+="$t2 "
     times[trib_f]+="$t3 "
     times[gst_f]+="$t4 "
+    times[trib_o]+="$t5 "
+    times[gst_o]+="$t6 "
   fi
 done
 
@@ -110,9 +123,16 @@ echo
 printf "%-62s %8s %8s %10s %10s\n" "" "best s" "median s" "best x" "median x"
 row "tributary: audio_dataset -> identity ($clips files)" trib_d "$clips"
 row "gst-launch: multifilesrc ($clips files) ! wavparse ! ... ! fakesink" gst_d "$clips"
+row "tributary: audio_dataset -> identity (1 file)" trib_o 1
+row "gst-launch: multifilesrc (1 file) ! wavparse ! ... ! fakesink" gst_o 1
 row "tributary: audio path=long.flac -> identity" trib_f "$long_s"
 row "gst-launch: filesrc ! decodebin ! ... ! fakesink (long.flac)" gst_f "$long_s"
 echo "(x: seconds of audio per second of wall time)"
 echo
 awk -v t="$(median trib_d)" -v g="$(median gst_d)" 'BEGIN { printf "ratio tributary/gst-launch, data set (audio s per s, median): %.2f\n", g / t }'
 awk -v t="$(median trib_f)" -v g="$(median gst_f)" 'BEGIN { printf "ratio tributary/gst-launch, long file (audio s per s, median): %.2f\n", g / t }'
+per_file() {  # per_file ALL ONE: milliseconds per file beyond the start-up, from the medians
+  awk -v a="$(median "$1")" -v o="$(median "$2")" -v n="$clips" 'BEGIN { printf "%.3f", (a - o) * 1000 / (n - 1) }'
+}
+echo "start-up (1 file, median): tributary $(median trib_o) s, gst-launch $(median gst_o) s;" \
+  "per file beyond it: tributary $(per_file trib_d trib_o) ms, gst-launch $(per_file gst_d gst_o) ms"
