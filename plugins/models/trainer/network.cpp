@@ -39,6 +39,30 @@ class FitToImpl : public torch::nn::Module {
 };
 TORCH_MODULE(FitTo);
 
+class ScriptedImpl : public torch::nn::Module {
+ public:
+  explicit ScriptedImpl(torch::jit::Module module) : torch::nn::Module("Scripted"), module_(std::move(module)) {
+    for (const auto& p : module_.named_parameters(true))
+      register_parameter(flat(p.name), p.value, p.value.requires_grad());
+    for (const auto& b : module_.named_buffers(true)) register_buffer(flat(b.name), b.value);
+    torch::nn::Module::train(module_.is_training());
+  }
+  torch::Tensor forward(torch::Tensor x) { return module_.forward({std::move(x)}).toTensor(); }
+  void train(bool on) override {
+    torch::nn::Module::train(on);
+    module_.train(on);
+  }
+  const torch::jit::Module& scripted() const { return module_; }
+
+ private:
+  static std::string flat(std::string name) {
+    std::replace(name.begin(), name.end(), '.', '_');
+    return name;
+  }
+  torch::jit::Module module_;
+};
+TORCH_MODULE(Scripted);
+
 namespace {
 
 namespace nn = torch::nn;
@@ -214,6 +238,12 @@ torch::nn::Sequential build_network(const ModelSpec& spec, const Shape& input, s
   return net;
 }
 
+torch::nn::Sequential wrap_script(const torch::jit::Module& module) {
+  nn::Sequential net;
+  net->push_back(Scripted(module));
+  return net;
+}
+
 std::string describe_network(const torch::nn::Sequential& net, const ModelSpec& spec, const Shape& input,
                              std::int64_t classes) {
   std::int64_t parameters = 0;
@@ -222,6 +252,10 @@ std::string describe_network(const torch::nn::Sequential& net, const ModelSpec& 
   for (const auto& child : net->children()) layers += (layers.empty() ? "" : " ") + child->name();
   const std::string to =
       spec.reconstructs() ? to_string(input) + " (reconstruction)" : std::to_string(classes) + " classes";
+  if (spec.kind == ModelKind::torchscript) {
+    return "torchscript " + spec.path + " " + to_string(input) + " -> " + to + ", loss " + spec.loss + ", " +
+           std::to_string(parameters) + " parameters";
+  }
   return std::string(kind_name(spec.kind)) + (spec.conv ? " (conv)" : "") + " " + to_string(input) + " -> " + to +
          ", " + std::to_string(parameters) + " parameters: " + layers;
 }

@@ -2,6 +2,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <dlfcn.h>
+#include <torch/csrc/jit/serialization/import.h>
 #include <torch/cuda.h>
 #include <torch/nn/functional/loss.h>
 #include <torch/nn/utils/clip_grad.h>
@@ -204,6 +205,9 @@ struct Trainer::State {
   torch::nn::Sequential net{nullptr};
   std::unique_ptr<torch::optim::Optimizer> opt;
   torch::Tensor loss_weight;  // per class, for the training loss; undefined when unweighted
+  // A torchscript model: the file (resolved at start) and the module loaded from it.
+  std::string script_path;
+  torch::jit::Module script;
 
   // The batch being filled (on the CPU).
   torch::Tensor batch_x;
@@ -316,10 +320,15 @@ struct Trainer::State {
       weigh_classes(p);
     }
     torch::manual_seed(seed);
-    try {
-      net = build_network(model_spec, input_shape, classes);
-    } catch (const std::invalid_argument& e) {
-      throw std::runtime_error(name() + ": model " + model_spec.text + ": " + e.what());
+    if (model_spec.kind == ModelKind::torchscript) {
+      net = wrap_script(script);
+      check_script(x);
+    } else {
+      try {
+        net = build_network(model_spec, input_shape, classes);
+      } catch (const std::invalid_argument& e) {
+        throw std::runtime_error(name() + ": model " + model_spec.text + ": " + e.what());
+      }
     }
     net->to(device);
     make_optimizer();
@@ -382,6 +391,74 @@ struct Trainer::State {
     if (reconstructs) return F::mse_loss(logits, y);
     if (!loss_weight.defined()) return F::cross_entropy(logits, y);
     return F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().weight(loss_weight));
+  }
+
+  // Loads the torchscript file named by model.path, relative to the pipeline file's folder (the
+  // current directory without one).
+  void load_script() {
+    fs::path path(model_spec.path);
+    if (path.is_relative()) {
+      const std::string& pipeline = node->context().run().pipeline_path;
+      const fs::path base = pipeline.empty() ? fs::current_path() : fs::absolute(pipeline).parent_path();
+      path = (base / path).lexically_normal();
+    }
+    script_path = path.string();
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec)) {
+      throw std::runtime_error(name() + ": model.path = \"" + model_spec.path + "\": no file " + script_path +
+                               (model_spec.path != script_path
+                                    ? " (a relative path is taken from the pipeline file's folder)"
+                                    : std::string()) +
+                               "; save one in Python with torch.jit.script(model).save(\"model.pt\")");
+    }
+    try {
+      script = torch::jit::load(script_path);
+    } catch (const std::exception& e) {
+      std::string why = e.what();
+      why = why.substr(0, why.find('\n'));
+      throw std::runtime_error(name() + ": " + script_path +
+                               " is not a TorchScript file (one saved by torch.jit.script(model).save(path), or "
+                               "torch.jit.trace): " +
+                               why.substr(0, 200));
+    }
+  }
+
+  // The scripted model's answer to the first example, in eval mode and without gradients (no state
+  // changes, no random numbers): it must run and give [1, classes] or, for "mse", the input's shape.
+  void check_script(const Tensor& x) {
+    torch::NoGradGuard no_grad;
+    const bool was_training = net->is_training();
+    net->eval();
+    const torch::Tensor one =
+        torch::from_blob(const_cast<float*>(x.data<float>()), batch_view(1), torch::kFloat32).clone();
+    torch::Tensor y;
+    try {
+      y = net->forward(one);
+    } catch (const std::exception& e) {
+      std::string why = e.what();
+      // The TorchScript error's first lines say what failed; the rest is its traceback.
+      std::string head;
+      std::istringstream lines(why);
+      for (std::string line; std::getline(lines, line) && head.size() < 400;) {
+        if (!line.empty()) head += (head.empty() ? "" : " | ") + line;
+      }
+      throw std::runtime_error(name() + ": the TorchScript model " + script_path +
+                               " fails on the first example, a batch of shape " + shape_text(one) + ": " + head);
+    }
+    net->train(was_training);
+    const std::string got = shape_text(y);
+    if (reconstructs && y.sizes() != one.sizes()) {
+      throw std::runtime_error(name() + ": the TorchScript model " + script_path + " gives " + got +
+                               " for a batch of shape " + shape_text(one) +
+                               "; with loss = \"mse\" it must give back the input's shape");
+    }
+    if (!reconstructs && (y.dim() != 2 || y.size(1) != classes)) {
+      throw std::runtime_error(name() + ": the TorchScript model " + script_path + " gives " + got +
+                               " for a batch of shape " + shape_text(one) +
+                               "; a classifier (loss = \"cross_entropy\") "
+                               "must give [batch, classes] = [1, " +
+                               std::to_string(classes) + "]");
+    }
   }
 
   void make_optimizer() {
@@ -1067,7 +1144,9 @@ void Trainer::declare(NodeSpec& spec) {
              "(dense: encoder widths, mirrored decoder) or { kind = \"autoencoder\", conv = true, channels = [16, 32], "
              "kernel_size = 3, dims = 1|2 } (stride-2 convs, mirrored transposed convs, output fitted to the input's "
              "shape); autoencoders learn to reconstruct the input (MSE): no labels, no classes, metrics train/loss, "
-             "val/loss, test/loss, no boundary");
+             "val/loss, test/loss, no boundary; or { kind = \"torchscript\", path = \"model.pt\", loss = "
+             "\"cross_entropy\"|\"mse\" } (a module saved by torch.jit.script in Python, trained here; the path "
+             "relative to the pipeline file; mse: an autoencoder)");
   spec.param<std::int64_t>("classes", 0, "number of classes; 0 = from the source's 'classes' attribute")
       .range(0, 100000);
   spec.param<std::string>("optimizer", "adam", "sgd, adam or adamw").choices({"sgd", "adam", "adamw"});
@@ -1280,6 +1359,7 @@ void Trainer::start() {
         "LibTorch's matrix products do not run on OpenBLAS here (likely the reference BLAS, about 5x "
         "slower): install libopenblas0-pthread");
   }
+  if (s.model_spec.kind == ModelKind::torchscript) s.load_script();
   s.open_resume();
   s.stats_on = s.stats_every > 0 && s.port_taken(kModelStats);
   s.boundary_on = s.boundary_every > 0 && s.port_taken(kBoundary);
