@@ -97,7 +97,7 @@ std::int64_t points_of(const std::string& show) {
 
 }  // namespace
 
-TEST_CASE("every run is recorded in runs/tributary.db; runs list, show and export read it back") {
+TEST_CASE("every run is recorded in runs/tributary.db, and runs list, show and export read it back") {
   fs::path dir = fresh_dir("recorded");
   auto r = cli({"run", kDigits.string(), "--set", "rows.epochs=2"}, in_dir(dir));
   INFO(r.all());
@@ -126,7 +126,7 @@ TEST_CASE("every run is recorded in runs/tributary.db; runs list, show and expor
   CHECK_THAT(show.out, Catch::Contains((dir / "runs" / "digits-linear" / id / "checkpoints").string() +
                                        "/step-000000000045.pt  step 45"));
   CHECK_THAT(show.out, Catch::Contains("step-000000000090.pt  step 90") && Catch::Contains("\"val/loss\""));
-  CHECK(count_of(show.out, "  best  ") == 1);
+  CHECK(count_of(show.out, ".pt  step 90  best  ") + count_of(show.out, ".pt  step 45  best  ") == 1);
 
   // Full fidelity: the store's points of the trainer are the metrics CSV the run wrote, byte for byte.
   auto csv = cli({"runs", "export", id, "--node", "train"}, in_dir(dir));
@@ -224,6 +224,55 @@ TEST_CASE("a run killed with kill -9 is found interrupted with its data up to th
   CHECK_THAT(show_new.out, Catch::Contains("finished") && Catch::Contains("resumed from  " + id));
 }
 
+TEST_CASE("a store that tributary 0.2 recorded (schema 1) is migrated on first use, every run kept whole") {
+  fs::path dir = fresh_dir("schema1");
+  const fs::path fixture = kSource / "tests" / "data" / "run_store_v1";
+  fs::create_directories(dir / "runs");
+  fs::path db = dir / "runs" / "tributary.db";
+  auto load = run_process({"/usr/bin/sqlite3", db.string(), ".read " + (fixture / "tributary.sql").string()}, {});
+  REQUIRE(load.exit_code == 0);
+  const std::string a = "20261204-013015-7ea1", b = "20261204-013015-9942";
+
+  // The first command that opens it to write (here `runs list`) brings it up to date.
+  auto list = cli({"runs", "list"}, in_dir(dir));
+  INFO(list.all());
+  REQUIRE(list.exit_code == 0);
+  auto version = run_process({"/usr/bin/sqlite3", db.string(), "SELECT max(version) FROM store_schema"}, {});
+  CHECK(version.out == "2\n");
+  for (const auto& id : {a, b}) {
+    auto row = list_row(list.out, id);
+    REQUIRE(row.size() >= 7);
+    CHECK(row[2] == "finished");
+    CHECK(row[6] == "val/accuracy");
+    // Full fidelity after the migration: the export is the metrics CSV the run wrote.
+    auto csv = cli({"runs", "export", id}, in_dir(dir));
+    REQUIRE(csv.exit_code == 0);
+    std::string written = read_file(fixture / (id + ".metrics.csv"));
+    REQUIRE(line_count(written) > 300);
+    CHECK(csv.out == written);
+  }
+  CHECK(list_row(list.out, a)[7] == "0.927778");
+  CHECK(list_row(list.out, b)[7] == "0.983333");
+  auto show = cli({"runs", "show", b}, in_dir(dir));
+  INFO(show.all());
+  CHECK_THAT(show.out, Catch::Contains("train.lr = 0.05") && Catch::Contains("step-000000000090.pt  step 90"));
+  CHECK(points_of(show.out) == 540);
+  auto compare = cli({"runs", "compare", a, b}, in_dir(dir));
+  CHECK_THAT(compare.out, Catch::Contains("0.02") && Catch::Contains("0.05"));
+
+  // A new run records beside the migrated ones; the file stays sound.
+  auto r = cli({"run", kDigits.string(), "--set", "rows.epochs=1"}, in_dir(dir));
+  INFO(r.all());
+  REQUIRE(r.exit_code == 0);
+  std::string id = run_id_of(r.out);
+  auto csv = cli({"runs", "export", id, "--node", "train"}, in_dir(dir));
+  CHECK(without_telemetry(csv.out) == read_file(dir / "runs" / "digits-linear" / id / "metrics.csv"));
+  CHECK(cli({"runs", "rm", a}, in_dir(dir)).exit_code == 0);
+  CHECK(cli({"runs", "export", b}, in_dir(dir)).out == read_file(fixture / (b + ".metrics.csv")));
+  auto check = run_process({"/usr/bin/sqlite3", db.string(), "PRAGMA integrity_check"}, {});
+  CHECK(check.out == "ok\n");
+}
+
 TEST_CASE("an unknown run id is an error that names the nearest ids") {
   fs::path dir = fresh_dir("unknown-id");
   auto r = cli({"run", kDigits.string(), "--set", "rows.epochs=1"}, in_dir(dir));
@@ -238,7 +287,7 @@ TEST_CASE("an unknown run id is an error that names the nearest ids") {
   }
 }
 
-TEST_CASE("a damaged store is reported and left as it is; the run goes on unrecorded, or refuses to start") {
+TEST_CASE("a damaged store is reported and left as it is, and the run goes on unrecorded or refuses to start") {
   fs::path dir = fresh_dir("damaged");
   fs::create_directories(dir / "runs");
   std::string junk = "not a database, but somebody's notes\n";
@@ -257,10 +306,12 @@ TEST_CASE("a damaged store is reported and left as it is; the run goes on unreco
   CHECK(read_file(dir / "runs" / "tributary.db") == junk);
 }
 
-TEST_CASE("a full disk stops the store with a clear error; the run goes on or stops, and what was committed stays") {
-  fs::path dir = fresh_dir("full-disk");
-  // Telemetry every millisecond: tens of thousands of points a second, a store that grows fast.
-  std::ofstream(dir / "busy.toml") << R"([pipeline]
+TEST_CASE("a full disk stops the store with a clear error, the run goes on or stops, and what was committed stays") {
+  for (const char* policy : {"continue", "stop"}) {
+    INFO(policy);
+    fs::path dir = fresh_dir(std::string("full-disk-") + policy);
+    // Telemetry every millisecond: tens of thousands of points a second, a store that grows fast.
+    std::ofstream(dir / "busy.toml") << R"([pipeline]
 name = "busy"
 links = [ "images -> train", "train.metrics -> out" ]
 telemetry_interval_s = 0.001
@@ -268,7 +319,7 @@ telemetry_interval_s = 0.001
 plugin = "table"
 path = "/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz"
 header = "no"
-epochs = 150
+epochs = 1000
 [nodes.train]
 plugin = "trainer"
 classes = 10
@@ -277,15 +328,16 @@ model = { kind = "linear" }
 plugin = "jsonl"
 path = "/dev/null"
 )";
-  auto first = cli({"run", (dir / "busy.toml").string(), "--set", "images.epochs=1"}, in_dir(dir));
-  REQUIRE(first.exit_code == 0);
-  std::string first_id = run_id_of(first.out);
-  for (const char* policy : {"continue", "stop"}) {
-    // The file-size limit is in KiB: the store may grow to 512 KiB.
-    auto r = run_process({"/bin/sh", "-c", "ulimit -f 512; exec \"$0\" \"$@\"", kCli, "run",
+    auto first = cli({"run", (dir / "busy.toml").string(), "--set", "images.epochs=1"}, in_dir(dir));
+    REQUIRE(first.exit_code == 0);
+    std::string first_id = run_id_of(first.out);
+    // The file-size limit is in KiB: the store and its write-ahead log may grow to 2 MiB. A
+    // transaction holds at most 10,000 points (about 450 KiB), so the first ones fit; the run
+    // records far more than the limit holds.
+    auto r = run_process({"/bin/sh", "-c", "ulimit -f 2048; exec \"$0\" \"$@\"", kCli, "run",
                           (dir / "busy.toml").string(), "--store-errors", policy},
                          in_dir(dir));
-    INFO(policy << ": " << r.all());
+    INFO(r.all());
     CHECK_THAT(r.err, Catch::Contains("error: run store " + (dir / "runs" / "tributary.db").string()) &&
                           Catch::Contains("what was committed before is kept"));
     if (std::string(policy) == "continue") {
@@ -300,11 +352,11 @@ path = "/dev/null"
     INFO(show.all());
     CHECK(show.exit_code == 0);
     CHECK(points_of(show.out) > 0);
+    auto show_first = cli({"runs", "show", first_id}, in_dir(dir));
+    CHECK_THAT(show_first.out, Catch::Contains("finished"));
+    auto check = run_process({"/usr/bin/sqlite3", (dir / "runs" / "tributary.db").string(), "PRAGMA integrity_check"});
+    CHECK(check.out == "ok\n");
   }
-  auto show_first = cli({"runs", "show", first_id}, in_dir(dir));
-  CHECK_THAT(show_first.out, Catch::Contains("finished"));
-  auto check = run_process({"/usr/bin/sqlite3", (dir / "runs" / "tributary.db").string(), "PRAGMA integrity_check"});
-  CHECK(check.out == "ok\n");
 }
 
 TEST_CASE("pipelines running at once record into one store, each run whole") {
@@ -312,9 +364,7 @@ TEST_CASE("pipelines running at once record into one store, each run whole") {
   std::vector<ProcessResult> results(3);
   std::vector<std::thread> runs;
   for (std::size_t i = 0; i < results.size(); ++i) {
-    runs.emplace_back([&, i] {
-      results[i] = cli({"run", kDigits.string(), "--set", "rows.epochs=20"}, in_dir(dir));
-    });
+    runs.emplace_back([&, i] { results[i] = cli({"run", kDigits.string(), "--set", "rows.epochs=20"}, in_dir(dir)); });
   }
   for (auto& t : runs) t.join();
   auto list = cli({"runs", "list", "--pipeline", "digits-linear", "--status", "finished"}, in_dir(dir));
@@ -370,8 +420,8 @@ TEST_CASE("the dashboard lists the past runs from the store and serves their cur
       posted = status_of({"-X", "POST"}, "api/runs");
       no_such_series = status_of({}, "api/runs/" + past + "/series/train%3Anothing");
     };
-    std::vector<std::string> args = {"run", iris.string(), "--set", "events.plugin=plot_server", "--set",
-                                     "events.port=0", "--set", "events.linger=true"};
+    std::vector<std::string> args = {"run",   iris.string(),   "--set", "events.plugin=plot_server",
+                                     "--set", "events.port=0", "--set", "events.linger=true"};
     args.insert(args.end(), extra.begin(), extra.end());
     return cli(args, options);
   };

@@ -11,13 +11,15 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
-#include <sstream>
-#include <thread>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
 
 #include "plan.hpp"
 #include "tributary/control.hpp"
@@ -57,7 +59,9 @@ const char* const kWhatToDo =
     "move the file away (the store starts afresh), record elsewhere with --store PATH or "
     "TRIBUTARY_STORE, or run without it with --no-store";
 
-// The statements that make schema 1, in one transaction.
+// The statements that make schema 2, in one transaction. A metric series (a run's node and
+// metric name) is a row of `series`; each point names its series by the integer id, so recording
+// a point adds no text and its index entry is two integers.
 const char* const kSchema = R"(
 CREATE TABLE IF NOT EXISTS store_schema(version INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS runs(
@@ -86,9 +90,11 @@ CREATE TABLE IF NOT EXISTS nodes(rid INTEGER NOT NULL, name TEXT NOT NULL, type 
 CREATE INDEX IF NOT EXISTS nodes_by_run ON nodes(rid);
 CREATE TABLE IF NOT EXISTS hyperparameters(rid INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
   PRIMARY KEY(rid, key)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS metrics(rid INTEGER NOT NULL, time REAL NOT NULL, node TEXT NOT NULL,
-  name TEXT NOT NULL, step INTEGER NOT NULL, epoch INTEGER NOT NULL, value REAL);
-CREATE INDEX IF NOT EXISTS metrics_by_run ON metrics(rid, name);
+CREATE TABLE IF NOT EXISTS series(sid INTEGER PRIMARY KEY, rid INTEGER NOT NULL, node TEXT NOT NULL,
+  name TEXT NOT NULL, UNIQUE(rid, node, name));
+CREATE TABLE IF NOT EXISTS points(sid INTEGER NOT NULL, time REAL NOT NULL, step INTEGER NOT NULL,
+  epoch INTEGER NOT NULL, value REAL);
+CREATE INDEX IF NOT EXISTS points_by_series ON points(sid);
 CREATE TABLE IF NOT EXISTS logs(rid INTEGER NOT NULL, time REAL NOT NULL, node TEXT NOT NULL,
   level TEXT NOT NULL, message TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS logs_by_run ON logs(rid);
@@ -100,8 +106,24 @@ CREATE TABLE IF NOT EXISTS checkpoints(rid INTEGER NOT NULL, time REAL NOT NULL,
 CREATE INDEX IF NOT EXISTS checkpoints_by_run ON checkpoints(rid);
 )";
 
+// Schema 1 kept every point's node and metric name as text in `metrics(rid, time, node, name,
+// step, epoch, value)`, indexed by (rid, name). Schema 2 gives each run's series an id, in the
+// order the series first appeared, and keeps the points in their recorded order.
+const char* const kSchema1To2 = R"(
+CREATE TABLE series(sid INTEGER PRIMARY KEY, rid INTEGER NOT NULL, node TEXT NOT NULL,
+  name TEXT NOT NULL, UNIQUE(rid, node, name));
+CREATE TABLE points(sid INTEGER NOT NULL, time REAL NOT NULL, step INTEGER NOT NULL,
+  epoch INTEGER NOT NULL, value REAL);
+INSERT INTO series(rid, node, name) SELECT rid, node, name FROM metrics GROUP BY rid, node, name ORDER BY min(rowid);
+INSERT INTO points(sid, time, step, epoch, value)
+  SELECT s.sid, m.time, m.step, m.epoch, m.value FROM metrics AS m CROSS JOIN series AS s
+  ON s.rid = m.rid AND s.node = m.node AND s.name = m.name ORDER BY m.rowid;
+CREATE INDEX points_by_series ON points(sid);
+DROP TABLE metrics;
+)";
+
 // Steps from each older schema to the next; migrations[v - 1] takes schema v to v + 1.
-const std::vector<const char*> kMigrations = {};
+const std::vector<const char*> kMigrations = {kSchema1To2};
 
 double now_s() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 
@@ -214,6 +236,11 @@ class Statement {
     step(doing);
     reset();
   }
+  // One step of a statement whose every parameter is bound again before the next.
+  void step_once(const std::string& doing) {
+    step(doing);
+    sqlite3_reset(stmt_);
+  }
   void reset() {
     sqlite3_reset(stmt_);
     sqlite3_clear_bindings(stmt_);
@@ -262,8 +289,7 @@ std::unique_ptr<Db> open_db_to_read(const std::string& path) {
   auto db = std::make_unique<Db>();
   db->path = path;
   std::error_code ec;
-  if (!fs::exists(path, ec))
-    throw StoreError("run store " + path + ": does not exist yet; a recorded run creates it");
+  if (!fs::exists(path, ec)) throw StoreError("run store " + path + ": does not exist yet; a recorded run creates it");
   if (fs::is_directory(path, ec))
     throw StoreError("run store " + path + ": is a folder, not a database file; name a file with --store PATH");
   int rc = sqlite3_open_v2(path.c_str(), &db->handle, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
@@ -341,8 +367,9 @@ std::unique_ptr<Db> open_db(const std::string& path) {
       db->exec(kSchema, "creating its tables");
       Statement v(*db, "INSERT INTO store_schema(version) VALUES (?)");
       v.bind(1, kStoreSchemaVersion).run("creating its tables");
+      version = kStoreSchemaVersion;
     }
-    for (int v = std::max(version, 1); v < kStoreSchemaVersion; ++v) {
+    for (int v = version; v < kStoreSchemaVersion; ++v) {
       db->exec(kMigrations[static_cast<std::size_t>(v - 1)],
                "migrating it from schema " + std::to_string(v) + " to " + std::to_string(v + 1));
       Statement up(*db, "UPDATE store_schema SET version = ?");
@@ -506,7 +533,9 @@ std::vector<std::pair<std::string, std::string>> RunStore::plugins(const std::st
 std::vector<MetricSummary> RunStore::metric_summaries(const std::string& id) {
   std::int64_t rid = run_rowid(*db_, id);
   std::vector<MetricSummary> out;
-  Statement q(*db_, "SELECT node, name, step, value FROM metrics WHERE rid = ? ORDER BY node, name, rowid");
+  Statement q(*db_,
+              "SELECT s.node, s.name, p.step, p.value FROM series AS s CROSS JOIN points AS p ON p.sid = s.sid WHERE "
+              "s.rid = ? ORDER BY s.node, s.name, p.rowid");
   q.bind(1, rid);
   while (q.step("reading metrics")) {
     std::string node = q.text(0), name = q.text(1);
@@ -535,7 +564,10 @@ std::vector<MetricSummary> RunStore::metric_summaries(const std::string& id) {
 
 std::vector<MetricSummary> RunStore::metric_series(const std::string& id) {
   std::int64_t rid = run_rowid(*db_, id);
-  Statement q(*db_, "SELECT node, name, count(*) FROM metrics WHERE rid = ? GROUP BY node, name ORDER BY min(rowid)");
+  Statement q(
+      *db_,
+      "SELECT node, name, (SELECT count(*) FROM points AS p WHERE p.sid = s.sid) FROM series AS s WHERE rid = ? "
+      "ORDER BY sid");
   q.bind(1, rid);
   std::vector<MetricSummary> out;
   while (q.step("reading metrics")) {
@@ -552,7 +584,10 @@ std::vector<MetricSummary> RunStore::metric_series(const std::string& id) {
 void RunStore::for_each_point(const std::string& id, const std::string& node, const std::string& name,
                               const std::function<void(const StoredMetric&)>& each) {
   std::int64_t rid = run_rowid(*db_, id);
-  Statement q(*db_, "SELECT time, step, epoch, value FROM metrics WHERE rid = ? AND name = ? AND node = ? ORDER BY rowid");
+  Statement q(
+      *db_,
+      "SELECT time, step, epoch, value FROM points WHERE sid = (SELECT sid FROM series WHERE rid = ? AND name = ? "
+      "AND node = ?) ORDER BY rowid");
   q.bind(1, rid).bind(2, name).bind(3, node);
   StoredMetric m;
   m.node = node;
@@ -570,8 +605,9 @@ std::optional<MetricSummary> RunStore::headline(const std::string& id) {
   std::int64_t rid = run_rowid(*db_, id);
   for (const char* name : {"val/accuracy", "test/accuracy", "val/f1", "train/accuracy", "val/loss", "train/loss"}) {
     bool lower = lower_is_better(name);
-    std::string sql = std::string("SELECT node, ") + (lower ? "min" : "max") +
-                      "(value), count(*) FROM metrics WHERE rid = ? AND name = ? GROUP BY node ORDER BY 2 " +
+    std::string sql = std::string("SELECT s.node, ") + (lower ? "min" : "max") +
+                      "(p.value), count(*) FROM series AS s CROSS JOIN points AS p ON p.sid = s.sid WHERE s.rid = ? "
+                      "AND s.name = ? GROUP BY s.node ORDER BY 2 " +
                       (lower ? "ASC" : "DESC") + " LIMIT 1";
     Statement q(*db_, sql.c_str());
     q.bind(1, rid).bind(2, std::string(name));
@@ -613,8 +649,8 @@ void RunStore::for_each_metric(const std::string& id, const std::string& node,
                                const std::function<void(const StoredMetric&)>& each) {
   std::int64_t rid = run_rowid(*db_, id);
   Statement q(*db_,
-              "SELECT time, node, name, step, epoch, value FROM metrics WHERE rid = ? AND (?2 = '' OR node = ?2) "
-              "ORDER BY rowid");
+              "SELECT p.time, s.node, s.name, p.step, p.epoch, p.value FROM series AS s CROSS JOIN points AS p ON "
+              "p.sid = s.sid WHERE s.rid = ?1 AND (?2 = '' OR s.node = ?2) ORDER BY p.rowid");
   q.bind(1, rid).bind(2, node);
   StoredMetric m;
   while (q.step("reading metrics")) {
@@ -636,7 +672,9 @@ void RunStore::remove(const std::string& id) {
   std::int64_t rid = run_rowid(*db_, id);
   db_->exec("BEGIN IMMEDIATE", "removing run " + id);
   try {
-    for (const char* table : {"metrics", "logs", "events", "checkpoints", "nodes", "hyperparameters", "runs"}) {
+    Statement points(*db_, "DELETE FROM points WHERE sid IN (SELECT sid FROM series WHERE rid = ?)");
+    points.bind(1, rid).run("removing run " + id);
+    for (const char* table : {"series", "logs", "events", "checkpoints", "nodes", "hyperparameters", "runs"}) {
       std::string sql = std::string("DELETE FROM ") + table + " WHERE rid = ?";
       Statement del(*db_, sql.c_str());
       del.bind(1, rid).run("removing run " + id);
@@ -734,8 +772,13 @@ class RunRecorder::Writer {
       sqlite3_exec(db_->handle, "ROLLBACK", nullptr, nullptr, nullptr);
       throw;
     }
-    insert_metric_ = std::make_unique<Statement>(
-        *db_, "INSERT INTO metrics(rid, time, node, name, step, epoch, value) VALUES (?, ?, ?, ?, ?, ?, ?)");
+    insert_series_ = std::make_unique<Statement>(*db_, "INSERT INTO series(rid, node, name) VALUES (?, ?, ?)");
+    insert_point_ =
+        std::make_unique<Statement>(*db_, "INSERT INTO points(sid, time, step, epoch, value) VALUES (?, ?, ?, ?, ?)");
+    // Many rows a statement: SQLite opens its cursors and starts its program once for them all.
+    std::string many = "INSERT INTO points(sid, time, step, epoch, value) VALUES (?, ?, ?, ?, ?)";
+    for (std::size_t i = 1; i < kRowsPerInsert; ++i) many += ", (?, ?, ?, ?, ?)";
+    insert_points_ = std::make_unique<Statement>(*db_, many.c_str());
     insert_log_ =
         std::make_unique<Statement>(*db_, "INSERT INTO logs(rid, time, node, level, message) VALUES (?, ?, ?, ?, ?)");
     insert_event_ =
@@ -749,13 +792,26 @@ class RunRecorder::Writer {
     thread_ = std::thread([this] { loop(); });
   }
 
+  // On the pipeline's threads: each point is queued as its series' number and four numbers. A
+  // series' node and metric name are copied once, when the run first shows it.
   void add_metrics(const std::vector<MetricPoint>& points) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (failed_ || stopping_ || metrics_.size() >= kMaxQueued) {
       dropped_.fetch_add(points.size(), std::memory_order_relaxed);
       return;
     }
-    metrics_.insert(metrics_.end(), points.begin(), points.end());
+    for (const MetricPoint& p : points) {
+      std::uint32_t series = 0;
+      if (auto at = series_.find(SeriesKey{p.node, p.name}); at != series_.end()) {
+        series = at->second;
+      } else {
+        series = static_cast<std::uint32_t>(names_.size());
+        names_.push_back({p.node, p.name});
+        // The key views the strings the list keeps (a deque's elements stay where they are).
+        series_.emplace(SeriesKey{names_.back().node, names_.back().name}, series);
+      }
+      metrics_.push_back({p.time, p.value, p.step, p.epoch, series});
+    }
     if (metrics_.size() >= kBatch) cv_.notify_one();
   }
 
@@ -815,8 +871,32 @@ class RunRecorder::Writer {
     double time;
     std::string kind, node, text;
   };
-  // A batch is committed when this many points wait, or every kInterval.
-  static constexpr std::size_t kBatch = 20000;
+  // A queued point: its series is the recorder's number of the run's (node, name).
+  struct Point {
+    double time;
+    double value;
+    std::int64_t step;
+    std::int64_t epoch;
+    std::uint32_t series;
+  };
+  struct SeriesName {
+    std::string node, name;
+  };
+  struct SeriesKey {
+    std::string_view node, name;
+    bool operator==(const SeriesKey& o) const noexcept { return node == o.node && name == o.name; }
+  };
+  struct SeriesHash {
+    std::size_t operator()(const SeriesKey& k) const noexcept {
+      std::size_t h = std::hash<std::string_view>()(k.name);
+      return h ^ (std::hash<std::string_view>()(k.node) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2));
+    }
+  };
+  // A batch is committed when this many points wait, or every kInterval; a transaction holds at
+  // most this many (about 450 KiB of write-ahead log).
+  static constexpr std::size_t kBatch = 10000;
+  // Points a statement inserts at once (5 parameters each, well below SQLite's limit of 32766).
+  static constexpr std::size_t kRowsPerInsert = 64;
   static constexpr std::chrono::milliseconds kInterval{250};
   // Past this many queued points (a disk far too slow), new points are dropped and counted.
   static constexpr std::size_t kMaxQueued = 4'000'000;
@@ -831,7 +911,8 @@ class RunRecorder::Writer {
   }
 
   void loop() {
-    std::vector<MetricPoint> metrics;
+    std::vector<Point> metrics;
+    std::vector<SeriesName> fresh;  // series the store does not have yet, in the recorder's order
     std::vector<LogRecord> logs;
     std::vector<Event> events;
     std::vector<ArtifactNote> artifacts;
@@ -846,6 +927,7 @@ class RunRecorder::Writer {
           continue;
         }
         // What a failed commit left is kept in front, in its order.
+        for (std::size_t i = sids_.size() + fresh.size(); i < names_.size(); ++i) fresh.push_back(names_[i]);
         if (metrics.empty()) {
           metrics.swap(metrics_);
         } else {
@@ -860,32 +942,65 @@ class RunRecorder::Writer {
                          std::make_move_iterator(artifacts_.end()));
         artifacts_.clear();
       }
-      bool committed = commit(metrics, logs, events, artifacts);
-      if (committed) {
-        written_.fetch_add(metrics.size());
-        metrics.clear();
-        logs.clear();
-        events.clear();
-        artifacts.clear();
-      }
+      // A transaction holds at most kBatch points: a long backlog goes in as several, each
+      // keeping the store's lock (and its write-ahead log's growth) short.
+      auto commit_all = [&] {
+        std::size_t done = 0;
+        bool committed = true;
+        do {
+          std::size_t n = std::min(kBatch, metrics.size() - done);
+          committed = commit(fresh, metrics.data() + done, n, logs, events, artifacts);
+          if (!committed) break;
+          written_.fetch_add(n);
+          done += n;
+          fresh.clear();
+          logs.clear();
+          events.clear();
+          artifacts.clear();
+        } while (done < metrics.size());
+        metrics.erase(metrics.begin(), metrics.begin() + static_cast<std::ptrdiff_t>(done));
+        if (failed_) {
+          dropped_.fetch_add(metrics.size());
+          metrics.clear();
+        }
+        return committed;
+      };
+      bool committed = commit_all();
       if (last) {
         // A busy store at the very end: a few more tries, then what is left is counted as dropped.
-        for (int attempt = 0; !committed && !failed_ && attempt < 3; ++attempt)
-          committed = commit(metrics, logs, events, artifacts);
-        if (!committed) dropped_.fetch_add(metrics.size());
+        for (int attempt = 0; !committed && !failed_ && attempt < 3; ++attempt) committed = commit_all();
+        dropped_.fetch_add(metrics.size());
         return;
       }
     }
   }
 
   // One transaction; false when it was rolled back (and then either retried later, or the store failed).
-  bool commit(const std::vector<MetricPoint>& metrics, const std::vector<LogRecord>& logs,
-              const std::vector<Event>& events, const std::vector<ArtifactNote>& artifacts) {
+  bool commit(const std::vector<SeriesName>& fresh, const Point* metrics, std::size_t count,
+              const std::vector<LogRecord>& logs, const std::vector<Event>& events,
+              const std::vector<ArtifactNote>& artifacts) {
+    std::size_t known = sids_.size();
     try {
       db_->exec("BEGIN IMMEDIATE", "starting a batch");
-      for (const auto& p : metrics) {
-        insert_metric_->bind(1, rid_).bind(2, p.time).bind_static(3, p.node).bind_static(4, p.name);
-        insert_metric_->bind(5, p.step).bind(6, p.epoch).bind(7, p.value).run("writing metric points");
+      for (const auto& f : fresh) {
+        insert_series_->bind(1, rid_).bind_static(2, f.node).bind_static(3, f.name).run("writing metric series");
+        sids_.push_back(sqlite3_last_insert_rowid(db_->handle));
+      }
+      // Every parameter is bound again for each row: no clearing between them.
+      std::size_t at = 0;
+      for (; at + kRowsPerInsert <= count; at += kRowsPerInsert) {
+        int i = 1;
+        for (std::size_t k = at; k < at + kRowsPerInsert; ++k, i += 5) {
+          const Point& p = metrics[k];
+          insert_points_->bind(i, sids_[p.series]).bind(i + 1, p.time).bind(i + 2, p.step);
+          insert_points_->bind(i + 3, p.epoch).bind(i + 4, p.value);
+        }
+        insert_points_->step_once("writing metric points");
+      }
+      for (; at < count; ++at) {
+        const Point& p = metrics[at];
+        insert_point_->bind(1, sids_[p.series]).bind(2, p.time).bind(3, p.step).bind(4, p.epoch).bind(5, p.value);
+        insert_point_->step_once("writing metric points");
       }
       for (const auto& l : logs) {
         insert_log_->bind(1, rid_).bind(2, l.time).bind_static(3, l.node).bind(4, std::string(to_string(l.level)));
@@ -908,7 +1023,7 @@ class RunRecorder::Writer {
         insert_checkpoint_->run("writing checkpoints");
       }
       heartbeat_->bind(1, now_s())
-          .bind(2, static_cast<std::int64_t>(metrics.size()))
+          .bind(2, static_cast<std::int64_t>(count))
           .bind(3, static_cast<std::int64_t>(dropped_.load()))
           .bind(4, rid_)
           .run("writing the heartbeat");
@@ -916,7 +1031,10 @@ class RunRecorder::Writer {
       return true;
     } catch (const StoreError& e) {
       int primary = db_->code() & 0xff;
-      insert_metric_->reset();
+      sids_.resize(known);  // the series rows went with the rollback
+      insert_series_->reset();
+      insert_point_->reset();
+      insert_points_->reset();
       insert_log_->reset();
       insert_event_->reset();
       insert_checkpoint_->reset();
@@ -928,7 +1046,7 @@ class RunRecorder::Writer {
       {
         std::lock_guard<std::mutex> lock(mutex_);
         failed_ = true;
-        dropped_.fetch_add(metrics.size() + metrics_.size());
+        dropped_.fetch_add(metrics_.size());  // the caller counts what it holds
         metrics_.clear();
       }
       report(std::string(e.what()) + "; what was committed before is kept" +
@@ -950,14 +1068,19 @@ class RunRecorder::Writer {
   std::unique_ptr<Db> db_;
   std::int64_t rid_ = -1;
   std::string id_;
-  std::unique_ptr<Statement> insert_metric_, insert_log_, insert_event_, insert_checkpoint_, drop_checkpoint_, clear_best_,
-      heartbeat_;
+  std::unique_ptr<Statement> insert_series_, insert_point_, insert_points_, insert_log_, insert_event_,
+      insert_checkpoint_, drop_checkpoint_, clear_best_, heartbeat_;
   std::thread thread_;
   std::mutex mutex_;
   std::condition_variable cv_;
   bool stopping_ = false;
   bool failed_ = false;
-  std::vector<MetricPoint> metrics_;
+  std::vector<Point> metrics_;
+  // The run's series in the order they first appeared, and their numbers (with mutex_ held).
+  std::deque<SeriesName> names_;
+  std::unordered_map<SeriesKey, std::uint32_t, SeriesHash> series_;
+  // The store's ids of the first series (the writer's thread only).
+  std::vector<std::int64_t> sids_;
   std::vector<LogRecord> logs_;
   std::vector<Event> events_;
   std::vector<ArtifactNote> artifacts_;

@@ -1,7 +1,6 @@
 // The run store, specified on real SQLite files: what a run records, how it is read back, and
 // what happens to damaged, newer, busy and abandoned stores.
 #include "run_store.hpp"
-#include "run_history.hpp"
 
 #include <sqlite3.h>
 #include <sys/wait.h>
@@ -10,9 +9,11 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <thread>
 
+#include "run_history.hpp"
 #include "test_nodes.hpp"
 
 using namespace tributary;
@@ -224,6 +225,176 @@ TEST_CASE("a store from a newer schema is refused, and left as it is") {
   CHECK_THROWS_WITH(core::RunStore(db.string()),
                     Catch::Contains("schema version " + std::to_string(core::kStoreSchemaVersion + 1)) &&
                         Catch::Contains("newer than this tributary's"));
+}
+
+namespace {
+
+// Schema 1 as tributary 0.2 created it, and what its recorder wrote.
+const char* const kSchema1 = R"(
+CREATE TABLE store_schema(version INTEGER NOT NULL);
+INSERT INTO store_schema(version) VALUES (1);
+CREATE TABLE runs(rid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
+  pipeline_path TEXT NOT NULL DEFAULT '', run_dir TEXT NOT NULL DEFAULT '', pipeline_text TEXT NOT NULL DEFAULT '',
+  status TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '', failed_node TEXT NOT NULL DEFAULT '',
+  start_time REAL NOT NULL, end_time REAL, heartbeat REAL, host TEXT NOT NULL DEFAULT '',
+  pid INTEGER NOT NULL DEFAULT 0, process TEXT NOT NULL DEFAULT '', version TEXT NOT NULL DEFAULT '',
+  threads INTEGER NOT NULL DEFAULT 0, resumed_from TEXT NOT NULL DEFAULT '', points INTEGER NOT NULL DEFAULT 0,
+  dropped INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE nodes(rid INTEGER NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL, family TEXT NOT NULL,
+  library TEXT NOT NULL, version TEXT NOT NULL);
+CREATE INDEX nodes_by_run ON nodes(rid);
+CREATE TABLE hyperparameters(rid INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+  PRIMARY KEY(rid, key)) WITHOUT ROWID;
+CREATE TABLE metrics(rid INTEGER NOT NULL, time REAL NOT NULL, node TEXT NOT NULL, name TEXT NOT NULL,
+  step INTEGER NOT NULL, epoch INTEGER NOT NULL, value REAL);
+CREATE INDEX metrics_by_run ON metrics(rid, name);
+CREATE TABLE logs(rid INTEGER NOT NULL, time REAL NOT NULL, node TEXT NOT NULL, level TEXT NOT NULL,
+  message TEXT NOT NULL);
+CREATE INDEX logs_by_run ON logs(rid);
+CREATE TABLE events(rid INTEGER NOT NULL, time REAL NOT NULL, kind TEXT NOT NULL, node TEXT NOT NULL,
+  text TEXT NOT NULL);
+CREATE INDEX events_by_run ON events(rid);
+CREATE TABLE checkpoints(rid INTEGER NOT NULL, time REAL NOT NULL, node TEXT NOT NULL, path TEXT NOT NULL,
+  step INTEGER NOT NULL, metrics TEXT NOT NULL DEFAULT '{}', best INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX checkpoints_by_run ON checkpoints(rid);
+INSERT INTO runs(rid, id, name, status, start_time, end_time, points) VALUES
+  (1, 'old-a', 'metrics', 'finished', 1796000000, 1796000100, 0),
+  (2, 'old-b', 'metrics', 'finished', 1796000001, 1796000101, 0);
+INSERT INTO hyperparameters VALUES (1, 'train.lr', '0.02'), (2, 'train.lr', '0.05');
+INSERT INTO logs VALUES (1, 1796000002, 'train', 'warn', 'the learning rate looks high');
+INSERT INTO checkpoints VALUES (2, 1796000050, 'train', '/tmp/old-b/step-90.pt', 90, '{"val/loss":0.4}', 1);
+)";
+
+std::string format_exact(double v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.17g", v);
+  return text;
+}
+
+std::vector<core::StoredMetric> all_points(core::RunStore& store, const std::string& id) {
+  std::vector<core::StoredMetric> out;
+  store.for_each_metric(id, "", [&](const core::StoredMetric& m) { out.push_back(m); });
+  return out;
+}
+
+std::string schema_of(const fs::path& db) {
+  sqlite3* handle = nullptr;
+  REQUIRE(sqlite3_open_v2(db.c_str(), &handle, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_stmt* q = nullptr;
+  std::string out;
+  REQUIRE(sqlite3_prepare_v2(handle,
+                             "SELECT (SELECT max(version) FROM store_schema) || ' ' || group_concat(name, ' ') FROM "
+                             "(SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name)",
+                             -1, &q, nullptr) == SQLITE_OK);
+  if (sqlite3_step(q) == SQLITE_ROW) out = reinterpret_cast<const char*>(sqlite3_column_text(q, 0));
+  sqlite3_finalize(q);
+  sqlite3_close(handle);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a store of schema 1 is migrated: every run's points are kept in their order, and new runs go on") {
+  fs::path db = fresh_store("schema1");
+  sql(db, kSchema1);
+  // Two runs' points, interleaved as two processes wrote them, in series that appear one after
+  // another; a NaN is kept as SQLite keeps it (NULL), read back as 0.
+  std::map<std::string, std::vector<core::StoredMetric>> written;
+  {
+    std::string insert = "BEGIN;";
+    const char* names[] = {"train/loss", "lr", "val/accuracy", "val/loss"};
+    for (int i = 0; i < 4000; ++i) {
+      std::string id = i % 3 == 0 ? "old-b" : "old-a";
+      core::StoredMetric m;
+      m.time = 1796000000.0 + i * 0.001;
+      m.node = i % 5 == 0 ? "eval" : "train";
+      m.name = names[(i / 7) % (1 + i / 1000)];
+      m.step = i;
+      m.epoch = i / 1000;
+      m.value = i == 1234 ? 0.0 : 1.0 / (1.0 + i % 97);
+      written[id].push_back(m);
+      char row[256];
+      std::snprintf(row, sizeof row, "INSERT INTO metrics VALUES (%d, %.17g, '%s', '%s', %lld, %lld, %s);",
+                    id == "old-a" ? 1 : 2, m.time, m.node.c_str(), m.name.c_str(), static_cast<long long>(m.step),
+                    static_cast<long long>(m.epoch), i == 1234 ? "NULL" : format_exact(m.value).c_str());
+      insert += row;
+    }
+    insert += "UPDATE runs SET points = (SELECT count(*) FROM metrics WHERE metrics.rid = runs.rid); COMMIT;";
+    sql(db, insert);
+  }
+  // A reader alone never migrates: it says what does.
+  CHECK_THROWS_WITH(core::RunStore(db.string(), core::StoreAccess::read),
+                    Catch::Contains("schema version 1") && Catch::Contains("older than this tributary's") &&
+                        Catch::Contains("brings it up to date"));
+  CHECK_THAT(schema_of(db), Catch::StartsWith("1 ") && Catch::Contains("metrics"));
+
+  core::RunStore store(db.string());
+  CHECK(schema_of(db) == std::to_string(core::kStoreSchemaVersion) +
+                             " checkpoints events hyperparameters logs nodes points runs series store_schema");
+  for (const char* id : {"old-a", "old-b"}) {
+    INFO(id);
+    const auto& expected = written[id];
+    auto got = all_points(store, id);
+    REQUIRE(got.size() == expected.size());
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      INFO(i);
+      CHECK(got[i].time == expected[i].time);
+      CHECK(got[i].node == expected[i].node);
+      CHECK(got[i].name == expected[i].name);
+      CHECK(got[i].step == expected[i].step);
+      CHECK(got[i].epoch == expected[i].epoch);
+      CHECK(got[i].value == expected[i].value);
+    }
+    CHECK(store.run(id).points == static_cast<std::int64_t>(expected.size()));
+    // The series in the order each first appeared, with their counts; each one's points in order.
+    std::vector<std::pair<std::string, std::string>> order;
+    std::map<std::pair<std::string, std::string>, std::vector<std::int64_t>> steps;
+    for (const auto& m : expected) {
+      auto key = std::make_pair(m.node, m.name);
+      if (steps.count(key) == 0) order.push_back(key);
+      steps[key].push_back(m.step);
+    }
+    auto series = store.metric_series(id);
+    REQUIRE(series.size() == order.size());
+    for (std::size_t i = 0; i < series.size(); ++i) {
+      CHECK(std::make_pair(series[i].node, series[i].name) == order[i]);
+      CHECK(series[i].count == static_cast<std::int64_t>(steps[order[i]].size()));
+      std::vector<std::int64_t> seen;
+      store.for_each_point(id, series[i].node, series[i].name,
+                           [&](const core::StoredMetric& m) { seen.push_back(m.step); });
+      CHECK(seen == steps[order[i]]);
+    }
+    // Each series' last and best.
+    for (const auto& s : store.metric_summaries(id)) {
+      double best = s.lower_is_better ? 1e9 : -1e9, last = 0;
+      for (const auto& m : expected) {
+        if (m.node != s.node || m.name != s.name) continue;
+        best = s.lower_is_better ? std::min(best, m.value) : std::max(best, m.value);
+        last = m.value;
+      }
+      CHECK(s.best == best);
+      CHECK(s.last == last);
+    }
+    auto headline = store.headline(id);
+    REQUIRE(headline);
+    CHECK(headline->name == "val/accuracy");
+  }
+  CHECK(store.hyperparameters("old-b") == std::vector<std::pair<std::string, std::string>>{{"train.lr", "0.05"}});
+  CHECK(store.logs("old-a").size() == 1);
+  REQUIRE(store.checkpoints("old-b").size() == 1);
+  CHECK(store.checkpoints("old-b")[0].best);
+
+  // The migrated store records new runs beside the old ones, and removes one run's points only.
+  run_recorded(db, "new-run");
+  CHECK(count(store, "new-run") == 1000);
+  store.remove("old-a");
+  CHECK(all_points(store, "old-b").size() == written["old-b"].size());
+  CHECK(store.runs().size() == 2);
+  core::StoreHistory history(db.string(), "");
+  auto past = history.series("old-b");
+  REQUIRE(!past.empty());
+  CHECK(past[0].node == written["old-b"][0].node);
+  CHECK(past[0].name == written["old-b"][0].name);
 }
 
 TEST_CASE("a run left running by a process that is gone is found interrupted, with its data") {
