@@ -216,8 +216,23 @@ nlohmann::json value_json(const tributary::Value& v) {
   return nullptr;
 }
 
-const char* path_role_text(tributary::PathRole role) {
-  return role == tributary::PathRole::input ? "input" : role == tributary::PathRole::output ? "output" : "";
+// The path role as a JSON value: input, output, input_folder, output_folder, input_any.
+const char* path_role_key(tributary::PathRole role) {
+  switch (role) {
+    case tributary::PathRole::input:
+      return "input";
+    case tributary::PathRole::output:
+      return "output";
+    case tributary::PathRole::input_folder:
+      return "input_folder";
+    case tributary::PathRole::output_folder:
+      return "output_folder";
+    case tributary::PathRole::input_any:
+      return "input_any";
+    case tributary::PathRole::none:
+      break;
+  }
+  return "";
 }
 
 nlohmann::json type_json(const NodeType& t) {
@@ -256,7 +271,7 @@ nlohmann::json type_json(const NodeType& t) {
                       {"required", p.required},
                       {"settable", p.settable}};
     if (!p.required) pj["default"] = value_json(p.default_value);
-    if (p.path != tributary::PathRole::none) pj["path"] = path_role_text(p.path);
+    if (p.path != tributary::PathRole::none) pj["path"] = path_role_key(p.path);
     if (p.min) pj["min"] = *p.min;
     if (p.max) pj["max"] = *p.max;
     if (!p.choices.empty()) pj["choices"] = p.choices;
@@ -340,7 +355,7 @@ int cmd_describe(const Options& o) {
     std::string c = param_constraints(p);
     if (!c.empty()) std::cout << " " << c;
     if (p.settable) std::cout << " [settable while running]";
-    if (p.path != tributary::PathRole::none) std::cout << " [" << path_role_text(p.path) << " file]";
+    if (p.path != tributary::PathRole::none) std::cout << " [" << tributary::to_string(p.path) << "]";
     std::cout << "\n      " << p.doc << "\n";
   }
   if (!t->spec.example().empty()) std::cout << "\nexample:\n" << t->spec.example() << "\n";

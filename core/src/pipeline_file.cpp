@@ -258,7 +258,8 @@ class Loader {
     }
   }
 
-  std::string expand(const std::string& text, const Location& where) {
+  // `from_environment`: set when the text starts with a variable the environment gave.
+  std::string expand(const std::string& text, const Location& where, bool* from_environment = nullptr) {
     std::string out;
     for (std::size_t i = 0; i < text.size(); ++i) {
       if (text[i] != '$' || i + 1 >= text.size() || text[i + 1] != '{') {
@@ -279,10 +280,13 @@ class Loader {
       std::optional<std::string> value;
       if (auto it = run_vars_.find(body); it != run_vars_.end()) {
         value = it->second;
-      } else if (options_.environment) {
-        value = options_.environment(body);
-      } else if (const char* env = std::getenv(body.c_str())) {
-        value = std::string(env);
+      } else {
+        if (options_.environment) {
+          value = options_.environment(body);
+        } else if (const char* env = std::getenv(body.c_str())) {
+          value = std::string(env);
+        }
+        if (value && i == 0 && from_environment != nullptr) *from_environment = true;
       }
       if (!value) value = fallback;
       if (!value) {
@@ -300,7 +304,11 @@ class Loader {
     if (auto* s = node.as_string()) {
       const std::string& text = s->get();
       if (text.rfind("${", 0) == 0 && text.find('}') == text.size() - 1) whole_variables_.insert(&node);
-      if (text.find("${") != std::string::npos) s->get() = expand(s->get(), at(s->source()));
+      if (text.find("${") != std::string::npos) {
+        bool from_environment = false;
+        s->get() = expand(s->get(), at(s->source()), &from_environment);
+        if (from_environment) from_environment_.insert(&node);
+      }
     } else if (auto* t = node.as_table()) {
       for (auto&& [k, v] : *t) expand_all(v);
     } else if (auto* a = node.as_array()) {
@@ -394,6 +402,7 @@ class Loader {
       if (key == "plugin") continue;
       n.params.push_back({key, to_value(v, key, n.locate(key))});
       if (whole_variables_.count(&v) != 0) n.whole_variables.push_back(key);
+      if (from_environment_.count(&v) != 0) n.from_environment.push_back(key);
     }
     decl.nodes.push_back(std::move(n));
   }
@@ -536,6 +545,7 @@ class Loader {
   const LoadOptions& options_;
   std::map<std::string, std::string> run_vars_;
   std::set<const toml::node*> whole_variables_;
+  std::set<const toml::node*> from_environment_;  // strings that start with an environment variable's value
   std::map<std::string, std::vector<TableEntry>> override_text_;
   std::map<std::string, std::vector<std::pair<std::string, Location>>> overridden_;
   std::map<std::string, Location> pipeline_overridden_;

@@ -61,7 +61,7 @@ namespace fs = std::filesystem;
 
 const char* kPathRule =
     "a relative path is relative to the pipeline file's folder, or to the current directory when "
-    "given with --set";
+    "given with --set or taken from an environment variable";
 
 // Input files exist and can be read; output files can be created; no file is written by two nodes
 // (their lines would tear each other) or written by one node while another reads it.
@@ -87,32 +87,37 @@ void check_paths(const Plan& plan, const PipelineDecl& decl, std::vector<Diagnos
       };
       std::error_code ec;
       const fs::file_status status = fs::status(path, ec);
-      if (fs::is_directory(status)) {
-        fail("'" + spec.name + "' names a directory, not a file: " + path);
+      const bool folder = spec.path == PathRole::input_folder || spec.path == PathRole::output_folder;
+      const bool input =
+          spec.path == PathRole::input || spec.path == PathRole::input_folder || spec.path == PathRole::input_any;
+      if (fs::exists(status) && spec.path != PathRole::input_any && fs::is_directory(status) != folder) {
+        fail("'" + spec.name + "' names a " + (folder ? "file, not a folder: " : "directory, not a file: ") + path);
         continue;
       }
-      if (spec.path == PathRole::input) {
+      if (input) {
         if (!fs::exists(status)) {
-          fail("input file " + path + " does not exist", kPathRule);
+          fail(std::string(to_string(spec.path)) + " " + path + " does not exist", kPathRule);
           continue;
         }
-        if (access(path.c_str(), R_OK) != 0) {
+        if (access(path.c_str(), fs::is_directory(status) ? R_OK | X_OK : R_OK) != 0) {
           fail("cannot read " + path + ": " + std::strerror(errno));
           continue;
         }
       } else {
         // The nearest folder that exists must let the missing ones, and the file, be created.
-        fs::path existing = fs::path(path).parent_path();
+        fs::path existing = folder && fs::exists(status) ? fs::path(path) : fs::path(path).parent_path();
         while (!existing.empty() && !fs::exists(existing, ec)) existing = existing.parent_path();
         if (!existing.empty() && !fs::is_directory(existing, ec)) {
           fail("cannot create " + path + ": " + existing.string() + " is not a folder");
           continue;
         }
         if (!existing.empty() && access(existing.c_str(), W_OK | X_OK) != 0) {
-          fail("cannot create " + path + " in " + existing.string() + ": " + std::strerror(errno));
+          fail("cannot " + std::string(folder && existing == fs::path(path) ? "write into " : "create ") + path +
+               (existing == fs::path(path) ? std::string() : " in " + existing.string()) + ": " + std::strerror(errno));
           continue;
         }
       }
+      if (folder || fs::is_directory(status)) continue;  // two nodes may share a folder
       fs::path file = fs::weakly_canonical(path, ec);
       if (ec) file = fs::path(path).lexically_normal();
       for (const auto& other : uses) {
@@ -176,8 +181,10 @@ std::vector<TableEntry> resolve_paths(const NodeDecl& decl, const NodeSpec& spec
     if (p == nullptr || p->path == PathRole::none || entry.value.type() != ValueType::string) continue;
     const std::string& text = entry.value.as_string();
     if (text.empty()) continue;
-    const bool from_command_line = std::any_of(decl.override_text.begin(), decl.override_text.end(),
-                                               [&](const TableEntry& given) { return given.key == entry.key; });
+    const bool from_command_line =
+        std::any_of(decl.override_text.begin(), decl.override_text.end(),
+                    [&](const TableEntry& given) { return given.key == entry.key; }) ||
+        std::find(decl.from_environment.begin(), decl.from_environment.end(), entry.key) != decl.from_environment.end();
     fs::path base = from_command_line ? fs::current_path() : fs::absolute(pipeline_file).parent_path();
     entry.value = Value((base / text).lexically_normal().string());
   }

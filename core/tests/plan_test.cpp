@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <fstream>
 
 #include "test_nodes.hpp"
 
@@ -197,6 +198,80 @@ TEST_CASE("an input file that does not exist is found before anything starts") {
   CHECK(e[0].message == "node 'src' (counter): input file " + here + "/no-such.csv does not exist");
   CHECK(e[0].where.to_string() == "test.toml:5:8");
   CHECK_THAT(e[0].hint, Catch::Contains("relative to the pipeline file's folder"));
+}
+
+TEST_CASE("folders a node reads must exist and be folders; folders it writes into must be makeable") {
+  namespace fs = std::filesystem;
+  const fs::path here = fs::current_path();
+  const fs::path dir = here / "plan-test-folders";
+  fs::remove_all(dir);
+  fs::create_directories(dir / "in");
+  std::ofstream(dir / "a-file") << "x";
+  auto with = [&](const std::string& key, const std::string& value) {
+    return plan_errors("[pipeline]\nlinks = [\"src -> sink\"]\n[nodes.src]\nplugin = \"counter\"\n" + key + " = \"" +
+                       value + "\"\n[nodes.sink]\nplugin = \"collect\"\n");
+  };
+  CHECK(with("data", (dir / "in").string()).empty());
+  CHECK(with("into", (dir / "out" / "deeper").string()).empty());
+  CHECK(with("either", (dir / "in").string()).empty());
+  CHECK(with("either", (dir / "a-file").string()).empty());
+
+  auto missing = with("data", "plan-test-folders/none");
+  REQUIRE(missing.size() == 1);
+  CHECK(missing[0].message == "node 'src' (counter): input folder " + (dir / "none").string() + " does not exist");
+  CHECK(missing[0].where.to_string() == "test.toml:5:8");
+  auto a_file = with("data", (dir / "a-file").string());
+  REQUIRE(a_file.size() == 1);
+  CHECK(a_file[0].message == "node 'src' (counter): 'data' names a file, not a folder: " + (dir / "a-file").string());
+  auto into_file = with("into", (dir / "a-file").string());
+  REQUIRE(into_file.size() == 1);
+  CHECK(into_file[0].message ==
+        "node 'src' (counter): 'into' names a file, not a folder: " + (dir / "a-file").string());
+  auto under_file = with("into", (dir / "a-file" / "x").string());
+  REQUIRE(under_file.size() == 1);
+  CHECK(under_file[0].message == "node 'src' (counter): cannot create " + (dir / "a-file" / "x").string() + ": " +
+                                     (dir / "a-file").string() + " is not a folder");
+  auto either = with("either", "plan-test-folders/none");
+  REQUIRE(either.size() == 1);
+  CHECK(either[0].message ==
+        "node 'src' (counter): input file or folder " + (dir / "none").string() + " does not exist");
+  fs::remove_all(dir);
+}
+
+TEST_CASE("a relative path is the file's folder's, unless it came from --set or starts with an environment variable") {
+  namespace fs = std::filesystem;
+  const fs::path here = fs::current_path();
+  const fs::path dir = here / "plan-test-relative";
+  fs::remove_all(dir);
+  fs::create_directories(dir / "pipelines" / "data");
+  fs::create_directories(dir / "data");
+  const std::string text =
+      "[pipeline]\nlinks = [\"a -> sink\", \"b -> sink\", \"c -> sink\"]\n"
+      "[nodes.a]\nplugin = \"counter\"\ndata = \"${DATA:-data}\"\n"
+      "[nodes.b]\nplugin = \"counter\"\ndata = \"${SET_HERE}\"\n"
+      "[nodes.c]\nplugin = \"counter\"\ndata = \"data\"\n"
+      "[nodes.sink]\nplugin = \"collect\"\n";
+  PluginRegistry registry;
+  testnodes::register_all(registry);
+  Logging logging(LogSettings{LogLevel::warn, {}, false});
+  LoadOptions options;
+  options.environment = [](const std::string& name) -> std::optional<std::string> {
+    if (name == "SET_HERE") return std::string("plan-test-relative/data");
+    return std::nullopt;
+  };
+  options.overrides = {"c.data=plan-test-relative/data"};
+  const fs::path file = dir / "pipelines" / "p.toml";
+  auto plan = build_plan(parse_pipeline(text, file.string(), options), registry, RunInfo{"test", "."}, logging);
+  auto data_of = [&](const std::string& name) {
+    for (const auto& n : plan.nodes) {
+      if (n.name == name) return n.params.get<std::string>("data");
+    }
+    return std::string();
+  };
+  CHECK(data_of("a") == (dir / "pipelines" / "data").string());  // the default, in the file
+  CHECK(data_of("b") == (dir / "data").string());                // from the environment
+  CHECK(data_of("c") == (dir / "data").string());                // from --set
+  fs::remove_all(dir);
 }
 
 TEST_CASE("an output file whose folder cannot be made is found before anything starts") {

@@ -109,6 +109,9 @@ class Counter final : public Node {
     spec.param<std::int64_t>("period_us", 0, "pause between packets").min(0);
     spec.param<bool>("big", false, "64 KiB packets, counted while alive");
     spec.param<std::string>("from", "", "a file it would read").input_path();
+    spec.param<std::string>("data", "", "a folder it would read").input_folder();
+    spec.param<std::string>("into", "", "a folder it would write into").output_folder();
+    spec.param<std::string>("either", "", "a file or a folder it would read").input_file_or_folder();
   }
   void configure(const Params& p) override {
     big_ = p.get<bool>("big");

@@ -81,6 +81,18 @@ ParamBuilder& ParamBuilder::output_path() {
   spec().path = PathRole::output;
   return *this;
 }
+ParamBuilder& ParamBuilder::input_folder() {
+  spec().path = PathRole::input_folder;
+  return *this;
+}
+ParamBuilder& ParamBuilder::output_folder() {
+  spec().path = PathRole::output_folder;
+  return *this;
+}
+ParamBuilder& ParamBuilder::input_file_or_folder() {
+  spec().path = PathRole::input_any;
+  return *this;
+}
 
 ParamBuilder NodeSpec::add(ParamSpec spec) {
   if (find_param(spec.name) != nullptr) throw std::logic_error("parameter '" + spec.name + "' declared twice");

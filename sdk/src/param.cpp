@@ -28,6 +28,24 @@ const char* to_string(ParamType type) noexcept {
   return "unknown";
 }
 
+const char* to_string(PathRole role) noexcept {
+  switch (role) {
+    case PathRole::none:
+      return "";
+    case PathRole::input:
+      return "input file";
+    case PathRole::output:
+      return "output file";
+    case PathRole::input_folder:
+      return "input folder";
+    case PathRole::output_folder:
+      return "output folder";
+    case PathRole::input_any:
+      return "input file or folder";
+  }
+  return "";
+}
+
 ParamError::ParamError(std::string param, const std::string& message)
     : std::runtime_error(message), param_(std::move(param)) {}
 ParamError::~ParamError() = default;

@@ -55,7 +55,8 @@ void Augment::declare(NodeSpec& spec) {
   spec.param<std::vector<std::string>>("splits", std::vector<std::string>{"train"},
                                        "which packets are augmented, by split: train, val, test, none (no split)")
       .choices({"train", "val", "test", "none"});
-  spec.param<std::string>("noise_dir", "", "folder of WAV files mixed in as background noise; empty: no noise");
+  spec.param<std::string>("noise_dir", "", "folder of WAV files mixed in as background noise; empty: no noise")
+      .input_folder();
   spec.param<double>("noise_prob", 1.0, "share of train audio packets that get noise").range(0.0, 1.0);
   spec.param<std::vector<double>>("snr_db", std::vector<double>{5.0, 20.0},
                                   "[min, max] signal-to-noise ratio in dB, drawn uniformly per packet");

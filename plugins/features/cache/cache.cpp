@@ -55,7 +55,7 @@ void Cache::declare(NodeSpec& spec) {
   spec.param<std::int64_t>("max_bytes", std::int64_t{1} << 30,
                            "tensor bytes kept in memory; the tensors of later items are spilled to a file in `dir`")
       .min(0);
-  spec.param<std::string>("dir", "", "folder of the spill file; empty: cache/ in the run directory");
+  spec.param<std::string>("dir", "", "folder of the spill file; empty: cache/ in the run directory").output_folder();
   spec.example(R"([pipeline]
 name  = "cache-demo"
 links = [ "tone -> cache", "cache -> mel", "mel -> export" ]

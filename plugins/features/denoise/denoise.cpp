@@ -23,7 +23,8 @@ void Denoise::declare(NodeSpec& spec) {
       .range(0.0, 600000.0);
   spec.param<std::string>("noise_path", "",
                           "stationary: a WAV recording of the noise alone for the profile (noisereduce's y_noise), "
-                          "at the audio's sample rate; instead of noise_ms");
+                          "at the audio's sample rate; instead of noise_ms")
+      .input_path();
   spec.param<double>("prop_decrease", 1.0, "how much of the noise to remove, 0..1").range(0.0, 1.0);
   spec.param<double>("n_std_thresh", 1.5,
                      "stationary: standard deviations above the noise mean a bin must be to pass; non-stationary "

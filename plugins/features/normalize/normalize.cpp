@@ -41,7 +41,8 @@ void Normalize::declare(NodeSpec& spec) {
       .choices({"train", "all"});
   spec.param<std::string>("stats_path", "",
                           "file: a text file, the means on the first line and the standard deviations on the "
-                          "second, one per bin (spaces or commas)");
+                          "second, one per bin (spaces or commas)")
+      .input_path();
   spec.param<double>("epsilon", 1e-8, "added to the variance before the square root").range(1e-30, 1.0);
   spec.example(R"([pipeline]
 name  = "normalize-demo"

@@ -82,7 +82,8 @@ void CheckpointSink::declare(NodeSpec& spec) {
       "writes a trainer's checkpoints atomically, keeps the last `keep` and the best, with a "
       "checkpoints.json manifest");
   spec.input(kIn);
-  spec.param<std::string>("dir", "", "the folder of the checkpoints; empty = <run directory>/checkpoints");
+  spec.param<std::string>("dir", "", "the folder of the checkpoints; empty = <run directory>/checkpoints")
+      .output_folder();
   spec.param<std::int64_t>("keep", 3, "how many of the latest checkpoints to keep, besides the best").min(1);
   spec.example(R"([nodes.ckpt]
 plugin = "checkpoint"
@@ -200,9 +201,9 @@ void CheckpointSink::flush(Emitter&) {
   for (const CheckpointEntry& e : entries_) {
     if (e.best) best = e.file;
   }
-  log().info("wrote ", written_, written_ == 1 ? " checkpoint" : " checkpoints", " (", written_bytes_, " bytes) to ", dir_,
-             failures_ > 0 ? "; " + std::to_string(failures_) + " failed" : std::string(), "; kept ", entries_.size(),
-             entries_.empty() ? std::string() : ": newest " + entries_.back().file,
+  log().info("wrote ", written_, written_ == 1 ? " checkpoint" : " checkpoints", " (", written_bytes_, " bytes) to ",
+             dir_, failures_ > 0 ? "; " + std::to_string(failures_) + " failed" : std::string(), "; kept ",
+             entries_.size(), entries_.empty() ? std::string() : ": newest " + entries_.back().file,
              best.empty() ? std::string() : ", best " + best);
 }
 

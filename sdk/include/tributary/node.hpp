@@ -65,8 +65,11 @@ class ParamBuilder {
   ParamBuilder& max(double max);
   ParamBuilder& choices(std::vector<std::string> choices);
   ParamBuilder& settable();
-  ParamBuilder& input_path();   // a file the node reads (see PathRole)
-  ParamBuilder& output_path();  // a file the node writes
+  ParamBuilder& input_path();     // a file the node reads (see PathRole)
+  ParamBuilder& output_path();    // a file the node writes
+  ParamBuilder& input_folder();   // a folder the node reads
+  ParamBuilder& output_folder();  // a folder the node writes into
+  ParamBuilder& input_file_or_folder();
 
  private:
   ParamSpec& spec();

@@ -23,10 +23,20 @@ enum class ParamType : std::uint8_t {
 };
 const char* to_string(ParamType type) noexcept;
 
-// A string parameter that names a file the node reads or writes. The loader resolves such a path
-// when it is relative, checks that an input exists and that an output can be created, and
-// refuses two nodes writing the same file.
-enum class PathRole : std::uint8_t { none, input, output };
+// A string parameter that names a file or folder the node reads or writes. The loader resolves
+// such a path when it is relative (to the pipeline file's folder; to the current directory when it
+// was given with --set or starts with an environment variable's value), checks that an input
+// exists (and is a file, or a folder) and that an output can be created, and refuses two nodes
+// writing the same file.
+enum class PathRole : std::uint8_t {
+  none,
+  input,          // a file the node reads
+  output,         // a file the node writes
+  input_folder,   // a folder the node reads
+  output_folder,  // a folder the node writes into (made when missing)
+  input_any,      // a file or a folder the node reads
+};
+const char* to_string(PathRole role) noexcept;  // "input file", "output folder", ...
 
 struct ParamSpec {
   std::string name;
