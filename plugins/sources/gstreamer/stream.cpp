@@ -183,6 +183,25 @@ StreamError error_of(GstMessage* message, const std::string& missing_plugin) {
   return StreamError(kind, source_of(message), text, debug_text);
 }
 
+// On the pad where a restarted head meets the rest: each new file would send its caps again, and
+// audioconvert and audioresample would negotiate again though nothing changed; tags are not read.
+GstPadProbeReturn skip_repeated_events(GstPad* pad, GstPadProbeInfo* info, gpointer) {
+  GstEvent* event = GST_PAD_PROBE_INFO_EVENT(info);
+  if (GST_EVENT_TYPE(event) == GST_EVENT_TAG) return GST_PAD_PROBE_DROP;
+  if (GST_EVENT_TYPE(event) != GST_EVENT_CAPS) return GST_PAD_PROBE_OK;
+  GstCaps* caps = nullptr;
+  gst_event_parse_caps(event, &caps);
+  bool same = false;
+  if (GstPad* peer = gst_pad_get_peer(pad)) {
+    if (GstCaps* current = gst_pad_get_current_caps(peer)) {
+      same = gst_caps_is_equal(caps, current) != 0;
+      gst_caps_unref(current);
+    }
+    gst_object_unref(peer);
+  }
+  return same ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
+}
+
 // Keeps a sample's buffer mapped for reading until the last tensor over it is gone.
 struct MappedSample {
   GstSample* sample = nullptr;
@@ -420,7 +439,15 @@ void GstStream::start(std::chrono::milliseconds preroll) {
     gst_app_sink_set_drop(sink, FALSE);
     // A pipeline restarted by its head stays playing: a flushed sink that waited for a preroll
     // would hold each file's first sample until the pipeline had gone to paused and back.
-    if (!options_.head.empty()) g_object_set(G_OBJECT(sink), "async", FALSE, nullptr);
+    if (!options_.head.empty()) {
+      g_object_set(G_OBJECT(sink), "async", FALSE, nullptr);
+      GstElement* last = gst_bin_get_by_name(GST_BIN(pipeline), options_.head.back().c_str());
+      if (GstPad* out = last != nullptr ? gst_element_get_static_pad(last, "src") : nullptr) {
+        gst_pad_add_probe(out, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, &skip_repeated_events, nullptr, nullptr);
+        gst_object_unref(out);
+      }
+      if (last != nullptr) gst_object_unref(last);
+    }
     if (state_->take) {
       GstAppSinkCallbacks callbacks{};
       callbacks.new_sample = &State::on_new_sample;
