@@ -1076,6 +1076,44 @@ path = "${RUN_DIR}/mel.jsonl"
   }
 }
 
+TEST_CASE("an indexed plugin library that no longer loads is refused with the loader's reason, and the type named") {
+  fs::path dir = fresh_dir("plugin-index-stale");
+  const fs::path plugins = dir / "plugins";
+  fs::create_directories(plugins);
+  for (const char* name : {"libdependent_plugin.so", "libtest_dependency.so"}) {
+    fs::copy_file(fs::path(TRIBUTARY_TEST_BINARY_DIR) / "dependent" / name, plugins / name);
+  }
+  ProcessOptions options = with_env("TRIBUTARY_PLUGIN_INDEX", (dir / "index.tsv").string());
+  options.cwd = dir.string();
+  fs::path file = write_file(dir / "p.toml", R"([pipeline]
+links = ["src -> out"]
+[nodes.src]
+plugin = "dependent_source"
+[nodes.out]
+plugin = "csv"
+path = "${RUN_DIR}/x.csv"
+)");
+  auto run = [&](const std::string& name) {
+    return cli(
+        {"run", file.string(), "--no-store", "--plugin-path", plugins.string(), "--run-dir", (dir / name).string()},
+        options);
+  };
+  auto first = run("first");
+  INFO(first.all());
+  REQUIRE(first.exit_code == 0);
+  CHECK_THAT(read_file(dir / "index.tsv"),
+             Catch::Contains("dependent_plugin.so\t") && Catch::Contains("\tdependent_source\n"));
+  // The plugin's file is as indexed, but a library it needs is gone.
+  fs::remove(plugins / "libtest_dependency.so");
+  auto second = run("second");
+  INFO(second.all());
+  CHECK(second.exit_code == 2);
+  CHECK_THAT(second.err, Catch::Contains("plugin 'dependent_source' for node 'src' could not be loaded") &&
+                             Catch::Contains("refused: " + (plugins / "libdependent_plugin.so").string()) &&
+                             Catch::Contains("libtest_dependency.so"));
+  CHECK_FALSE(fs::exists(dir / "second" / "x.csv"));
+}
+
 TEST_CASE("a run loads only the plugin libraries its node types need, from an index it keeps up to date") {
   fs::path dir = fresh_dir("plugin-index");
   const fs::path index = dir / "cache" / "plugin-index.tsv";

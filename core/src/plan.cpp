@@ -188,7 +188,13 @@ NodePlan plan_node(const NodeDecl& n, const PipelineDecl& decl, const PluginRegi
   node.where = n.where;
   if (!n.plugin.empty()) {
     node.type = registry.find(n.plugin);
-    if (node.type == nullptr) {
+    const auto known = registry.type_names();
+    if (node.type == nullptr && std::find(known.begin(), known.end(), n.plugin) != known.end()) {
+      // The plugin index names a library for it, which did not load this time.
+      std::string hint = "rebuild or reinstall the plugin; `tributary plugins` checks every library";
+      for (const auto& r : registry.refused()) hint += "\n  refused: " + r.path + " " + r.reason;
+      found.fail(n.plugin_where, "plugin '" + n.plugin + "' for node '" + n.name + "' could not be loaded", hint);
+    } else if (node.type == nullptr) {
       found.fail(n.plugin_where, "unknown plugin '" + n.plugin + "' for node '" + n.name + "'",
                  unknown_plugin_hint(n.plugin, registry));
     }
