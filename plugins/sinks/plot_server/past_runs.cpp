@@ -23,7 +23,8 @@ Json run_json(const PastRun& r) {
          {"end_time", r.end_time > 0 ? Json(r.end_time) : Json(nullptr)},
          {"duration_s", r.end_time > 0 ? Json(r.end_time - r.start_time) : Json(nullptr)},
          {"points", r.points}};
-  j["headline"] = r.headline.empty() ? Json(nullptr) : Json{{"name", r.headline}, {"value", number_or_null(r.headline_value)}};
+  j["headline"] =
+      r.headline.empty() ? Json(nullptr) : Json{{"name", r.headline}, {"value", number_or_null(r.headline_value)}};
   return j;
 }
 
@@ -49,8 +50,9 @@ void PastRuns::stop() {
     left.swap(pending_);
   }
   wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  // Those waiting hear at once; a read under way is let finish.
   for (auto& [request, respond] : left) respond(error_response(503, "the dashboard is stopping"));
+  if (thread_.joinable()) thread_.join();
 }
 
 bool PastRuns::handle(const HttpRequest& request, const std::function<void(HttpResponse)>& respond) {
@@ -65,8 +67,9 @@ bool PastRuns::handle(const HttpRequest& request, const std::function<void(HttpR
   if (history_ == nullptr) {
     if (path == kPrefix) {
       respond(json_response(200, Json{{"available", false},
-                                      {"reason", "this run is not recorded in a run store (--no-store), so there are "
-                                                 "no past runs to show"},
+                                      {"reason",
+                                       "this run is not recorded in a run store (--no-store), so there are "
+                                       "no past runs to show"},
                                       {"current", nullptr},
                                       {"runs", Json::array()}}));
     } else {
@@ -82,8 +85,8 @@ bool PastRuns::handle(const HttpRequest& request, const std::function<void(HttpR
       return true;
     }
   }
-  respond(error_response(503, "too many past-run requests at once (" + std::to_string(kMaxPending) +
-                                  " waiting); try again in a moment"));
+  respond(error_response(
+      503, "too many past-run requests at once (" + std::to_string(kMaxPending) + " waiting); try again in a moment"));
   return true;
 }
 
@@ -127,20 +130,21 @@ HttpResponse PastRuns::answer(const HttpRequest& request) {
   const auto id = percent_decode(rest.substr(0, slash), false);
   const std::string tail = slash == std::string::npos ? "" : rest.substr(slash + 1);
   if (!id || id->empty() || (tail != "series" && tail.rfind("series/", 0) != 0)) {
-    return error_response(404, "no route " + path + "; see API.md: /api/runs, /api/runs/ID/series, "
-                                                    "/api/runs/ID/series/NAME");
+    return error_response(404, "no route " + path +
+                                   "; see API.md: /api/runs, /api/runs/ID/series, "
+                                   "/api/runs/ID/series/NAME");
   }
   if (tail == "series") {
     Json list = Json::array();
     for (const PastSeries& s : history_->series(*id)) {
-      list.push_back(
-          Json{{"name", s.node + ":" + s.name}, {"node", s.node}, {"metric", s.name}, {"length", s.points}});
+      list.push_back(Json{{"name", s.node + ":" + s.name}, {"node", s.node}, {"metric", s.name}, {"length", s.points}});
     }
     return json_response(200, Json{{"run", *id}, {"series", std::move(list)}});
   }
   // NODE:METRIC (node names hold no ':'), read straight from the store's index.
   const auto name = percent_decode(tail.substr(std::string("series/").size()), false);
-  if (!name || name->empty()) return error_response(400, "a series name, percent-encoded, follows /api/runs/ID/series/");
+  if (!name || name->empty())
+    return error_response(400, "a series name, percent-encoded, follows /api/runs/ID/series/");
   const std::size_t colon = name->find(':');
   std::size_t points = 2000;
   if (auto it = query.find("points"); it != query.end())
@@ -152,15 +156,18 @@ HttpResponse PastRuns::answer(const HttpRequest& request) {
   };
   std::vector<Row> rows;
   if (colon != std::string::npos) {
-    history_->points(*id, name->substr(0, colon), name->substr(colon + 1),
-                     [&](const MetricPoint& p) { rows.push_back({p.step, p.value, p.time}); });
+    history_->points(*id, name->substr(0, colon), name->substr(colon + 1), [&](const MetricPoint& p) {
+      rows.push_back({p.step, p.value, p.time});
+    });
   } else {
     history_->series(*id);  // an unknown id is still answered with the nearest ones
   }
   if (rows.empty())
-    return error_response(404, "run " + *id + " has no series '" + *name + "'; GET /api/runs/" + *id + "/series lists them");
+    return error_response(404,
+                          "run " + *id + " has no series '" + *name + "'; GET /api/runs/" + *id + "/series lists them");
   Json out = Json::array();
-  for (std::size_t i : decimated_indices(rows.size(), [&](std::size_t k) { return rows[k].value; }, points)) {
+  for (std::size_t i : decimated_indices(
+           rows.size(), [&](std::size_t k) { return rows[k].value; }, points)) {
     const Row& r = rows[i];
     out.push_back(Json::array({r.step, number_or_null(r.value), r.time}));
   }
