@@ -67,3 +67,26 @@ TEST_CASE("model spec: an unknown kind, key or value is refused naming the dotte
   std::tie(param, message) = error_of(Value("mlp"));
   CHECK(param == "model");
 }
+
+TEST_CASE("model spec: autoencoders (dense, conv) and torchscript models with their defaults") {
+  const auto dense = parse_model_spec(table({{"kind", "autoencoder"}}));
+  CHECK(dense.kind == ModelKind::autoencoder);
+  CHECK_FALSE(dense.conv);
+  CHECK(dense.hidden == std::vector<std::int64_t>{128, 32});
+  CHECK(dense.reconstructs());
+  const auto conv = parse_model_spec(table({{"kind", "autoencoder"}, {"conv", true}}));
+  CHECK(conv.conv);
+  CHECK(conv.channels == std::vector<std::int64_t>{16, 32});
+  const auto by_channels = parse_model_spec(table({{"kind", "autoencoder"}, {"channels", std::vector<Value>{4}}}));
+  CHECK(by_channels.conv);
+  CHECK(by_channels.channels == std::vector<std::int64_t>{4});
+  const auto script = parse_model_spec(table({{"kind", "torchscript"}, {"path", "m.pt"}}));
+  CHECK(script.path == "m.pt");
+  CHECK(script.loss == "cross_entropy");
+  CHECK_FALSE(script.reconstructs());
+  CHECK(parse_model_spec(table({{"kind", "torchscript"}, {"path", "m.pt"}, {"loss", "mse"}})).reconstructs());
+  CHECK(error_of(table({{"kind", "torchscript"}})).first == "model.path");
+  CHECK(error_of(table({{"kind", "torchscript"}, {"path", "m.pt"}, {"hidden", std::vector<Value>{3}}})).first ==
+        "model.hidden");
+  CHECK(error_of(table({{"kind", "autoencoder"}, {"conv", 1}})).first == "model.conv");
+}

@@ -102,7 +102,7 @@ TEST_CASE("trainer: online, the train figures are over the last `window` steps")
   }
 }
 
-TEST_CASE("trainer: online, a classifier learns labelled blobs as they come; val kept for the end") {
+TEST_CASE("trainer: online, a classifier learns labelled blobs as they come, and val is kept for the end") {
   std::mt19937 rng(3);
   std::normal_distribution<float> noise(0.0f, 0.5f);
   auto h = NodeHarness::of<Trainer>({{"model", model({{"kind", "linear"}})},

@@ -1129,8 +1129,9 @@ Trainer::~Trainer() = default;
 void Trainer::declare(NodeSpec& spec) {
   spec.summary(
       "trains a LibTorch model on the packets it receives: a classifier (linear, mlp, cnn) on labelled examples, "
-      "or an autoencoder (dense or conv; MSE reconstruction, no labels); epochs from the stream's markers, val "
-      "after each epoch, test at the end; metrics and checkpoints");
+      "an autoencoder (dense or conv; MSE reconstruction, no labels), or a TorchScript module made in Python; in "
+      "epochs from the stream's markers (val after each, test at the end) or online from a live source (a replay "
+      "buffer, a step every step_every packets); metrics and checkpoints");
   spec.input(kIn);
   spec.output(kMetrics);
   spec.output(kCheckpoint);
@@ -1168,7 +1169,8 @@ void Trainer::declare(NodeSpec& spec) {
   spec.param<std::int64_t>("eval_buffer", 100000, "val and test examples kept per epoch for evaluation").min(1);
   spec.param<std::string>("monitor", "val/loss",
                           "the metric whose best value marks the best checkpoint (lower is better for losses, "
-                          "fpr and fnr, higher for the rest)");
+                          "fpr and fnr, higher for the rest): a val/ metric in epoch mode; online, train/loss (the "
+                          "default there) or train/accuracy; an autoencoder only has losses");
   spec.param<std::int64_t>("checkpoint_every", 0, "emit a checkpoint every this many steps; 0 = off").min(0);
   spec.param<double>("checkpoint_every_s", 0.0, "emit a checkpoint every this many seconds; 0 = off").min(0.0);
   spec.param<bool>("checkpoint_best", true, "emit a checkpoint on every new best of `monitor`");

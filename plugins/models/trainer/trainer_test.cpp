@@ -130,7 +130,7 @@ std::string save(const PacketPtr& checkpoint, const fs::path& dir) {
 
 }  // namespace
 
-TEST_CASE("trainer: a linear model learns separable blobs; val after each epoch marker, test at the end") {
+TEST_CASE("trainer: a linear model learns separable blobs, val after each epoch marker, test at the end") {
   const auto rows = blobs(400, 4, 8, 1);
   auto h = NodeHarness::of<Trainer>({{"model", model({{"kind", "linear"}})}, {"lr", 0.05}, {"batch", 15}});
   h.start();
@@ -166,7 +166,7 @@ TEST_CASE("trainer: a linear model learns separable blobs; val after each epoch 
   CHECK(h.markers("metrics")[2].epoch == 2);
 }
 
-TEST_CASE("trainer: an mlp with sgd, adam and adamw lowers the loss; class names come from the source") {
+TEST_CASE("trainer: an mlp with sgd, adam and adamw lowers the loss, class names come from the source") {
   const auto rows = blobs(300, 3, 6, 2);
   for (const char* optimizer : {"sgd", "adam", "adamw"}) {
     INFO(optimizer);
@@ -251,7 +251,7 @@ TEST_CASE("trainer: set lr and checkpoint take effect between packets and reply 
   CHECK_FALSE(c.attribute("best")->as_bool());
 }
 
-TEST_CASE("trainer: checkpoints on a new best, on schedule and at the end; resume continues exactly") {
+TEST_CASE("trainer: checkpoints on a new best, on schedule and at the end, resume continues exactly") {
   const auto rows = blobs(200, 3, 6, 5);
   const std::vector<TableEntry> params{
       {"model", model({{"kind", "mlp"}, {"hidden", std::vector<Value>{12}}, {"dropout", 0.1}})},
