@@ -1,11 +1,11 @@
 #include "plugin_registry.hpp"
 
-#include <algorithm>
-#include <boost/dll/runtime_symbol_info.hpp>
-#include <boost/dll/shared_library.hpp>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <boost/dll/runtime_symbol_info.hpp>
+#include <boost/dll/shared_library.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -62,8 +62,8 @@ std::optional<Stamp> stamp_of(const std::string& path) {
 }
 
 std::string index_header() {
-  return "tributary plugin index 1\tABI " + std::to_string(TRIBUTARY_ABI_VERSION) + " " +
-         hex(abi::kStdLibrary) + " " + hex(abi::kSdkLayout) + " " + TRIBUTARY_VERSION_STRING;
+  return "tributary plugin index 1\tABI " + std::to_string(TRIBUTARY_ABI_VERSION) + " " + hex(abi::kStdLibrary) + " " +
+         hex(abi::kSdkLayout) + " " + TRIBUTARY_VERSION_STRING;
 }
 
 std::map<std::string, IndexEntry> read_index(const std::string& path) {
@@ -116,9 +116,7 @@ void write_index(const std::string& path, const std::map<std::string, IndexEntry
   if (ec) std::filesystem::remove(temp, ec);
 }
 
-bool plain_name(const std::string& name) {
-  return !name.empty() && name.find_first_of(",\t\n") == std::string::npos;
-}
+bool plain_name(const std::string& name) { return !name.empty() && name.find_first_of(",\t\n") == std::string::npos; }
 
 }  // namespace
 
@@ -138,7 +136,16 @@ std::string PluginRegistry::default_index_path() {
   return base + "/tributary/plugin-index.tsv";
 }
 
+struct PluginRegistry::Index {
+  std::map<std::string, IndexEntry> entries;
+};
+
 PluginRegistry::PluginRegistry() = default;
+
+void PluginRegistry::use_index(std::string index_path) {
+  index_path_ = std::move(index_path);
+  index_.reset();
+}
 
 PluginRegistry::~PluginRegistry() {
   // Types hold std::function objects whose code lives in the libraries: drop them first.
@@ -157,7 +164,8 @@ void PluginRegistry::load_folder(const std::string& folder) {
     if (entry.is_regular_file(ec) && entry.path().extension() == ".so") files.push_back(entry.path().string());
   }
   std::sort(files.begin(), files.end());
-  auto index = read_index(index_path_);
+  if (!index_) index_ = std::make_unique<Index>(Index{read_index(index_path_)});
+  auto& index = index_->entries;
   bool changed = false;
   for (const auto& f : files) {
     const auto stamp = stamp_of(f);
@@ -293,7 +301,8 @@ bool PluginRegistry::claim(const std::string& name, const std::string& path) con
     owners_.emplace_back(name, path);
     return true;
   }
-  if (*had != path) warnings_.push_back("node type '" + name + "' from " + path + " is ignored: " + *had + " already provides it");
+  if (*had != path)
+    warnings_.push_back("node type '" + name + "' from " + path + " is ignored: " + *had + " already provides it");
   return false;
 }
 
@@ -341,7 +350,8 @@ std::vector<std::string> PluginRegistry::type_names() const {
 }
 
 std::size_t PluginRegistry::deferred() const noexcept {
-  return static_cast<std::size_t>(std::count_if(deferred_.begin(), deferred_.end(), [](const Deferred& d) { return !d.tried; }));
+  return static_cast<std::size_t>(
+      std::count_if(deferred_.begin(), deferred_.end(), [](const Deferred& d) { return !d.tried; }));
 }
 
 std::vector<std::string> default_plugin_folders() {

@@ -35,7 +35,7 @@ class PluginRegistry {
   void load_folder(const std::string& folder);
   // The index file: `index_path` empty: none (every library is loaded at once).
   // By default: $TRIBUTARY_PLUGIN_INDEX ("off": none), else the user's cache folder.
-  void use_index(std::string index_path) { index_path_ = std::move(index_path); }
+  void use_index(std::string index_path);
   static std::string default_index_path();
   // Loads one library; returns false (and records why) when it is refused.
   bool load_library(const std::string& path);
@@ -44,7 +44,7 @@ class PluginRegistry {
 
   // Loads the type's library first when it is not loaded yet.
   const NodeType* find(std::string_view name) const noexcept;
-  std::vector<const NodeType*> types() const;  // sorted by name; loads every library
+  std::vector<const NodeType*> types() const;   // sorted by name; loads every library
   std::vector<std::string> type_names() const;  // sorted; loads nothing
   // Libraries found but not loaded, since nothing needed their types.
   std::size_t deferred() const noexcept;
@@ -67,6 +67,9 @@ class PluginRegistry {
   bool claim(const std::string& name, const std::string& path) const;
 
   std::string index_path_ = default_index_path();
+  // The index as read on the first load_folder() (and kept up to date): read once per registry.
+  struct Index;
+  std::unique_ptr<Index> index_;
   // Loading on demand changes what the registry holds, not what it answers: mutable.
   mutable std::vector<std::unique_ptr<Loaded>> loaded_;
   mutable std::vector<std::unique_ptr<NodeType>> types_;
