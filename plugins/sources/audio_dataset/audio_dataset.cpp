@@ -100,7 +100,9 @@ void AudioDataset::declare(NodeSpec& spec) {
   spec.param<bool>("cache", false,
                    "keep decoded clips in memory after the first epoch (rate x clip_ms x 4 bytes each)");
   spec.param<std::int64_t>("decoders", 2,
-                           "files decoded at the same time, ahead of the one being emitted (order is kept)")
+                           "files other than WAV decoded at the same time on threads of their own, ahead of the one "
+                           "being emitted (order is kept); WAV files are decoded on the node's thread as their turn "
+                           "comes")
       .range(1, 64);
   spec.param<std::vector<std::string>>("extensions", {".wav", ".flac", ".ogg", ".opus", ".mp3"},
                                        "file name endings read from a folder (case-insensitive)");
@@ -299,14 +301,11 @@ void AudioDataset::end_epoch(Emitter& out) {
   context().metric("dataset/epoch_clips", static_cast<double>(emitted_in_epoch_), -1, epoch_);
 }
 
-// The clip a WAV pipeline fills: written on GStreamer's streaming thread, waited for on the node's.
+// The clip the WAV pipeline fills, on the node's thread as it feeds the pipeline a file.
 struct AudioDataset::WavDecoder {
-  std::mutex mutex;
-  std::condition_variable changed;
   Tensor clip;
   std::size_t wanted = 0;
   std::size_t filled = 0;
-  bool done = false;                  // the clip is full, the file ended, or GStreamer failed
   std::unique_ptr<GstStream> stream;  // last: stopped before the clip it fills goes
 };
 
@@ -348,96 +347,67 @@ Tensor AudioDataset::decode_with(const std::string& path, const char* parser) co
   return clip;
 }
 
-std::unique_ptr<AudioDataset::WavDecoder> AudioDataset::start_wav(const Item& item) {
-  std::unique_ptr<WavDecoder> decoder;
-  if (!idle_wav_.empty()) {
-    decoder = std::move(idle_wav_.back());
-    idle_wav_.pop_back();
-  } else {
-    decoder = std::make_unique<WavDecoder>();
-  }
-  WavDecoder& d = *decoder;
-  const std::int64_t samples = static_cast<std::int64_t>(rate_) * clip_ms_ / 1000;
-  const auto arm = [&d, samples, this] {  // nothing of the last file runs any more
-    std::lock_guard<std::mutex> lock(d.mutex);
-    d.clip = Tensor::zeros(DType::f32, {samples, channels_});
-    d.wanted = static_cast<std::size_t>(samples) * static_cast<std::size_t>(channels_);
-    d.filled = 0;
-    d.done = false;
-  };
-  if (d.stream) {
-    d.stream->restart({{"src", "location", item.path}}, std::chrono::seconds(10), arm);
-    return decoder;
-  }
-  arm();
-  GstStream::Options options;
-  options.description = "filesrc name=src ! wavparse name=parse ! audioconvert ! audioresample";
-  options.properties.push_back({"src", "location", item.path});
-  options.caps = concat("audio/x-raw,format=F32LE,layout=interleaved,rate=", rate_, ",channels=", channels_);
-  options.head = {"src", "parse"};
-  d.stream = std::make_unique<GstStream>(std::move(options));
-  // Decoding stops once the clip is full: the rest of a long file is never read.
-  d.stream->on_sample_until(
-      [&d](MediaSample&& sample) {
-        const Tensor buffer = audio_tensor(sample);
-        std::lock_guard<std::mutex> lock(d.mutex);
-        const auto n = std::min(d.wanted - d.filled, static_cast<std::size_t>(buffer.numel()));
-        std::memcpy(d.clip.data<float>() + d.filled, buffer.data<float>(), n * sizeof(float));
-        d.filled += n;
-        if (d.filled < d.wanted) return true;
-        d.done = true;
-        d.changed.notify_all();
-        return false;
-      },
-      [&d] {
-        std::lock_guard<std::mutex> lock(d.mutex);
-        d.done = true;
-        d.changed.notify_all();
-      });
-  d.stream->start();
-  return decoder;
-}
-
-AudioDataset::Decoded AudioDataset::finish_wav(std::unique_ptr<WavDecoder> decoder, const Item& item) {
-  WavDecoder& d = *decoder;
+AudioDataset::Decoded AudioDataset::decode_wav(const Item& item) {
+  std::string bytes;
   {
-    std::unique_lock<std::mutex> lock(d.mutex);
-    while (!d.done) {
-      if (context().stop_requested() || cancel_.load()) return {std::nullopt, "stopped"};
-      d.changed.wait_for(lock, kPollSlice);
+    std::ifstream in(item.path, std::ios::binary);
+    if (!in) return {std::nullopt, std::string("cannot open it: ") + std::strerror(errno)};
+    in.seekg(0, std::ios::end);
+    const std::streamoff size = in.tellg();
+    in.seekg(0, std::ios::beg);
+    bytes.resize(size > 0 ? static_cast<std::size_t>(size) : 0);
+    if (size < 0 || !in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()))) {
+      return {std::nullopt, std::string("cannot read it: ") + std::strerror(errno)};
     }
   }
+  if (!wav_) {
+    wav_ = std::make_unique<WavDecoder>();
+    WavDecoder& d = *wav_;
+    GstStream::Options options;
+    options.description = "wavparse name=parse ! audioconvert ! audioresample";
+    options.caps = concat("audio/x-raw,format=F32LE,layout=interleaved,rate=", rate_, ",channels=", channels_);
+    options.head = {"parse"};
+    options.fed = true;
+    d.stream = std::make_unique<GstStream>(std::move(options));
+    // Decoding stops once the clip is full: the rest of a long file is never decoded.
+    d.stream->on_sample_until([&d](MediaSample&& sample) {
+      const Tensor buffer = audio_tensor(sample);
+      const auto n = std::min(d.wanted - d.filled, static_cast<std::size_t>(buffer.numel()));
+      std::memcpy(d.clip.data<float>() + d.filled, buffer.data<float>(), n * sizeof(float));
+      d.filled += n;
+      return d.filled < d.wanted;
+    });
+    try {
+      d.stream->start();
+    } catch (...) {
+      wav_.reset();
+      throw;
+    }
+  }
+  WavDecoder& d = *wav_;
+  const std::int64_t samples = static_cast<std::int64_t>(rate_) * clip_ms_ / 1000;
+  d.clip = Tensor::zeros(DType::f32, {samples, channels_});
+  d.wanted = static_cast<std::size_t>(samples) * static_cast<std::size_t>(channels_);
+  d.filled = 0;
   try {
-    d.stream->wait(std::chrono::milliseconds(0));  // throws what GStreamer reported
+    d.stream->feed(std::move(bytes));
   } catch (const std::exception&) {
     // A file named .wav that wavparse refuses (another format, or broken): decodebin finds out.
+    wav_.reset();
     return decode(item);
   }
-  Decoded decoded;
-  {
-    std::lock_guard<std::mutex> lock(d.mutex);
-    decoded.clip = std::move(d.clip);
-  }
-  idle_wav_.push_back(std::move(decoder));
-  return decoded;
+  return {std::move(d.clip), {}};
 }
 
 void AudioDataset::decode_ahead() {
   while (ahead_.size() < static_cast<std::size_t>(decoders_) && ahead_cursor_ < order_.size()) {
     const std::size_t index = order_[ahead_cursor_++];
     if (unreadable_[index] || (cache_ && cached_[index])) continue;
-    const Item& item = items_[index];
     Ahead entry;
     entry.index = index;
-    std::error_code ec;
-    if (item.wav && fs::is_regular_file(item.path, ec)) {
-      try {
-        entry.wav = start_wav(item);
-      } catch (const std::exception&) {
-        entry.wav.reset();  // a pipeline that would not start: decodebin says why
-      }
+    if (!items_[index].wav) {
+      entry.other = std::async(std::launch::async, [this, index] { return decode(items_[index]); });
     }
-    if (!entry.wav) entry.other = std::async(std::launch::async, [this, index] { return decode(items_[index]); });
     ahead_.push_back(std::move(entry));
   }
 }
@@ -452,7 +422,10 @@ std::optional<Tensor> AudioDataset::take_clip(std::size_t index) {
   Ahead entry = std::move(ahead_.front());
   ahead_.pop_front();
   const Item& item = items_[index];
-  Decoded decoded = entry.wav ? finish_wav(std::move(entry.wav), item) : entry.other.get();
+  std::error_code ec;
+  Decoded decoded = entry.other                          ? entry.other->get()
+                    : fs::is_regular_file(item.path, ec) ? decode_wav(item)
+                                                         : decode(item);  // decode() says what the path is
   if (context().stop_requested()) return std::nullopt;
   decode_ahead();
   if (!decoded.clip) {
@@ -472,7 +445,7 @@ void AudioDataset::stop() {
   cancel_.store(true);
   ahead_.clear();  // waits for the decoders, which give up at once
   cancel_.store(false);
-  idle_wav_.clear();
+  wav_.reset();
 }
 
 AudioDataset::AudioDataset() = default;

@@ -9,12 +9,10 @@
 //   shuffle = true
 //   epochs = 10
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <future>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -65,12 +63,11 @@ class AudioDataset final : public Node {
   Decoded decode(const Item& item) const;
   // Decodes through `parser` (decodebin); throws what GStreamer reported.
   Tensor decode_with(const std::string& path, const char* parser) const;
-  // A WAV pipeline and the clip it fills on GStreamer's own streaming thread.
+  // A WAV pipeline fed from the node's thread and the clip it fills.
   struct WavDecoder;
-  // Starts a WAV file on a kept pipeline (or a new one), which fills the clip by itself.
-  std::unique_ptr<WavDecoder> start_wav(const Item& item);
-  // Waits for a WAV file started by start_wav; a file wavparse refuses gets decodebin.
-  Decoded finish_wav(std::unique_ptr<WavDecoder> decoder, const Item& item);
+  // Decodes a WAV file on the node's thread through the kept pipeline; a file wavparse refuses
+  // gets decodebin.
+  Decoded decode_wav(const Item& item);
   // Starts decoding the files at the next positions of the epoch, up to `decoders_` at once.
   void decode_ahead();
   // The clip at the cursor: waits for its decoding, fails or skips (logged, counted) what failed.
@@ -104,15 +101,14 @@ class AudioDataset final : public Node {
   std::int64_t skipped_ = 0;
   bool started_ = false;
   std::atomic<bool> cancel_{false};  // decoders give up when set
-  // WAV pipelines not in use, kept to be restarted on the next file: only the file source and
-  // wavparse start again; the converter and resampler keep running with their filters.
-  std::vector<std::unique_ptr<WavDecoder>> idle_wav_;
-  // Decodings under way for positions cursor_, cursor_ + 1... of the epoch, in order: a WAV file
-  // on a pipeline of its own, any other file on a thread.
+  // The WAV pipeline, kept for the next file: only wavparse starts again; the converter and
+  // resampler keep running with their filters.
+  std::unique_ptr<WavDecoder> wav_;
+  // Decodings under way for positions cursor_, cursor_ + 1... of the epoch, in order: files other
+  // than WAV on threads of their own; a WAV file (no future) is decoded when its turn comes.
   struct Ahead {
     std::size_t index = 0;
-    std::unique_ptr<WavDecoder> wav;
-    std::future<Decoded> other;
+    std::optional<std::future<Decoded>> other;
   };
   std::deque<Ahead> ahead_;
   std::size_t ahead_cursor_ = 0;  // the next position to start decoding

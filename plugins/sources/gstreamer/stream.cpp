@@ -183,8 +183,9 @@ StreamError error_of(GstMessage* message, const std::string& missing_plugin) {
   return StreamError(kind, source_of(message), text, debug_text);
 }
 
-// On the pad where a restarted head meets the rest: each new file would send its caps again, and
-// audioconvert and audioresample would negotiate again though nothing changed; tags are not read.
+// On the pad where a fed pipeline's head meets the rest: each new stream would send its caps
+// again, and audioconvert and audioresample would negotiate again though nothing changed; tags
+// are not read.
 GstPadProbeReturn skip_repeated_events(GstPad* pad, GstPadProbeInfo* info, gpointer) {
   GstEvent* event = GST_PAD_PROBE_INFO_EVENT(info);
   if (GST_EVENT_TYPE(event) == GST_EVENT_TAG) return GST_PAD_PROBE_DROP;
@@ -270,6 +271,8 @@ MediaFormat parse_caps(const std::string& caps) {
 }
 
 struct GstStream::State {
+  GstPad* feed = nullptr;  // fed mode: the pad the caller's bytes leave from
+  std::uint64_t fed_streams = 0;
   GstElement* pipeline = nullptr;
   GstElement* sink = nullptr;
   GstBus* bus = nullptr;
@@ -282,12 +285,13 @@ struct GstStream::State {
   GstCaps* last_caps = nullptr;
   MediaFormat last_format;
 
-  // Pull mode pushed to the caller (on_sample_until).
-  std::function<bool(MediaSample&&)> take;
-  std::function<void()> ended;
+  std::function<bool(MediaSample&&)> take;  // on_sample_until()
 
   ~State() {
-    if (bus != nullptr && take) gst_bus_set_sync_handler(bus, nullptr, nullptr, nullptr);
+    if (feed != nullptr) {
+      gst_pad_set_active(feed, FALSE);
+      gst_object_unref(feed);
+    }
     if (pipeline != nullptr) {
       gst_element_set_state(pipeline, GST_STATE_NULL);
       gst_object_unref(pipeline);
@@ -345,33 +349,11 @@ struct GstStream::State {
       if (self->take) return self->take(self->wrap(sample)) ? GST_FLOW_OK : GST_FLOW_EOS;
       self->callback(self->wrap(sample));
     } catch (...) {
-      {
-        std::lock_guard<std::mutex> lock(self->error_mutex);
-        if (!self->callback_error) self->callback_error = std::current_exception();
-      }
-      if (self->ended) self->ended();
+      std::lock_guard<std::mutex> lock(self->error_mutex);
+      if (!self->callback_error) self->callback_error = std::current_exception();
       return GST_FLOW_ERROR;
     }
     return GST_FLOW_OK;
-  }
-
-  static void on_eos(GstAppSink*, gpointer data) {
-    auto* self = static_cast<State*>(data);
-    if (self->ended) self->ended();
-  }
-
-  // Called on the thread that posts each message, before the message is on the bus: an error is
-  // kept for check_bus() to throw, then wakes whoever waits for the end.
-  static GstBusSyncReply on_message(GstBus*, GstMessage* message, gpointer data) {
-    auto* self = static_cast<State*>(data);
-    if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_ERROR) {
-      {
-        std::lock_guard<std::mutex> lock(self->error_mutex);
-        if (!self->callback_error) self->callback_error = std::make_exception_ptr(error_of(message, {}));
-      }
-      if (self->ended) self->ended();
-    }
-    return GST_BUS_PASS;
   }
 
   void rethrow_callback_error() {
@@ -386,10 +368,7 @@ GstStream::~GstStream() = default;
 
 void GstStream::on_sample(std::function<void(MediaSample&&)> callback) { state_->callback = std::move(callback); }
 
-void GstStream::on_sample_until(std::function<bool(MediaSample&&)> take, std::function<void()> ended) {
-  state_->take = std::move(take);
-  state_->ended = std::move(ended);
-}
+void GstStream::on_sample_until(std::function<bool(MediaSample&&)> take) { state_->take = std::move(take); }
 
 void GstStream::start(std::chrono::milliseconds preroll) {
   ensure_gstreamer();
@@ -437,9 +416,9 @@ void GstStream::start(std::chrono::milliseconds preroll) {
   } else {
     gst_app_sink_set_max_buffers(sink, static_cast<guint>(options_.max_buffers));
     gst_app_sink_set_drop(sink, FALSE);
-    // A pipeline restarted by its head stays playing: a flushed sink that waited for a preroll
-    // would hold each file's first sample until the pipeline had gone to paused and back.
-    if (!options_.head.empty()) {
+    // A fed pipeline stays playing: a flushed sink that waited for a preroll would hold each
+    // stream's first sample until the pipeline had gone to paused and back.
+    if (options_.fed && !options_.head.empty()) {
       g_object_set(G_OBJECT(sink), "async", FALSE, nullptr);
       GstElement* last = gst_bin_get_by_name(GST_BIN(pipeline), options_.head.back().c_str());
       if (GstPad* out = last != nullptr ? gst_element_get_static_pad(last, "src") : nullptr) {
@@ -451,13 +430,65 @@ void GstStream::start(std::chrono::milliseconds preroll) {
     if (state_->take) {
       GstAppSinkCallbacks callbacks{};
       callbacks.new_sample = &State::on_new_sample;
-      callbacks.eos = &State::on_eos;
       gst_app_sink_set_callbacks(sink, &callbacks, state_.get(), nullptr);
-      gst_bus_set_sync_handler(state_->bus, &State::on_message, state_.get(), nullptr);
     }
   }
 
+  if (options_.fed) {
+    GstElement* first =
+        options_.head.empty() ? nullptr : gst_bin_get_by_name(GST_BIN(pipeline), options_.head.front().c_str());
+    GstPad* input = first != nullptr ? gst_element_get_static_pad(first, "sink") : nullptr;
+    if (first != nullptr) gst_object_unref(first);
+    if (input == nullptr) {
+      throw StreamError(StreamError::Kind::bad_description, {},
+                        "a fed pipeline needs its first element, with a sink pad, named first in head", {});
+    }
+    // A pad of no element's: the first element finds nothing to pull from and takes what is pushed.
+    state_->feed = gst_pad_new("tributary_feed", GST_PAD_SRC);
+    gst_pad_set_active(state_->feed, TRUE);
+    const GstPadLinkReturn linked = gst_pad_link(state_->feed, input);
+    gst_object_unref(input);
+    if (linked != GST_PAD_LINK_OK) {
+      throw StreamError(StreamError::Kind::bad_description, options_.head.front(),
+                        "cannot feed '" + options_.head.front() + "': its sink pad does not link", {});
+    }
+  }
   play(preroll);
+}
+
+void GstStream::feed(std::string bytes) {
+  GstPad* pad = state_->feed;
+  // The flush clears the end of the last stream here and downstream, and the resampler's
+  // history; the head set back starts parsing afresh.
+  gst_pad_push_event(pad, gst_event_new_flush_start());
+  gst_pad_push_event(pad, gst_event_new_flush_stop(TRUE));
+  for (const auto& name : options_.head) {
+    if (GstElement* element = gst_bin_get_by_name(GST_BIN(state_->pipeline), name.c_str())) {
+      gst_element_set_state(element, GST_STATE_READY);
+      gst_element_sync_state_with_parent(element);
+      gst_object_unref(element);
+    }
+  }
+  gst_bus_set_flushing(state_->bus, TRUE);
+  gst_bus_set_flushing(state_->bus, FALSE);
+  state_->eos = false;
+  stopped_ = false;
+  const std::string id = "tributary-fed-" + std::to_string(++state_->fed_streams);
+  gst_pad_push_event(pad, gst_event_new_stream_start(id.c_str()));
+  GstSegment segment;
+  gst_segment_init(&segment, GST_FORMAT_BYTES);
+  gst_pad_push_event(pad, gst_event_new_segment(&segment));
+  auto* held = new std::string(std::move(bytes));
+  GstBuffer* buffer = gst_buffer_new_wrapped_full(GST_MEMORY_FLAG_READONLY, held->data(), held->size(), 0, held->size(),
+                                                  held, [](gpointer data) { delete static_cast<std::string*>(data); });
+  const GstFlowReturn flow = gst_pad_push(pad, buffer);
+  // GST_FLOW_EOS: the caller had enough, the rest is not decoded.
+  if (flow == GST_FLOW_OK) gst_pad_push_event(pad, gst_event_new_eos());
+  check_bus(0);
+  if (flow != GST_FLOW_OK && flow != GST_FLOW_EOS) {
+    throw StreamError(flow == GST_FLOW_NOT_NEGOTIATED ? StreamError::Kind::negotiation : StreamError::Kind::decode, {},
+                      std::string("the stream could not be decoded (") + gst_flow_get_name(flow) + ")", {});
+  }
 }
 
 void GstStream::set_properties(const std::vector<Options::Property>& properties) {
@@ -470,67 +501,6 @@ void GstStream::set_properties(const std::vector<Options::Property>& properties)
     gst_util_set_object_arg(G_OBJECT(element), property.name.c_str(), property.value.c_str());
     gst_object_unref(element);
   }
-}
-
-void GstStream::restart(const std::vector<Options::Property>& properties, std::chrono::milliseconds preroll,
-                        const std::function<void()>& while_stopped) {
-  if (!options_.head.empty()) {
-    restart_head(properties, while_stopped);
-    return;
-  }
-  // NULL closes files and devices and forgets the stream; the elements stay as they are linked.
-  // READY is not enough: a stream cut off before its end (a clip that filled up) left samples of
-  // the old file on their way, and the next file's first samples were those.
-  gst_element_set_state(state_->pipeline, GST_STATE_NULL);
-  if (while_stopped) while_stopped();
-  set_properties(properties);
-  gst_bus_set_flushing(state_->bus, TRUE);
-  gst_bus_set_flushing(state_->bus, FALSE);
-  state_->eos = false;
-  stopped_ = false;
-  play(preroll);
-}
-
-void GstStream::restart_head(const std::vector<Options::Property>& properties,
-                             const std::function<void()>& while_stopped) {
-  std::vector<GstElement*> head;
-  for (const auto& name : options_.head) {
-    GstElement* element = gst_bin_get_by_name(GST_BIN(state_->pipeline), name.c_str());
-    if (element == nullptr) {
-      for (GstElement* e : head) gst_object_unref(e);
-      throw StreamError(StreamError::Kind::bad_description, name, "no element named '" + name + "' in the pipeline",
-                        {});
-    }
-    head.push_back(element);
-  }
-  GstPad* out = gst_element_get_static_pad(head.back(), "src");
-  GstPad* rest = out != nullptr ? gst_pad_get_peer(out) : nullptr;
-  // Flushing first unblocks a head still pushing into a full sink (a clip that filled up before
-  // its file ended); then the head is set back, and the flush's end empties the sink, clears its
-  // end of stream and resets the converters' history, so no sample of the old file is left.
-  if (rest != nullptr) gst_pad_send_event(rest, gst_event_new_flush_start());
-  for (GstElement* element : head) gst_element_set_state(element, GST_STATE_READY);
-  if (rest != nullptr) gst_pad_send_event(rest, gst_event_new_flush_stop(TRUE));
-  gst_bus_set_flushing(state_->bus, TRUE);
-  gst_bus_set_flushing(state_->bus, FALSE);
-  state_->eos = false;
-  stopped_ = false;
-  std::exception_ptr failed;
-  try {
-    if (while_stopped) while_stopped();
-    set_properties(properties);
-  } catch (...) {
-    failed = std::current_exception();
-  }
-  // Downstream first, as a pipeline changes state: the parser pulls from the source it starts.
-  for (auto it = head.rbegin(); it != head.rend() && !failed; ++it) {
-    if (!gst_element_sync_state_with_parent(*it)) break;
-  }
-  if (rest != nullptr) gst_object_unref(rest);
-  if (out != nullptr) gst_object_unref(out);
-  for (GstElement* e : head) gst_object_unref(e);
-  if (failed) std::rethrow_exception(failed);
-  check_bus(0);
 }
 
 void GstStream::play(std::chrono::milliseconds preroll) {

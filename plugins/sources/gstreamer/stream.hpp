@@ -103,10 +103,13 @@ class GstStream {
       std::string value;
     };
     std::vector<Property> properties;
-    // Pull mode: the elements (by name, source first) that restart() sets back and starts again
-    // on a new file. The elements after them keep running, flushed between files, with the format
-    // they negotiated: a resampler keeps its filter, and nothing waits for a preroll. The last one
-    // links to the rest by its "src" pad. Empty: restart() sets back the whole pipeline.
+    // Fed mode: the caller hands in each stream's bytes (feed()) to the first element of `head`,
+    // and the whole pipeline runs on the caller's thread: no streaming thread, no hand-over per
+    // buffer. `head` names the elements (first one first) set back between streams, so a parser
+    // starts afresh; the elements after them keep running, flushed between streams, with the
+    // format they negotiated (a resampler keeps its filter). The last one links to the rest by
+    // its "src" pad.
+    bool fed = false;
     std::vector<std::string> head;
   };
 
@@ -118,22 +121,18 @@ class GstStream {
   // Live mode: called from GStreamer's streaming thread for every sample; set before start().
   void on_sample(std::function<void(MediaSample&&)> callback);
 
-  // Pull mode with no thread of the caller's waiting on each sample: `take` gets every sample on
-  // GStreamer's streaming thread until it returns false (the rest of the stream is then not
-  // read); `ended` is called from GStreamer's threads at end of stream and when an error is
-  // posted (wait() reports it). Set both before start().
-  void on_sample_until(std::function<bool(MediaSample&&)> take, std::function<void()> ended);
+  // Pull and fed mode: `take` gets every sample (on GStreamer's streaming thread, or in fed mode
+  // the caller's) until it returns false; the rest of the stream is then not decoded. Set before
+  // start().
+  void on_sample_until(std::function<bool(MediaSample&&)> take);
 
   // Parses the description, links the sink and starts playing; waits up to `preroll` for a
   // pull pipeline to preroll. Throws StreamError.
   void start(std::chrono::milliseconds preroll = std::chrono::seconds(10));
-  // Stops the pipeline (or only its `head`, the rest flushed), sets `properties` (a new file's
-  // location) and starts it again: what a new pipeline would do, without building one. Throws
-  // StreamError.
-  // `while_stopped` is called once nothing of the old stream runs, before the new one starts.
-  void restart(const std::vector<Options::Property>& properties,
-               std::chrono::milliseconds preroll = std::chrono::seconds(10),
-               const std::function<void()>& while_stopped = {});
+  // Fed mode: runs one whole stream, `bytes` (a file's contents), through the pipeline on this
+  // thread, its head set back first so a parser starts afresh and the rest flushed; the samples
+  // go to on_sample_until()'s `take` before this returns. Throws StreamError.
+  void feed(std::string bytes);
   // Pull mode: the next sample, or nullopt at end of stream. Waits at most `timeout` per try and
   // gives up early when `keep_waiting` returns false (then returns nullopt with stopped() true).
   // Throws StreamError for an error on the bus.
@@ -155,7 +154,6 @@ class GstStream {
   void check_bus(std::int64_t timeout_ns);
   void play(std::chrono::milliseconds preroll);
   void set_properties(const std::vector<Options::Property>& properties);
-  void restart_head(const std::vector<Options::Property>& properties, const std::function<void()>& while_stopped);
   Options options_;
   std::unique_ptr<State> state_;
   bool stopped_ = false;
