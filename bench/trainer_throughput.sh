@@ -6,6 +6,8 @@
 #
 #   tributary run bench/trainer_digits.toml    table -> standardize -> trainer (its own thread)
 #   bench_trainer_loop                          one tensor, shuffled index, the same work per step
+#   bench_trainer_node                          the trainer node alone in a NodeHarness (no runtime),
+#                                               each row a packet made before the clock starts
 #   /usr/bin/python3 bench/trainer_python.py    TensorDataset + DataLoader(shuffle=True)
 #
 # Timed: the pipeline from its first example to the end of its stream, as the trainer logs it
@@ -25,6 +27,7 @@ threads=${THREADS:-1}
 repeat=${REPEAT:-3}
 tributary=$build/bin/tributary
 loop=$build/bin/bench_trainer_loop
+node=$build/bin/bench_trainer_node  # optional: the trainer node alone, no runtime
 python=/usr/bin/python3
 
 for f in "$tributary" "$loop"; do
@@ -58,6 +61,11 @@ for ((r = 1; r <= repeat; r++)); do
 
   /usr/bin/time -v "$loop" --epochs "$epochs" --batch "$batch" --threads "$threads" >"$work/loop$r" 2>"$work/looptime$r"
   printf '%s   max RSS %6d kB\n' "$(cat "$work/loop$r")" "$(rss "$work/looptime$r")"
+
+  if [[ -x $node ]]; then
+    /usr/bin/time -v "$node" --epochs "$epochs" --batch "$batch" --threads "$threads" >"$work/node$r" 2>"$work/nodetime$r"
+    printf '%s   max RSS %6d kB\n' "$(cat "$work/node$r")" "$(rss "$work/nodetime$r")"
+  fi
 
   /usr/bin/time -v "$python" "$here/trainer_python.py" --epochs "$epochs" --batch "$batch" --threads "$threads" \
     >"$work/py$r" 2>"$work/pytime$r"

@@ -2,7 +2,9 @@
 #include <torch/utils.h>
 
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cmath>
+#include <iostream>
 #include <random>
 
 #include "trainer/model_spec.hpp"
@@ -179,4 +181,39 @@ TEST_CASE("trainer: an autoencoder's bad declarations are refused by name") {
   cube->tensors.push_back(Tensor::zeros(DType::f32, {2, 2, 2, 2}));
   CHECK_THAT(error_of([&] { h.push("in", cube); }),
              Catch::Contains("autoencoder cannot take examples of shape [2, 2, 2, 2]"));
+}
+
+// The rows per evaluation pass: the trainer takes at most 2^14 input values (and 1024 rows) a pass.
+TEST_CASE("trainer: the cost of an evaluation pass by its rows, on a cnn and an mlp", "[.cost]") {
+  namespace tm = tributary::models;
+  tm::ModelSpec cnn;
+  cnn.kind = tm::ModelKind::cnn;
+  cnn.dims = 2;
+  cnn.channels = {32, 64, 64};
+  cnn.separable = true;
+  cnn.batch_norm = true;
+  tm::ModelSpec mlp;
+  mlp.kind = tm::ModelKind::mlp;
+  mlp.hidden = {64};
+  for (const auto& [label, spec, shape, rows] : {std::make_tuple("kws cnn [20, 101]", cnn, Shape{20, 101}, 2048),
+                                                 std::make_tuple("digits mlp [64]", mlp, Shape{64}, 16384)}) {
+    torch::manual_seed(1);
+    auto net = tm::build_network(spec, shape, 10);
+    net->eval();
+    torch::NoGradGuard no_grad;
+    std::vector<std::int64_t> all{rows};
+    all.insert(all.end(), shape.begin(), shape.end());
+    const torch::Tensor x = torch::randn(all);
+    for (std::int64_t chunk : {1, 8, 32, 128, 256, 1024, 4096}) {
+      const auto started = std::chrono::steady_clock::now();
+      double sum = 0.0;
+      for (std::int64_t begin = 0; begin < rows; begin += chunk) {
+        sum += net->forward(x.narrow(0, begin, std::min<std::int64_t>(chunk, rows - begin))).sum().item<double>();
+      }
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      std::cout << label << ": " << chunk << " rows a pass: " << seconds / static_cast<double>(rows) * 1e6
+                << " us a row\n";
+      CHECK(std::isfinite(sum));
+    }
+  }
 }
