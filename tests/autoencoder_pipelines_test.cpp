@@ -181,6 +181,7 @@ TEST_CASE("a torchscript model's path is taken from the pipeline file's folder")
   const fs::path folder = dir.path() / "pipeline";
   fs::create_directories(folder);
   std::ofstream(folder / "make.py") << R"(import sys, torch
+torch.manual_seed(0)
 class Net(torch.nn.Module):
     def __init__(self):
         super().__init__()
@@ -199,7 +200,7 @@ links = [ "rows -> train", "train.metrics -> log" ]
 [nodes.rows]
 plugin = "synthetic"
 signal = "blobs"
-count  = 300
+count  = 2000
 
 [nodes.train]
 plugin = "trainer"
