@@ -85,3 +85,18 @@ TEST_CASE("values print as TOML") {
   CHECK(t.find("kind")->as_string() == "cnn");
   CHECK(t.find("depth") == nullptr);
 }
+
+TEST_CASE("a number list with choices also takes one of them as a word, and no other word") {
+  NodeSpec spec;
+  spec.param("weights", ParamType::number_list, Value(std::vector<Value>{}), "per class").choices({"balanced"}).min(0);
+  std::vector<ParamIssue> issues;
+  Params word = Params::build(spec.params(), {{"weights", "balanced"}}, issues);
+  CHECK(issues.empty());
+  CHECK(word.value("weights").as_string() == "balanced");
+  Params list = Params::build(spec.params(), {{"weights", std::vector<Value>{Value(1), Value(2.5)}}}, issues);
+  CHECK(issues.empty());
+  CHECK(list.value("weights").as_list().size() == 2);
+  Params::build(spec.params(), {{"weights", "balance"}}, issues);
+  REQUIRE(issues.size() == 1);
+  CHECK(issues[0].hint == "did you mean 'balanced'?");
+}
