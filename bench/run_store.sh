@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # A pipeline's throughput with the run store on against off: the same `tributary run`, alternating
-# --no-store and the store (a fresh database per run), REPEAT times each; the run's own
-# "finished in" time is compared (the median of each side).
+# --no-store and the store (a fresh database per run), REPEAT times each. Compared, the median of
+# each side: the run's own "finished in" time, and the CPU time (user + system) of the whole
+# process, which a machine shared with other work shows with less noise than the wall clock.
 #
 #   bench/run_store.sh [TRIBUTARY_BINARY]      default: build/bin/tributary beside this folder
 #   REPEAT=7 EPOCHS=300 bench/run_store.sh build-bench/bin/tributary
+#   ONLY=digits bench/run_store.sh             only the benches whose label holds ONLY
 #
-# Two pipelines: digits (training: the trainer's metric points, a point every few ms) and the
-# identity chain of gst_chain.sh with telemetry every millisecond (about 70,000 points a second
-# into the store while 100,000 packets cross 12 nodes).
+# Three pipelines: digits (training: the trainer's metric points, about 20,000 a second), digits
+# with the trainer's step metrics at every step instead of every 10th (train.log_every = 1: about
+# 2.5 times the points), and the identity chain of gst_chain.sh with telemetry every millisecond
+# (100,000 packets across 12 nodes: little telemetry in its 0.2 s).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -16,38 +19,52 @@ tributary=${1:-${TRIBUTARY:-$here/../build/bin/tributary}}
 repeat=${REPEAT:-5}
 epochs=${EPOCHS:-200}
 packets=${PACKETS:-100000}
+only=${ONLY:-}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 sed 's/^name  = "identity-chain"/name  = "identity-chain"\ntelemetry_interval_s = 0.001/' \
   "$here/identity_chain.toml" >"$work/chain.toml"
 
-run_time() {  # prints the run's own seconds
-  "$tributary" "$@" 2>/dev/null | sed -n 's/^finished in \([0-9.e-]*\) s$/\1/p'
+run_once() {  # prints the run's own seconds and the process's CPU seconds
+  local cpu
+  cpu=$( { TIMEFORMAT='%U %S'; time "$tributary" "$@" >"$work/out" 2>/dev/null; } 2>&1)
+  printf '%s %s\n' "$(sed -n 's/^finished in \([0-9.e-]*\) s$/\1/p' "$work/out")" \
+    "$(awk '{print $1 + $2}' <<<"$cpu")"
 }
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+cost() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%+.1f%%", (b - a) / a * 100}'; }
 
 bench() {
   local label=$1
   shift
-  local off=() on=() points=0
+  if [[ -n $only && $label != *"$only"* ]]; then return; fi
+  local off=() on=() off_cpu=() on_cpu=() points=0 t
   for ((i = 0; i < repeat; i++)); do
     rm -rf "$work/run"
-    off+=("$(run_time "$@" --run-dir "$work/run" --no-store)")
+    read -r -a t <<<"$(run_once "$@" --run-dir "$work/run" --no-store)"
+    off+=("${t[0]}") off_cpu+=("${t[1]}")
     rm -rf "$work/run" "$work/store.db"*
-    on+=("$(run_time "$@" --run-dir "$work/run" --store "$work/store.db")")
+    read -r -a t <<<"$(run_once "$@" --run-dir "$work/run" --store "$work/store.db")"
+    on+=("${t[0]}") on_cpu+=("${t[1]}")
     points=$(sqlite3 "$work/store.db" "select points from runs")
   done
-  local m_off m_on
+  local m_off m_on c_off c_on
   m_off=$(printf '%s\n' "${off[@]}" | median)
   m_on=$(printf '%s\n' "${on[@]}" | median)
-  printf '%-40s off %8.3f s   on %8.3f s   cost %+6.1f%%   (%s points recorded a run)\n' "$label" "$m_off" "$m_on" \
-    "$(awk -v a="$m_off" -v b="$m_on" 'BEGIN {print (b - a) / a * 100}')" "$points"
-  echo "  off: ${off[*]}"
-  echo "  on:  ${on[*]}"
+  c_off=$(printf '%s\n' "${off_cpu[@]}" | median)
+  c_on=$(printf '%s\n' "${on_cpu[@]}" | median)
+  printf '%-36s run: off %7.3f s  on %7.3f s  cost %s   CPU: off %7.3f s  on %7.3f s  cost %s   (%s points a run)\n' \
+    "$label" "$m_off" "$m_on" "$(cost "$m_off" "$m_on")" "$c_off" "$c_on" "$(cost "$c_off" "$c_on")" "$points"
+  echo "  run off: ${off[*]}"
+  echo "  run on:  ${on[*]}"
+  echo "  CPU off: ${off_cpu[*]}"
+  echo "  CPU on:  ${on_cpu[*]}"
 }
 
 echo "$("$tributary" --version); REPEAT=$repeat"
-bench "digits, $epochs epochs" run "$here/../pipelines/digits_linear.toml" --set "rows.epochs=$epochs"
+digits=("$here/../pipelines/digits_linear.toml" --set "rows.epochs=$epochs")
+bench "digits, $epochs epochs" run "${digits[@]}"
+bench "digits, $epochs epochs, log_every 1" run "${digits[@]}" --set train.log_every=1
 bench "identity chain, $packets packets" run "$work/chain.toml" --set "src.count=$packets"
