@@ -85,10 +85,11 @@ void Runtime::Impl::collect_lossless(LinkState& edge, NodeState& from) {
 // ---- the run ------------------------------------------------------------------------------
 RunResult Runtime::Impl::run() {
   auto t0 = Clock::now();
-  // The calling thread works in the arena too (it waits for the graph there).
+  // `threads` workers fill the arena, none of its slots kept for the calling thread: that one
+  // sleeps while the sources go, and only joins the arena to wait for the rest of the graph.
   oneapi::tbb::global_control parallelism(oneapi::tbb::global_control::max_allowed_parallelism,
-                                          static_cast<std::size_t>(threads_));
-  oneapi::tbb::task_arena arena(threads_);
+                                          static_cast<std::size_t>(threads_) + 1);
+  oneapi::tbb::task_arena arena(threads_, 0);
   std::unique_ptr<flow::graph>& graph = graph_;
   arena.execute([&] {
     graph = std::make_unique<flow::graph>();
@@ -175,7 +176,10 @@ RunResult Runtime::Impl::run() {
     }
     // The graph is not done while any source is going: each holds a wait on it until it ends.
     for (auto& n : nodes_) {
-      if (n->plan->is_source) graph->reserve_wait();
+      if (!n->plan->is_source) continue;
+      graph->reserve_wait();
+      std::lock_guard<std::mutex> lock(sources_mutex_);
+      ++sources_going_;
     }
     std::vector<std::thread> live_sources;
     for (auto& n : nodes_) {
@@ -187,6 +191,10 @@ RunResult Runtime::Impl::run() {
     }
     std::thread telemetry([this] { telemetry_loop(); });
     std::thread timers([this] { timer_loop(); });
+    {
+      std::unique_lock<std::mutex> lock(sources_mutex_);
+      sources_cv_.wait(lock, [&] { return sources_going_ <= 0; });
+    }
     arena.execute([&] { graph->wait_for_all(); });
     // A live source cut off while blocked in produce() hears stop() first, to unblock it.
     for (auto& n : nodes_) {

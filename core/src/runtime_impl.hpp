@@ -242,6 +242,7 @@ class Runtime::Impl final : public RuntimeHooks {
     std::condition_variable own_cv;
     std::deque<Envelope> own_queue;
     bool own_quit = false;
+    std::atomic<std::uint64_t> own_pushed{0};  // envelopes handed over so far, read without the lock
     // Timers.
     std::atomic<bool> tick_pending{false};
     Clock::time_point next_tick{};
@@ -565,6 +566,18 @@ class Runtime::Impl final : public RuntimeHooks {
 
   std::mutex wait_mutex_;
   std::condition_variable wait_cv_;
+  // Sources still going: the calling thread sleeps until none is, rather than wait in the arena,
+  // where it would spin for work while the workers (and a trainer's threads) need the cores.
+  std::mutex sources_mutex_;
+  std::condition_variable sources_cv_;
+  int sources_going_ = 0;
+  void source_released() {
+    {
+      std::lock_guard<std::mutex> lock(sources_mutex_);
+      --sources_going_;
+    }
+    sources_cv_.notify_all();
+  }
   std::unique_ptr<flow::graph> graph_;
   // A first estimate of the tick length, for the sampler's decisions only (a millisecond).
   static double measure_ns_per_tick();

@@ -118,6 +118,7 @@ void Runtime::Impl::finish_source(NodeState& node) {
   if (node.source_done.exchange(true)) return;
   finish(node);
   graph_->release_wait();
+  source_released();
 }
 
 // A live source runs on a thread of its own: produce() waits for its device, and the
@@ -149,6 +150,7 @@ void Runtime::Impl::end_stuck_sources() {
                " ms after the stop request: its stream ends without it");
     end_stream(*n);
     graph_->release_wait();
+    source_released();
   }
 }
 
