@@ -141,7 +141,8 @@ std::vector<std::string> progress_summary(const ProgressState& state) {
       const auto* fpr = state.find(split + "/fpr/" + c);
       const auto* fnr = state.find(split + "/fnr/" + c);
       std::snprintf(buf, sizeof buf, "  %-*s %7s %7s", static_cast<int>(width), c.c_str(),
-                    fpr != nullptr ? number(fpr->value).c_str() : "-", fnr != nullptr ? number(fnr->value).c_str() : "-");
+                    fpr != nullptr ? number(fpr->value).c_str() : "-",
+                    fnr != nullptr ? number(fnr->value).c_str() : "-");
       lines.emplace_back(buf);
     }
   }
@@ -199,6 +200,7 @@ void RunProgress::on_metrics(const std::vector<MetricPoint>& points) {
       state_.latest[p.name] = p;
       ++changes_;
     }
+    epoch_ended_ = epoch_ended_ || epoch_ended;
   }
   // Plain lines come at each epoch's end, however short the epochs are.
   if (epoch_ended && mode_ == Mode::lines) wake_.notify_all();
@@ -225,8 +227,10 @@ void RunProgress::draw_loop() {
   auto shown_at = std::chrono::steady_clock::now();
   std::unique_lock<std::mutex> lock(mutex_);
   while (!done_) {
-    wake_.wait_for(lock, mode_ == Mode::terminal ? period_ : std::chrono::milliseconds(200), [this] { return done_; });
+    wake_.wait_for(lock, mode_ == Mode::terminal ? period_ : std::chrono::milliseconds(200),
+                   [this] { return done_ || (mode_ == Mode::lines && epoch_ended_); });
     if (done_) break;
+    epoch_ended_ = false;
     if (mode_ == Mode::lines) {
       // A line at each new epoch, and every period while there is news.
       const MetricPoint* epoch = state_.find(metric::kEpoch);

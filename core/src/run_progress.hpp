@@ -80,6 +80,7 @@ class RunProgress final : public RunObserver {
   ProgressState state_;
   std::uint64_t changes_ = 0;
   bool done_ = false;
+  bool epoch_ended_ = false;  // an epoch ended since the last plain line: draw one now
   std::thread thread_;
 };
 
