@@ -200,7 +200,7 @@ TEST_CASE("an input file that does not exist is found before anything starts") {
   CHECK_THAT(e[0].hint, Catch::Contains("relative to the pipeline file's folder"));
 }
 
-TEST_CASE("folders a node reads must exist and be folders; folders it writes into must be makeable") {
+TEST_CASE("folders a node reads must exist and be folders, folders it writes into must be makeable") {
   namespace fs = std::filesystem;
   const fs::path here = fs::current_path();
   const fs::path dir = here / "plan-test-folders";

@@ -138,7 +138,7 @@ TEST_CASE("a live source never waits: a full queue drops by policy and counts ev
   }
 }
 
-TEST_CASE("a live source's own links refuse block; links further down drop by default and may be lossless") {
+TEST_CASE("a live source's own links refuse block, links further down drop by default and may be lossless") {
   std::string toml = R"(
 [pipeline]
 links = [ "src -> r", "r -> sink" ]
@@ -421,7 +421,7 @@ plugin = "collect"
   CHECK(record().control_overlaps.load() == 0);
 }
 
-TEST_CASE("a node that throws something other than a std::exception fails the run; every node stops") {
+TEST_CASE("a node that throws something other than a std::exception fails the run, every node stops") {
   Harness h(R"(
 [pipeline]
 links = [ "src -> r", "r -> sink" ]

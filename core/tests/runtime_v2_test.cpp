@@ -448,7 +448,7 @@ plugin = "collect"
   CHECK(record().flushes == 2);  // both collectors flushed once
 }
 
-TEST_CASE("pause aimed at one node holds its inputs in the runtime; it still answers control") {
+TEST_CASE("pause aimed at one node holds its inputs in the runtime, it still answers control") {
   Harness h(R"(
 [pipeline]
 links = [ "src -> r0", "r0 -> sink" ]

@@ -42,7 +42,7 @@ TEST_CASE("normalize per utterance centres and scales each bin over the packet's
   CHECK(h.output()[0]->tensors[0].shape() == Shape{3, 2});
 }
 
-TEST_CASE("normalize running uses the train frames seen so far; val frames do not move them") {
+TEST_CASE("normalize running uses the train frames seen so far, val frames do not move them") {
   auto h = NodeHarness::of<Normalize>({{"variance", false}});
   h.start();
   h.push("in", frames({0, 0, 2, 4}, 2));  // means {1, 2}

@@ -116,7 +116,7 @@ TEST_CASE("checkpoint: a write that fails is reported, and the run goes on with 
   CHECK(manifest(dir)["latest"] == "step-000000000003.pt");
 }
 
-TEST_CASE("checkpoint: the default folder is checkpoints/ in the run directory; other payloads are refused") {
+TEST_CASE("checkpoint: the default folder is checkpoints/ in the run directory, other payloads are refused") {
   ScratchDir scratch;
   auto h = NodeHarness::of<CheckpointSink>({}, scratch.file("run"));
   h.start();
