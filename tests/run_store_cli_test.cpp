@@ -238,7 +238,7 @@ TEST_CASE("a store that tributary 0.2 recorded (schema 1) is migrated on first u
   INFO(list.all());
   REQUIRE(list.exit_code == 0);
   auto version = run_process({"/usr/bin/sqlite3", db.string(), "SELECT max(version) FROM store_schema"}, {});
-  CHECK(version.out == "2\n");
+  CHECK(version.out == "3\n");
   for (const auto& id : {a, b}) {
     auto row = list_row(list.out, id);
     REQUIRE(row.size() >= 7);

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
@@ -59,9 +60,11 @@ const char* const kWhatToDo =
     "move the file away (the store starts afresh), record elsewhere with --store PATH or "
     "TRIBUTARY_STORE, or run without it with --no-store";
 
-// The statements that make schema 2, in one transaction. A metric series (a run's node and
-// metric name) is a row of `series`; each point names its series by the integer id, so recording
-// a point adds no text and its index entry is two integers.
+// The statements that make schema 3, in one transaction. A metric series (a run's node and
+// metric name) is a row of `series`; each point names its series by the integer id, and recording
+// a point adds one row to `points` and nothing else: no text, no index. Each series row keeps what
+// readers ask for without reading the points (their count, last, lowest and highest values, the
+// steps of these), and the range of rowids its points lie in, which a reader of its points scans.
 const char* const kSchema = R"(
 CREATE TABLE IF NOT EXISTS store_schema(version INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS runs(
@@ -91,10 +94,10 @@ CREATE INDEX IF NOT EXISTS nodes_by_run ON nodes(rid);
 CREATE TABLE IF NOT EXISTS hyperparameters(rid INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
   PRIMARY KEY(rid, key)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS series(sid INTEGER PRIMARY KEY, rid INTEGER NOT NULL, node TEXT NOT NULL,
-  name TEXT NOT NULL, UNIQUE(rid, node, name));
+  name TEXT NOT NULL, count INTEGER NOT NULL DEFAULT 0, first_row INTEGER, last_row INTEGER, last REAL,
+  last_step INTEGER, low REAL, low_step INTEGER, high REAL, high_step INTEGER, UNIQUE(rid, node, name));
 CREATE TABLE IF NOT EXISTS points(sid INTEGER NOT NULL, time REAL NOT NULL, step INTEGER NOT NULL,
   epoch INTEGER NOT NULL, value REAL);
-CREATE INDEX IF NOT EXISTS points_by_series ON points(sid);
 CREATE TABLE IF NOT EXISTS logs(rid INTEGER NOT NULL, time REAL NOT NULL, node TEXT NOT NULL,
   level TEXT NOT NULL, message TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS logs_by_run ON logs(rid);
@@ -122,8 +125,34 @@ CREATE INDEX points_by_series ON points(sid);
 DROP TABLE metrics;
 )";
 
+// Schema 3 keeps each series' summary and rowid range in its row, and drops the index on the
+// points (its upkeep was most of the recorder's work). Values that are not numbers (stored NULL)
+// are no candidates for the lowest and highest.
+const char* const kSchema2To3 = R"(
+ALTER TABLE series ADD COLUMN count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE series ADD COLUMN first_row INTEGER;
+ALTER TABLE series ADD COLUMN last_row INTEGER;
+ALTER TABLE series ADD COLUMN last REAL;
+ALTER TABLE series ADD COLUMN last_step INTEGER;
+ALTER TABLE series ADD COLUMN low REAL;
+ALTER TABLE series ADD COLUMN low_step INTEGER;
+ALTER TABLE series ADD COLUMN high REAL;
+ALTER TABLE series ADD COLUMN high_step INTEGER;
+UPDATE series SET count = (SELECT count(*) FROM points WHERE sid = series.sid),
+  first_row = (SELECT min(rowid) FROM points WHERE sid = series.sid),
+  last_row = (SELECT max(rowid) FROM points WHERE sid = series.sid),
+  low = (SELECT min(value) FROM points WHERE sid = series.sid),
+  high = (SELECT max(value) FROM points WHERE sid = series.sid);
+UPDATE series SET
+  last = (SELECT value FROM points WHERE sid = series.sid ORDER BY rowid DESC LIMIT 1),
+  last_step = (SELECT step FROM points WHERE sid = series.sid ORDER BY rowid DESC LIMIT 1),
+  low_step = (SELECT step FROM points WHERE sid = series.sid AND value = series.low ORDER BY rowid LIMIT 1),
+  high_step = (SELECT step FROM points WHERE sid = series.sid AND value = series.high ORDER BY rowid LIMIT 1);
+DROP INDEX points_by_series;
+)";
+
 // Steps from each older schema to the next; migrations[v - 1] takes schema v to v + 1.
-const std::vector<const char*> kMigrations = {kSchema1To2};
+const std::vector<const char*> kMigrations = {kSchema1To2, kSchema2To3};
 
 double now_s() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 
@@ -208,6 +237,10 @@ class Statement {
 
   Statement& bind(int i, const std::string& v) {
     sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Statement& bind_null(int i) {
+    sqlite3_bind_null(stmt_, i);
     return *this;
   }
   Statement& bind_static(int i, const std::string& v) {
@@ -530,44 +563,38 @@ std::vector<std::pair<std::string, std::string>> RunStore::plugins(const std::st
   return out;
 }
 
+namespace {
+// A series' summary as its row keeps it.
+const char* const kSummaryColumns =
+    "SELECT node, name, count, coalesce(last, 0), coalesce(last_step, -1), low, coalesce(low_step, -1), high, "
+    "coalesce(high_step, -1) FROM series ";
+MetricSummary read_summary(const Statement& q) {
+  MetricSummary s;
+  s.node = q.text(0);
+  s.name = q.text(1);
+  s.count = q.integer(2);
+  s.last = q.real(3);
+  s.last_step = q.integer(4);
+  s.lower_is_better = lower_is_better(s.name);
+  s.best = s.lower_is_better ? q.real(5) : q.real(7);
+  s.best_step = s.lower_is_better ? q.integer(6) : q.integer(8);
+  return s;
+}
+}  // namespace
+
 std::vector<MetricSummary> RunStore::metric_summaries(const std::string& id) {
   std::int64_t rid = run_rowid(*db_, id);
-  std::vector<MetricSummary> out;
-  Statement q(*db_,
-              "SELECT s.node, s.name, p.step, p.value FROM series AS s CROSS JOIN points AS p ON p.sid = s.sid WHERE "
-              "s.rid = ? ORDER BY s.node, s.name, p.rowid");
+  std::string sql = std::string(kSummaryColumns) + "WHERE rid = ? AND count > 0 ORDER BY node, name";
+  Statement q(*db_, sql.c_str());
   q.bind(1, rid);
-  while (q.step("reading metrics")) {
-    std::string node = q.text(0), name = q.text(1);
-    std::int64_t step = q.integer(2);
-    double value = q.real(3);
-    if (out.empty() || out.back().node != node || out.back().name != name) {
-      MetricSummary s;
-      s.node = node;
-      s.name = name;
-      s.lower_is_better = lower_is_better(name);
-      s.best = value;
-      s.best_step = step;
-      out.push_back(s);
-    }
-    MetricSummary& s = out.back();
-    ++s.count;
-    s.last = value;
-    s.last_step = step;
-    if (s.lower_is_better ? value < s.best : value > s.best) {
-      s.best = value;
-      s.best_step = step;
-    }
-  }
+  std::vector<MetricSummary> out;
+  while (q.step("reading metrics")) out.push_back(read_summary(q));
   return out;
 }
 
 std::vector<MetricSummary> RunStore::metric_series(const std::string& id) {
   std::int64_t rid = run_rowid(*db_, id);
-  Statement q(
-      *db_,
-      "SELECT node, name, (SELECT count(*) FROM points AS p WHERE p.sid = s.sid) FROM series AS s WHERE rid = ? "
-      "ORDER BY sid");
+  Statement q(*db_, "SELECT node, name, count FROM series WHERE rid = ? AND count > 0 ORDER BY sid");
   q.bind(1, rid);
   std::vector<MetricSummary> out;
   while (q.step("reading metrics")) {
@@ -584,10 +611,11 @@ std::vector<MetricSummary> RunStore::metric_series(const std::string& id) {
 void RunStore::for_each_point(const std::string& id, const std::string& node, const std::string& name,
                               const std::function<void(const StoredMetric&)>& each) {
   std::int64_t rid = run_rowid(*db_, id);
-  Statement q(
-      *db_,
-      "SELECT time, step, epoch, value FROM points WHERE sid = (SELECT sid FROM series WHERE rid = ? AND name = ? "
-      "AND node = ?) ORDER BY rowid");
+  // The series' own rowid range: the points of other series and runs written meanwhile are skipped.
+  Statement q(*db_,
+              "SELECT p.time, p.step, p.epoch, p.value FROM series AS s CROSS JOIN points AS p ON p.rowid BETWEEN "
+              "s.first_row AND s.last_row AND p.sid = s.sid WHERE s.rid = ? AND s.name = ? AND s.node = ? ORDER BY "
+              "p.rowid");
   q.bind(1, rid).bind(2, name).bind(3, node);
   StoredMetric m;
   m.node = node;
@@ -605,21 +633,12 @@ std::optional<MetricSummary> RunStore::headline(const std::string& id) {
   std::int64_t rid = run_rowid(*db_, id);
   for (const char* name : {"val/accuracy", "test/accuracy", "val/f1", "train/accuracy", "val/loss", "train/loss"}) {
     bool lower = lower_is_better(name);
-    std::string sql = std::string("SELECT s.node, ") + (lower ? "min" : "max") +
-                      "(p.value), count(*) FROM series AS s CROSS JOIN points AS p ON p.sid = s.sid WHERE s.rid = ? "
-                      "AND s.name = ? GROUP BY s.node ORDER BY 2 " +
-                      (lower ? "ASC" : "DESC") + " LIMIT 1";
+    std::string sql = std::string(kSummaryColumns) + "WHERE rid = ? AND name = ? AND count > 0 AND " +
+                      (lower ? "low" : "high") + " IS NOT NULL ORDER BY " + (lower ? "low ASC" : "high DESC") +
+                      " LIMIT 1";
     Statement q(*db_, sql.c_str());
     q.bind(1, rid).bind(2, std::string(name));
-    if (q.step("reading metrics")) {
-      MetricSummary s;
-      s.node = q.text(0);
-      s.name = name;
-      s.best = q.real(1);
-      s.count = q.integer(2);
-      s.lower_is_better = lower;
-      return s;
-    }
+    if (q.step("reading metrics")) return read_summary(q);
   }
   return std::nullopt;
 }
@@ -648,9 +667,12 @@ std::vector<StoredLog> RunStore::logs(const std::string& id) {
 void RunStore::for_each_metric(const std::string& id, const std::string& node,
                                const std::function<void(const StoredMetric&)>& each) {
   std::int64_t rid = run_rowid(*db_, id);
+  // The run's rowid range, in order; rows of other runs written meanwhile are skipped.
   Statement q(*db_,
-              "SELECT p.time, s.node, s.name, p.step, p.epoch, p.value FROM series AS s CROSS JOIN points AS p ON "
-              "p.sid = s.sid WHERE s.rid = ?1 AND (?2 = '' OR s.node = ?2) ORDER BY p.rowid");
+              "SELECT p.time, s.node, s.name, p.step, p.epoch, p.value FROM points AS p CROSS JOIN series AS s ON "
+              "s.sid = p.sid WHERE p.rowid BETWEEN (SELECT min(first_row) FROM series WHERE rid = ?1) AND (SELECT "
+              "max(last_row) FROM series WHERE rid = ?1) AND s.rid = ?1 AND (?2 = '' OR s.node = ?2) ORDER BY "
+              "p.rowid");
   q.bind(1, rid).bind(2, node);
   StoredMetric m;
   while (q.step("reading metrics")) {
@@ -672,7 +694,10 @@ void RunStore::remove(const std::string& id) {
   std::int64_t rid = run_rowid(*db_, id);
   db_->exec("BEGIN IMMEDIATE", "removing run " + id);
   try {
-    Statement points(*db_, "DELETE FROM points WHERE sid IN (SELECT sid FROM series WHERE rid = ?)");
+    Statement points(*db_,
+                     "DELETE FROM points WHERE rowid BETWEEN (SELECT min(first_row) FROM series WHERE rid = ?1) AND "
+                     "(SELECT max(last_row) FROM series WHERE rid = ?1) AND sid IN (SELECT sid FROM series WHERE rid "
+                     "= ?1)");
     points.bind(1, rid).run("removing run " + id);
     for (const char* table : {"series", "logs", "events", "checkpoints", "nodes", "hyperparameters", "runs"}) {
       std::string sql = std::string("DELETE FROM ") + table + " WHERE rid = ?";
@@ -773,6 +798,10 @@ class RunRecorder::Writer {
       throw;
     }
     insert_series_ = std::make_unique<Statement>(*db_, "INSERT INTO series(rid, node, name) VALUES (?, ?, ?)");
+    update_series_ = std::make_unique<Statement>(
+        *db_,
+        "UPDATE series SET count = ?, first_row = ?, last_row = ?, last = ?, last_step = ?, low = ?, low_step = ?, "
+        "high = ?, high_step = ? WHERE sid = ?");
     insert_point_ =
         std::make_unique<Statement>(*db_, "INSERT INTO points(sid, time, step, epoch, value) VALUES (?, ?, ?, ?, ?)");
     // Many rows a statement: SQLite opens its cursors and starts its program once for them all.
@@ -882,6 +911,32 @@ class RunRecorder::Writer {
   struct SeriesName {
     std::string node, name;
   };
+  // What the store's row of a series keeps, as committed so far and in the batch being written.
+  struct SeriesStats {
+    std::int64_t count = 0, first_row = -1, last_row = -1, last_step = -1, low_step = -1, high_step = -1;
+    double last = 0.0, low = 0.0, high = 0.0;
+    bool ranked = false;  // a value that is a number was seen (not a NaN, which SQLite keeps as NULL)
+    bool dirty = false;
+    void add(const Point& p, std::int64_t row) {
+      if (count++ == 0) first_row = row;
+      last_row = row;
+      last = p.value;
+      last_step = p.step;
+      if (!std::isnan(p.value)) {
+        // The first of equal values counts, as a reader going through them in order finds it.
+        if (!ranked || p.value < low) {
+          low = p.value;
+          low_step = p.step;
+        }
+        if (!ranked || p.value > high) {
+          high = p.value;
+          high_step = p.step;
+        }
+        ranked = true;
+      }
+      dirty = true;
+    }
+  };
   struct SeriesKey {
     std::string_view node, name;
     bool operator==(const SeriesKey& o) const noexcept { return node == o.node && name == o.name; }
@@ -980,13 +1035,16 @@ class RunRecorder::Writer {
               const std::vector<LogRecord>& logs, const std::vector<Event>& events,
               const std::vector<ArtifactNote>& artifacts) {
     std::size_t known = sids_.size();
+    std::vector<SeriesStats> before = stats_;  // what a rollback puts back
     try {
       db_->exec("BEGIN IMMEDIATE", "starting a batch");
       for (const auto& f : fresh) {
         insert_series_->bind(1, rid_).bind_static(2, f.node).bind_static(3, f.name).run("writing metric series");
         sids_.push_back(sqlite3_last_insert_rowid(db_->handle));
+        stats_.emplace_back();
       }
-      // Every parameter is bound again for each row: no clearing between them.
+      // Every parameter is bound again for each row: no clearing between them. The rows of one
+      // statement get consecutive rowids (this connection holds the store's write lock).
       std::size_t at = 0;
       for (; at + kRowsPerInsert <= count; at += kRowsPerInsert) {
         int i = 1;
@@ -996,11 +1054,26 @@ class RunRecorder::Writer {
           insert_points_->bind(i + 3, p.epoch).bind(i + 4, p.value);
         }
         insert_points_->step_once("writing metric points");
+        std::int64_t row = sqlite3_last_insert_rowid(db_->handle) - static_cast<std::int64_t>(kRowsPerInsert) + 1;
+        for (std::size_t k = at; k < at + kRowsPerInsert; ++k) stats_[metrics[k].series].add(metrics[k], row++);
       }
       for (; at < count; ++at) {
         const Point& p = metrics[at];
         insert_point_->bind(1, sids_[p.series]).bind(2, p.time).bind(3, p.step).bind(4, p.epoch).bind(5, p.value);
         insert_point_->step_once("writing metric points");
+        stats_[p.series].add(p, sqlite3_last_insert_rowid(db_->handle));
+      }
+      for (std::size_t k = 0; k < stats_.size(); ++k) {
+        SeriesStats& st = stats_[k];
+        if (!st.dirty) continue;
+        update_series_->bind(1, st.count).bind(2, st.first_row).bind(3, st.last_row).bind(4, st.last);
+        update_series_->bind(5, st.last_step);
+        if (st.ranked) {
+          update_series_->bind(6, st.low).bind(7, st.low_step).bind(8, st.high).bind(9, st.high_step);
+        } else {
+          update_series_->bind_null(6).bind_null(7).bind_null(8).bind_null(9);
+        }
+        update_series_->bind(10, sids_[k]).step_once("writing metric series");
       }
       for (const auto& l : logs) {
         insert_log_->bind(1, rid_).bind(2, l.time).bind_static(3, l.node).bind(4, std::string(to_string(l.level)));
@@ -1028,10 +1101,13 @@ class RunRecorder::Writer {
           .bind(4, rid_)
           .run("writing the heartbeat");
       db_->exec("COMMIT", "committing a batch");
+      for (auto& st : stats_) st.dirty = false;
       return true;
     } catch (const StoreError& e) {
       int primary = db_->code() & 0xff;
       sids_.resize(known);  // the series rows went with the rollback
+      stats_ = std::move(before);
+      update_series_->reset();
       insert_series_->reset();
       insert_point_->reset();
       insert_points_->reset();
@@ -1068,7 +1144,7 @@ class RunRecorder::Writer {
   std::unique_ptr<Db> db_;
   std::int64_t rid_ = -1;
   std::string id_;
-  std::unique_ptr<Statement> insert_series_, insert_point_, insert_points_, insert_log_, insert_event_,
+  std::unique_ptr<Statement> insert_series_, update_series_, insert_point_, insert_points_, insert_log_, insert_event_,
       insert_checkpoint_, drop_checkpoint_, clear_best_, heartbeat_;
   std::thread thread_;
   std::mutex mutex_;
@@ -1081,6 +1157,7 @@ class RunRecorder::Writer {
   std::unordered_map<SeriesKey, std::uint32_t, SeriesHash> series_;
   // The store's ids of the first series (the writer's thread only).
   std::vector<std::int64_t> sids_;
+  std::vector<SeriesStats> stats_;
   std::vector<LogRecord> logs_;
   std::vector<Event> events_;
   std::vector<ArtifactNote> artifacts_;

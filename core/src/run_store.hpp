@@ -24,7 +24,7 @@ class StoreError : public std::runtime_error {
 };
 
 // The schema this build writes. A database from a newer one is refused; an older one is migrated.
-constexpr int kStoreSchemaVersion = 2;
+constexpr int kStoreSchemaVersion = 3;
 
 // The store's path: --store wins, then TRIBUTARY_STORE, then runs/tributary.db beside the run
 // directories (relative to the working directory, as runs/<pipeline>/<run id>/ is).

@@ -364,16 +364,28 @@ TEST_CASE("a store of schema 1 is migrated: every run's points are kept in their
                            [&](const core::StoredMetric& m) { seen.push_back(m.step); });
       CHECK(seen == steps[order[i]]);
     }
-    // Each series' last and best.
-    for (const auto& s : store.metric_summaries(id)) {
+    // Each series' count, last and best (the first of equal bests; a point without a value is no
+    // candidate).
+    auto summaries = store.metric_summaries(id);
+    REQUIRE(summaries.size() == order.size());
+    for (const auto& s : summaries) {
+      INFO(s.node << " " << s.name);
       double best = s.lower_is_better ? 1e9 : -1e9, last = 0;
+      std::int64_t best_step = -1, last_step = -1;
       for (const auto& m : expected) {
         if (m.node != s.node || m.name != s.name) continue;
-        best = s.lower_is_better ? std::min(best, m.value) : std::max(best, m.value);
+        if (m.step != 1234 && (s.lower_is_better ? m.value < best : m.value > best)) {
+          best = m.value;
+          best_step = m.step;
+        }
         last = m.value;
+        last_step = m.step;
       }
+      CHECK(s.count == static_cast<std::int64_t>(steps[{s.node, s.name}].size()));
       CHECK(s.best == best);
+      CHECK(s.best_step == best_step);
       CHECK(s.last == last);
+      CHECK(s.last_step == last_step);
     }
     auto headline = store.headline(id);
     REQUIRE(headline);
