@@ -153,11 +153,13 @@ TEST_CASE("describe --json gives defaults as typed JSON values") {
 }
 
 TEST_CASE("every pipeline shipped in pipelines/ validates") {
+  // The keyword pipelines read the data set folder, which validation checks is there.
+  const fs::path kws = fresh_dir("shipped-kws");
   int count = 0;
   for (const auto& entry : fs::directory_iterator(kSource / "pipelines")) {
     if (entry.path().extension() != ".toml") continue;
     ++count;
-    auto r = cli({"validate", entry.path().string()});
+    auto r = cli({"validate", entry.path().string()}, with_env("KWS", kws.string()));
     INFO(entry.path().string() << "\n" << r.all());
     CHECK(r.exit_code == 0);
     CHECK_THAT(r.out, Catch::Contains("valid pipeline"));
@@ -1112,6 +1114,30 @@ path = "${RUN_DIR}/x.csv"
                              Catch::Contains("refused: " + (plugins / "libdependent_plugin.so").string()) &&
                              Catch::Contains("libtest_dependency.so"));
   CHECK_FALSE(fs::exists(dir / "second" / "x.csv"));
+}
+
+TEST_CASE("the keyword pipelines find the data set beside the pipelines folder from any directory, or where KWS says") {
+  // As scripts/make-kws-dataset.sh data/kws leaves it: data/kws next to pipelines/.
+  const fs::path root = fresh_dir("kws-where");
+  fs::create_directories(root / "pipelines");
+  fs::create_directories(root / "data" / "kws");
+  fs::copy_file(kSource / "pipelines" / "kws-clips.toml", root / "pipelines" / "kws-clips.toml");
+  const fs::path elsewhere = fresh_dir("kws-where-cwd");
+  auto found = cli({"validate", (root / "pipelines" / "kws-clips.toml").string()}, in_dir(elsewhere));
+  INFO(found.all());
+  CHECK(found.exit_code == 0);
+  // KWS given relative, as on a command line, is the current directory's.
+  fs::create_directories(elsewhere / "mine");
+  ProcessOptions mine = with_env("KWS", "mine");
+  mine.cwd = elsewhere.string();
+  auto relative = cli({"validate", (root / "pipelines" / "kws-clips.toml").string()}, mine);
+  INFO(relative.all());
+  CHECK(relative.exit_code == 0);
+  ProcessOptions wrong = with_env("KWS", "not-made");
+  wrong.cwd = elsewhere.string();
+  auto missing = cli({"validate", (root / "pipelines" / "kws-clips.toml").string()}, wrong);
+  CHECK(missing.exit_code == 2);
+  CHECK_THAT(missing.err, Catch::Contains("input folder " + (elsewhere / "not-made").string() + " does not exist"));
 }
 
 TEST_CASE("a run loads only the plugin libraries its node types need, from an index it keeps up to date") {

@@ -1239,7 +1239,7 @@ void Trainer::declare(NodeSpec& spec) {
   spec.param<std::int64_t>("window", 20, "online: steps the train/* figures are taken over").range(1, 1000000);
   spec.param<std::string>("resume", "",
                           "continue from a checkpoint file, or the newest in a directory (a run directory or its "
-                          "checkpoints/ folder): same step, optimizer state, RNG and position in the stream");
+                          "checkpoints/ folder): same step, optimizer state, RNG and position in the stream").input_file_or_folder();
   spec.example(R"([pipeline]
 name  = "digits-mlp"
 links = [ "rows -> scale", "scale -> train", "train.metrics -> log", "train.checkpoint -> ckpt" ]

@@ -41,7 +41,7 @@ void Audio::declare(NodeSpec& spec) {
       "sources`; a sink's .monitor captures what it plays), or \"alsa:hw:0\" for an ALSA device (`arecord "
       "-L`); live: never waits for downstream, publishes capture/gaps and capture/latency_ms. Set "
       "exactly one of device, path, uri");
-  spec.param<std::string>("path", "", "decode an audio file (WAV, FLAC, OGG, MP3 where plugins exist)");
+  spec.param<std::string>("path", "", "decode an audio file (WAV, FLAC, OGG, MP3 where plugins exist)").input_path();
   spec.param<std::string>("uri", "", "decode a URI GStreamer can open (file://, http://, rtsp://...)");
   spec.param<std::int64_t>("rate", 16000, "samples per second of the output, resampled by GStreamer")
       .range(1000, 384000);

@@ -79,10 +79,10 @@ void AudioDataset::declare(NodeSpec& spec) {
   spec.source(SourceMode::pull);
   spec.param<std::string>("path", "",
                           "a folder with one sub-folder per class (the sub-folder's name is the class); audio files "
-                          "anywhere below it belong to that class");
+                          "anywhere below it belong to that class").input_folder();
   spec.param<std::string>("manifest", "",
                           "a CSV file of path,label[,split] rows (a header row is optional); paths relative to the "
-                          "manifest's folder; split is train, val or test, or empty to draw it");
+                          "manifest's folder; split is train, val or test, or empty to draw it").input_path();
   spec.param<std::int64_t>("rate", 16000, "samples per second of the clips, resampled by GStreamer")
       .range(1000, 384000);
   spec.param<std::int64_t>("channels", 1, "channels of the clips, mixed or duplicated by GStreamer").range(1, 64);
