@@ -7,7 +7,6 @@
 //
 //   bench_trainer_node [--data FILE] [--epochs 100] [--batch 32] [--threads 1] [--lr 0.002]
 #include <torch/utils.h>
-#include <zlib.h>
 
 #include <chrono>
 #include <cstdio>
@@ -15,36 +14,11 @@
 #include <string>
 #include <vector>
 
+#include "digits_data.hpp"
 #include "trainer/trainer.hpp"
 #include "tributary/testing.hpp"
 
-namespace {
-
-// digits.csv.gz: 1797 rows of 64 pixel values and a label, no header.
-void read_digits(const std::string& path, std::vector<float>& x, std::vector<std::int64_t>& y) {
-  gzFile f = gzopen(path.c_str(), "rb");
-  if (f == nullptr) {
-    std::fprintf(stderr, "cannot open %s\n", path.c_str());
-    std::exit(2);
-  }
-  char line[4096];
-  while (gzgets(f, line, sizeof line) != nullptr) {
-    std::vector<double> fields;
-    char* p = line;
-    while (*p != '\0' && *p != '\n') {
-      char* end = nullptr;
-      fields.push_back(std::strtod(p, &end));
-      if (end == p) break;
-      p = *end == ',' ? end + 1 : end;
-    }
-    if (fields.size() < 2) continue;
-    for (std::size_t i = 0; i + 1 < fields.size(); ++i) x.push_back(static_cast<float>(fields[i]));
-    y.push_back(static_cast<std::int64_t>(fields.back()));
-  }
-  gzclose(f);
-}
-
-}  // namespace
+using bench::read_digits;
 
 int main(int argc, char** argv) {
   using namespace tributary;
