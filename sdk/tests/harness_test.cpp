@@ -50,3 +50,19 @@ TEST_CASE("the harness configures a node, feeds it and records what it emits and
 TEST_CASE("the harness refuses parameters the declaration refuses") {
   CHECK_THROWS_AS(NodeHarness::of<RunningSum>({{"strat", 1}}), ParamError);
 }
+
+TEST_CASE("a run view says which outputs a link takes, and an empty one (a harness) takes every output") {
+  RunView view;
+  CHECK(view.output_linked("train", "boundary"));
+  view.nodes.push_back(RunView::NodeView{});
+  view.nodes.back().name = "train";
+  RunView::LinkView link;
+  link.from = "train";
+  link.from_port = "metrics";
+  link.to = "log";
+  link.to_port = "in";
+  view.links.push_back(link);
+  CHECK(view.output_linked("train", "metrics"));
+  CHECK_FALSE(view.output_linked("train", "boundary"));
+  CHECK_FALSE(view.output_linked("log", "metrics"));
+}

@@ -816,15 +816,6 @@ struct Trainer::State {
 
   // ---- model_stats and boundary -----------------------------------------------------------
 
-  // Whether a link takes `port`. A run without a run view (a test harness) takes every port.
-  bool port_taken(const OutputPort& port) const {
-    const RunView& run = node->context().run();
-    if (run.nodes.empty()) return true;
-    return std::any_of(run.links.begin(), run.links.end(), [&](const RunView::LinkView& link) {
-      return link.from == name() && link.from_port == port.name;
-    });
-  }
-
   // After the step's backward and optimizer step: the gradients are the ones the step used.
   void emit_model_stats(Emitter& out) {
     const auto started = std::chrono::steady_clock::now();
@@ -1239,7 +1230,8 @@ void Trainer::declare(NodeSpec& spec) {
   spec.param<std::int64_t>("window", 20, "online: steps the train/* figures are taken over").range(1, 1000000);
   spec.param<std::string>("resume", "",
                           "continue from a checkpoint file, or the newest in a directory (a run directory or its "
-                          "checkpoints/ folder): same step, optimizer state, RNG and position in the stream").input_file_or_folder();
+                          "checkpoints/ folder): same step, optimizer state, RNG and position in the stream")
+      .input_file_or_folder();
   spec.example(R"([pipeline]
 name  = "digits-mlp"
 links = [ "rows -> scale", "scale -> train", "train.metrics -> log", "train.checkpoint -> ckpt" ]
@@ -1386,8 +1378,8 @@ void Trainer::start() {
   }
   if (s.model_spec.kind == ModelKind::torchscript) s.load_script();
   s.open_resume();
-  s.stats_on = s.stats_every > 0 && s.port_taken(kModelStats);
-  s.boundary_on = s.boundary_every > 0 && s.port_taken(kBoundary);
+  s.stats_on = s.stats_every > 0 && context().run().output_linked(context().node_name(), kModelStats.name);
+  s.boundary_on = s.boundary_every > 0 && context().run().output_linked(context().node_name(), kBoundary.name);
   if (s.boundary_on && s.reconstructs) {
     log().info("no decision-boundary pictures: a ", kind_name(s.model_spec.kind),
                " model reconstructs its input and has no classes to draw");

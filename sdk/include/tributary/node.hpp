@@ -264,6 +264,16 @@ struct RunView {
   std::vector<NodeView> nodes;
   std::vector<LinkView> links;
   std::vector<PluginView> plugins;
+
+  // Whether a link leaves `node`'s output `port`, so that work only that port needs can be
+  // skipped. An empty view (a test harness) takes every port.
+  bool output_linked(std::string_view node, std::string_view port) const {
+    if (nodes.empty()) return true;
+    for (const auto& link : links) {
+      if (link.from == node && link.from_port == port) return true;
+    }
+    return false;
+  }
 };
 
 // What the runtime offers a node: its name and run, its logger, metrics, control and timers.
