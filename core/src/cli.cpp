@@ -490,7 +490,8 @@ int cmd_run(const Options& o) {
         tc::default_store_path(o.store),
         stop_on_store_error ? tc::StoreErrorPolicy::stop_run : tc::StoreErrorPolicy::keep_running,
         [&runtime, stop_on_store_error](const std::string& message) {
-          std::cerr << "error: " << message << std::endl;
+          // One write: the progress line, printed from another thread, never lands inside it.
+          std::cerr << ("error: " + message + "\n") << std::flush;
           if (stop_on_store_error) runtime.request_stop("the run store cannot be written");
         });
     try {
