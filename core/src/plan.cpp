@@ -188,7 +188,7 @@ NodePlan plan_node(const NodeDecl& n, const PipelineDecl& decl, const PluginRegi
   node.where = n.where;
   if (!n.plugin.empty()) {
     node.type = registry.find(n.plugin);
-    const auto known = registry.type_names();
+    const auto known = node.type == nullptr ? registry.type_names() : std::vector<std::string>{};
     if (node.type == nullptr && std::find(known.begin(), known.end(), n.plugin) != known.end()) {
       // The plugin index names a library for it, which did not load this time.
       std::string hint = "rebuild or reinstall the plugin; `tributary plugins` checks every library";

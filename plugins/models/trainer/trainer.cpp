@@ -724,7 +724,7 @@ struct Trainer::State {
                                                        {metric::kSamplesPerSecond, n / seconds}};
     if (reconstructs) points.erase(points.begin() + 1);  // no accuracy for a reconstruction
     if (online) {
-      for (const auto& [metric_name, value] : std::vector<std::pair<std::string, double>>(points)) {
+      for (const auto& [metric_name, value] : points) {
         if (metric_name != monitor) continue;
         if (!best || (lower_is_better(monitor) ? value < *best : value > *best)) {
           best = value;
