@@ -96,7 +96,9 @@ RunResult Runtime::Impl::run() {
     for (auto& n : nodes_) {
       if (n->live && !n->timed) continue;  // runs on a thread of its own, with no turn in the graph
       NodeState* state = n.get();
-      std::size_t concurrency = n->parallel ? static_cast<std::size_t>(threads_) : 1;
+      // Parallel bodies are not limited here: the arena's threads bound how many run at once, and
+      // a limit would put every envelope through the node's queue and its aggregator.
+      std::size_t concurrency = n->parallel ? flow::unlimited : 1;
       if (n->own_thread) {
         n->fn = std::make_unique<FlowNode>(*graph, 1,
                                            [this, state](const Envelope& e) { return hand_to_own_thread(*state, e); });
