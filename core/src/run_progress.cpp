@@ -71,7 +71,9 @@ std::vector<std::string> parts_of(const ProgressState& s, bool with_bar) {
   std::int64_t epoch = done != nullptr ? static_cast<std::int64_t>(done->value) + 1 : 1;
   if (loss != nullptr) epoch = std::max(epoch, loss->epoch + 1);
   if (s.epochs) epoch = std::min(epoch, *s.epochs);
-  std::string head = "epoch " + std::to_string(epoch);
+  // A trainer that goes by epochs names them; an online one (its points have no epoch) does not.
+  const bool by_epochs = done != nullptr || s.epochs || loss == nullptr || loss->epoch >= 0;
+  std::string head = by_epochs ? "epoch " + std::to_string(epoch) : std::string("online");
   if (s.epochs) head += "/" + std::to_string(*s.epochs);
   if (!s.state.empty()) head += " (" + s.state + ")";
   parts.push_back(head);

@@ -60,6 +60,19 @@ TEST_CASE("progress line: epoch of epochs, bar, step, loss, accuracy, ETA and ra
   CHECK_THAT(progress_line(s, 200), Catch::StartsWith("epoch 3/15 (paused)"));
 }
 
+TEST_CASE("progress line of an online trainer names no epoch") {
+  // Online, the trainer's points belong to no epoch (-1) and no epoch count is known.
+  ProgressState s;
+  s.elapsed_s = 12.0;
+  for (const auto& p : {point("train/loss", 1.8, 200, -1), point("samples_per_s", 950.0, 200, -1)}) {
+    s.latest[p.name] = p;
+  }
+  CHECK(progress_line(s, 200) == "online  step 200  loss 1.8000  950 samples/s  12s");
+  // A trainer in its first epoch, whose count is not known yet, still names it.
+  s.latest["train/loss"] = point("train/loss", 1.8, 200, 0);
+  CHECK_THAT(progress_line(s, 200), Catch::StartsWith("epoch 1  step 200"));
+}
+
 TEST_CASE("progress line before the first batch says so") {
   ProgressState s;
   s.elapsed_s = 4.0;

@@ -68,6 +68,7 @@ TEST_CASE("trainer: online, an autoencoder on a live tone steps every step_every
   // No epochs: no val evaluation, no epoch points; the best windowed loss is reported.
   CHECK(named(h, "val/loss").empty());
   CHECK(named(h, "epoch").empty());
+  for (const auto& loss : losses) CHECK(loss.epoch == -1);  // online points belong to no epoch
   CHECK(named(h, "train/accuracy").empty());
   CHECK(last(h, "best/train/loss") == Approx(losses.back().value).epsilon(0.5));
   CHECK(h.markers("metrics").size() == 1);  // the marker goes on

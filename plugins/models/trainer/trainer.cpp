@@ -656,6 +656,9 @@ struct Trainer::State {
 
   // ---- metrics ----------------------------------------------------------------------------
 
+  // The epoch a point belongs to: online there are none (-1).
+  std::int64_t point_epoch() const { return online ? -1 : epochs_done; }
+
   void emit_points(Emitter& out, const std::vector<std::pair<std::string, double>>& values, std::int64_t epoch) {
     if (values.empty()) return;
     auto packet = make_packet(PayloadKind::metrics);
@@ -697,7 +700,7 @@ struct Trainer::State {
                                                        {metric::kEtaSeconds, seconds / done * (total - done)}};
     if (!epochs_reported) points.emplace_back(metric::kEpochs, total);
     epochs_reported = true;
-    emit_points(out, points, epochs_done);
+    emit_points(out, points, point_epoch());
   }
 
   void report_training(Emitter& out) {
@@ -733,7 +736,7 @@ struct Trainer::State {
       }
       if (best) points.emplace_back("best/" + monitor, *best);
     }
-    emit_points(out, points, epochs_done);
+    emit_points(out, points, point_epoch());
     report_progress(out);
     loss_sum = 0.0;
     correct = 0;
@@ -819,7 +822,7 @@ struct Trainer::State {
   // After the step's backward and optimizer step: the gradients are the ones the step used.
   void emit_model_stats(Emitter& out) {
     const auto started = std::chrono::steady_clock::now();
-    auto packet = model_stats_packet(net, histogram_bins, name(), step, epochs_done);
+    auto packet = model_stats_packet(net, histogram_bins, name(), step, point_epoch());
     packet->stream = name();
     packet->sequence = stats_sequence++;
     packet->timestamp_ns = monotonic_ns();
@@ -1415,13 +1418,15 @@ ControlReply Trainer::on_control(const ControlMessage& message, Emitter& out) {
     s.set_lr(message.value.as_number());
     s.base_lr = s.lr;  // a schedule goes on from the rate set by hand
     log().info("lr ", previous, " -> ", s.lr, " at step ", s.step);
-    s.emit_points(out, {{metric::kLearningRate, s.lr}}, s.epochs_done);
+    s.emit_points(out, {{metric::kLearningRate, s.lr}}, s.point_epoch());
     return ControlReply::accept(concat("lr ", previous, " -> ", s.lr), s.step);
   }
   if (message.verb == ControlVerb::checkpoint) {
     if (!s.built) return ControlReply::refuse("no model yet: no example has arrived");
     s.emit_checkpoint(out, "control", false);
-    return ControlReply::accept(concat("checkpoint at step ", s.step, ", epoch ", s.epochs_done), s.step);
+    return ControlReply::accept(s.online ? concat("checkpoint at step ", s.step)
+                                         : concat("checkpoint at step ", s.step, ", epoch ", s.epochs_done),
+                                s.step);
   }
   return Node::on_control(message, out);
 }
