@@ -218,14 +218,24 @@ path   = "${RUN_DIR}/metrics.csv"
   const auto r = run_process({kCli, "run", (folder / "blobs.toml").string(), "--run-dir", run.string()}, options);
   INFO(r.all());
   REQUIRE(r.exit_code == 0);
-  CHECK_THAT(r.all(), Catch::Contains("torchscript " + std::string("model.pt")));
+  CHECK_THAT(r.all(), Catch::Contains("torchscript " + (folder / "model.pt").string()));
   REQUIRE_FALSE(points(run / "metrics.csv", "test/accuracy").empty());
   CHECK(points(run / "metrics.csv", "test/accuracy").back().value > 0.8);
 
-  // A file that is not there is named as the trainer looked for it.
+  // Given with --set, the path is relative to the current directory.
+  const auto set = run_process({kCli, "validate", (folder / "blobs.toml").string(), "--set",
+                                "train.model.path=pipeline/model.pt"},
+                               options);
+  INFO(set.all());
+  CHECK(set.exit_code == 0);
+
+  // A file that is not there is found before the run, at the key that names it.
   fs::remove(folder / "model.pt");
   const auto missing = run_process(
       {kCli, "run", (folder / "blobs.toml").string(), "--run-dir", (dir.path() / "run2").string()}, options);
-  CHECK(missing.exit_code != 0);
-  CHECK_THAT(missing.all(), Catch::Contains("no file " + (folder / "model.pt").string()));
+  INFO(missing.all());
+  CHECK(missing.exit_code == 2);
+  CHECK_THAT(missing.err, Catch::Contains((folder / "blobs.toml").string() + ":12:"));
+  CHECK_THAT(missing.err, Catch::Contains("node 'train' (trainer): input file " + (folder / "model.pt").string() +
+                                          " does not exist"));
 }

@@ -272,6 +272,7 @@ nlohmann::json type_json(const NodeType& t) {
                       {"settable", p.settable}};
     if (!p.required) pj["default"] = value_json(p.default_value);
     if (p.path != tributary::PathRole::none) pj["path"] = path_role_key(p.path);
+    for (const auto& [key, role] : p.path_keys) pj["path_keys"][key] = path_role_key(role);
     if (p.min) pj["min"] = *p.min;
     if (p.max) pj["max"] = *p.max;
     if (!p.choices.empty()) pj["choices"] = p.choices;
@@ -356,6 +357,8 @@ int cmd_describe(const Options& o) {
     if (!c.empty()) std::cout << " " << c;
     if (p.settable) std::cout << " [settable while running]";
     if (p.path != tributary::PathRole::none) std::cout << " [" << tributary::to_string(p.path) << "]";
+    for (const auto& [key, role] : p.path_keys)
+      std::cout << " [" << p.name << "." << key << ": " << tributary::to_string(role) << "]";
     std::cout << "\n      " << p.doc << "\n";
   }
   if (!t->spec.example().empty()) std::cout << "\nexample:\n" << t->spec.example() << "\n";

@@ -316,6 +316,14 @@ class Loader {
     }
   }
 
+  // Records the keys (dotted inside tables) whose string starts with an environment variable's value.
+  void note_environment(NodeDecl& decl, const std::string& key, const toml::node& node) const {
+    if (from_environment_.count(&node) != 0) decl.from_environment.push_back(key);
+    if (auto* t = node.as_table()) {
+      for (auto&& [k, v] : *t) note_environment(decl, key + "." + std::string(k.str()), v);
+    }
+  }
+
   Value to_value(const toml::node& node, const std::string& key, const Location& where) {
     if (auto* s = node.as_string()) return Value(s->get());
     if (auto* i = node.as_integer()) return Value(i->get());
@@ -378,6 +386,7 @@ class Loader {
     }
     n.plugin_where = n.locate("plugin");
     n.override_text = override_text_[name];
+    for (const auto& given : overridden_[name]) n.set_keys.push_back(given.first);
     auto* plugin = table->get("plugin");
     if (plugin == nullptr) {
       std::vector<std::string> keys;
@@ -402,7 +411,7 @@ class Loader {
       if (key == "plugin") continue;
       n.params.push_back({key, to_value(v, key, n.locate(key))});
       if (whole_variables_.count(&v) != 0) n.whole_variables.push_back(key);
-      if (from_environment_.count(&v) != 0) n.from_environment.push_back(key);
+      note_environment(n, key, v);
     }
     decl.nodes.push_back(std::move(n));
   }

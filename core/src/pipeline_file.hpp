@@ -32,10 +32,12 @@ struct NodeDecl {
   // Top-level keys set with --set, and the text given there: a string parameter takes the text
   // as it is, even when it reads as a number (--set clips.label_column=4).
   std::vector<TableEntry> override_text;
-  // Top-level keys whose string starts with the value of a variable set in the environment
-  // (path = "${KWS}/train"): a relative path there is the user's, relative to the current
-  // directory, as one given with --set.
+  // Keys (dotted inside tables) whose string starts with the value of a variable set in the
+  // environment (path = "${KWS}/train"): a relative path there is the user's, relative to the
+  // current directory, as one given with --set.
   std::vector<std::string> from_environment;
+  // Keys given with --set, dotted inside tables (model.path).
+  std::vector<std::string> set_keys;
 
   // Where a parameter (dotted, possibly with [index]) was written; the node itself when unknown.
   Location locate(std::string_view param) const;

@@ -63,6 +63,30 @@ const char* kPathRule =
     "a relative path is relative to the pipeline file's folder, or to the current directory when "
     "given with --set or taken from an environment variable";
 
+// A path a node's parameters name: a path parameter, or a path key inside a table parameter.
+struct NamedPath {
+  std::string name;  // "path", or "model.path"
+  PathRole role;
+  std::string path;
+};
+
+std::vector<NamedPath> paths_of(const NodePlan& node) {
+  std::vector<NamedPath> paths;
+  for (const auto& spec : node.type->spec.params()) {
+    if (spec.path != PathRole::none && spec.type == ParamType::string) {
+      paths.push_back({spec.name, spec.path, node.params.get<std::string>(spec.name)});
+    }
+    if (spec.path_keys.empty()) continue;
+    const Value table = node.params.get<Value>(spec.name);
+    for (const auto& [key, role] : spec.path_keys) {
+      const Value* v = table.find(key);
+      if (v != nullptr && v->type() == ValueType::string)
+        paths.push_back({spec.name + "." + key, role, v->as_string()});
+    }
+  }
+  return paths;
+}
+
 // Input files exist and can be read; output files can be created; no file is written by two nodes
 // (their lines would tear each other) or written by one node while another reads it.
 void check_paths(const Plan& plan, const PipelineDecl& decl, std::vector<Diagnostic>& diagnostics) {
@@ -76,27 +100,24 @@ void check_paths(const Plan& plan, const PipelineDecl& decl, std::vector<Diagnos
   for (std::size_t i = 0; i < plan.nodes.size() && i < decl.nodes.size(); ++i) {
     const NodePlan& node = plan.nodes[i];
     if (!node.node) continue;
-    for (const auto& spec : node.type->spec.params()) {
-      if (spec.path == PathRole::none || spec.type != ParamType::string) continue;
-      const std::string path = node.params.get<std::string>(spec.name);
+    for (const auto& [name, role, path] : paths_of(node)) {
       if (path.empty()) continue;
-      const Location where = decl.nodes[i].locate(spec.name);
+      const Location where = decl.nodes[i].locate(name);
       const std::string who = "node '" + node.name + "' (" + node.type->name + "): ";
       auto fail = [&](std::string message, std::string hint = {}) {
         diagnostics.push_back({where, who + std::move(message), std::move(hint)});
       };
       std::error_code ec;
       const fs::file_status status = fs::status(path, ec);
-      const bool folder = spec.path == PathRole::input_folder || spec.path == PathRole::output_folder;
-      const bool input =
-          spec.path == PathRole::input || spec.path == PathRole::input_folder || spec.path == PathRole::input_any;
-      if (fs::exists(status) && spec.path != PathRole::input_any && fs::is_directory(status) != folder) {
-        fail("'" + spec.name + "' names a " + (folder ? "file, not a folder: " : "directory, not a file: ") + path);
+      const bool folder = role == PathRole::input_folder || role == PathRole::output_folder;
+      const bool input = role == PathRole::input || role == PathRole::input_folder || role == PathRole::input_any;
+      if (fs::exists(status) && role != PathRole::input_any && fs::is_directory(status) != folder) {
+        fail("'" + name + "' names a " + (folder ? "file, not a folder: " : "directory, not a file: ") + path);
         continue;
       }
       if (input) {
         if (!fs::exists(status)) {
-          fail(std::string(to_string(spec.path)) + " " + path + " does not exist", kPathRule);
+          fail(std::string(to_string(role)) + " " + path + " does not exist", kPathRule);
           continue;
         }
         if (access(path.c_str(), fs::is_directory(status) ? R_OK | X_OK : R_OK) != 0) {
@@ -121,7 +142,7 @@ void check_paths(const Plan& plan, const PipelineDecl& decl, std::vector<Diagnos
       fs::path file = fs::weakly_canonical(path, ec);
       if (ec) file = fs::path(path).lexically_normal();
       for (const auto& other : uses) {
-        if (other.file != file || (other.role == PathRole::input && spec.path == PathRole::input)) continue;
+        if (other.file != file || (other.role == PathRole::input && role == PathRole::input)) continue;
         // Shown at the one written later in the file, naming the other first.
         const bool later =
             std::make_pair(other.where.line, other.where.column) < std::make_pair(where.line, where.column);
@@ -130,7 +151,7 @@ void check_paths(const Plan& plan, const PipelineDecl& decl, std::vector<Diagnos
         const Location& at = later ? where : other.where;
         std::string message;
         std::string hint;
-        if (other.role == PathRole::output && spec.path == PathRole::output) {
+        if (other.role == PathRole::output && role == PathRole::output) {
           message = "nodes '" + first.name + "' and '" + second.name + "' both write " + path;
           hint = "their lines would tear each other: give one of them another path";
         } else {
@@ -142,9 +163,20 @@ void check_paths(const Plan& plan, const PipelineDecl& decl, std::vector<Diagnos
         diagnostics.push_back({at, "node '" + second.name + "' (" + second.type->name + "): " + message, hint});
         break;
       }
-      uses.push_back({file, i, spec.path, where});
+      uses.push_back({file, i, role, where});
     }
   }
+}
+
+// A relative path is the pipeline file's folder's, unless it came from the command line or
+// starts with an environment variable's value (the user's: the current directory's).
+Value resolved_path(const NodeDecl& decl, const std::string& name, const std::string& pipeline_file,
+                    const std::string& text) {
+  const bool from_command_line =
+      std::find(decl.set_keys.begin(), decl.set_keys.end(), name) != decl.set_keys.end() ||
+      std::find(decl.from_environment.begin(), decl.from_environment.end(), name) != decl.from_environment.end();
+  fs::path base = from_command_line ? fs::current_path() : fs::absolute(pipeline_file).parent_path();
+  return Value((base / text).lexically_normal().string());
 }
 
 }  // namespace
@@ -178,15 +210,22 @@ std::vector<TableEntry> resolve_paths(const NodeDecl& decl, const NodeSpec& spec
                                       std::vector<TableEntry> params) {
   for (auto& entry : params) {
     const ParamSpec* p = spec.find_param(entry.key);
-    if (p == nullptr || p->path == PathRole::none || entry.value.type() != ValueType::string) continue;
-    const std::string& text = entry.value.as_string();
-    if (text.empty()) continue;
-    const bool from_command_line =
-        std::any_of(decl.override_text.begin(), decl.override_text.end(),
-                    [&](const TableEntry& given) { return given.key == entry.key; }) ||
-        std::find(decl.from_environment.begin(), decl.from_environment.end(), entry.key) != decl.from_environment.end();
-    fs::path base = from_command_line ? fs::current_path() : fs::absolute(pipeline_file).parent_path();
-    entry.value = Value((base / text).lexically_normal().string());
+    if (p == nullptr) continue;
+    if (p->path != PathRole::none && entry.value.type() == ValueType::string) {
+      if (!entry.value.as_string().empty()) {
+        entry.value = resolved_path(decl, entry.key, pipeline_file, entry.value.as_string());
+      }
+      continue;
+    }
+    if (p->path_keys.empty() || entry.value.type() != ValueType::table) continue;
+    std::vector<TableEntry> table = entry.value.as_table();
+    for (auto& inner : table) {
+      const bool names_path = std::any_of(p->path_keys.begin(), p->path_keys.end(),
+                                          [&](const auto& path_key) { return path_key.first == inner.key; });
+      if (!names_path || inner.value.type() != ValueType::string || inner.value.as_string().empty()) continue;
+      inner.value = resolved_path(decl, entry.key + "." + inner.key, pipeline_file, inner.value.as_string());
+    }
+    entry.value = Value::table(std::move(table));
   }
   return params;
 }

@@ -274,6 +274,58 @@ TEST_CASE("a relative path is the file's folder's, unless it came from --set or 
   fs::remove_all(dir);
 }
 
+TEST_CASE("a path key inside a table parameter is resolved and checked as a path parameter is") {
+  namespace fs = std::filesystem;
+  const fs::path here = fs::current_path();
+  const fs::path dir = here / "plan-test-path-keys";
+  fs::remove_all(dir);
+  fs::create_directories(dir / "pipelines");
+  std::ofstream(dir / "pipelines" / "m.pt") << "x";
+  std::ofstream(dir / "m.pt") << "x";
+  const std::string text =
+      "[pipeline]\nlinks = [\"a -> sink\", \"b -> sink\", \"c -> sink\"]\n"
+      "[nodes.a]\nplugin = \"counter\"\nmodel = { file = \"m.pt\", log = \"out/a.log\" }\n"
+      "[nodes.b]\nplugin = \"counter\"\nmodel = { file = \"${SET_HERE}\" }\n"
+      "[nodes.c]\nplugin = \"counter\"\nmodel = { file = \"m.pt\", kept = \"m.pt\" }\n"
+      "[nodes.sink]\nplugin = \"collect\"\n";
+  PluginRegistry registry;
+  testnodes::register_all(registry);
+  Logging logging(LogSettings{LogLevel::warn, {}, false});
+  LoadOptions options;
+  options.environment = [](const std::string& name) -> std::optional<std::string> {
+    if (name == "SET_HERE") return std::string("plan-test-path-keys/m.pt");
+    return std::nullopt;
+  };
+  options.overrides = {"c.model.file=plan-test-path-keys/m.pt"};
+  const fs::path file = dir / "pipelines" / "p.toml";
+  auto plan = build_plan(parse_pipeline(text, file.string(), options), registry, RunInfo{"test", "."}, logging);
+  auto model_of = [&](const std::string& name) {
+    for (const auto& n : plan.nodes) {
+      if (n.name == name) return n.params.get<Value>("model");
+    }
+    return Value();
+  };
+  CHECK(model_of("a").find("file")->as_string() == (dir / "pipelines" / "m.pt").string());  // the file's folder
+  CHECK(model_of("a").find("log")->as_string() == (dir / "pipelines" / "out" / "a.log").string());
+  CHECK(model_of("b").find("file")->as_string() == (dir / "m.pt").string());  // from the environment
+  CHECK(model_of("c").find("file")->as_string() == (dir / "m.pt").string());  // from --set
+  CHECK(model_of("c").find("kept")->as_string() == "m.pt");                   // not a path key
+  fs::remove_all(dir);
+
+  // A missing input is found before anything starts, at the key inside the table.
+  auto missing = plan_errors(
+      "[pipeline]\nlinks = [\"src -> sink\"]\n[nodes.src]\nplugin = \"counter\"\n"
+      "model = { file = \"/no/such/m.pt\" }\n[nodes.sink]\nplugin = \"collect\"\n");
+  REQUIRE(missing.size() == 1);
+  CHECK(missing[0].message == "node 'src' (counter): input file /no/such/m.pt does not exist");
+  CHECK(missing[0].where.to_string() == "test.toml:5:18");
+  auto unwritable = plan_errors(
+      "[pipeline]\nlinks = [\"src -> sink\"]\n[nodes.src]\nplugin = \"counter\"\n"
+      "model = { log = \"/etc/passwd/a.log\" }\n[nodes.sink]\nplugin = \"collect\"\n");
+  REQUIRE(unwritable.size() == 1);
+  CHECK(unwritable[0].message == "node 'src' (counter): cannot create /etc/passwd/a.log: /etc/passwd is not a folder");
+}
+
 TEST_CASE("an output file whose folder cannot be made is found before anything starts") {
   auto e = plan_errors(
       "[pipeline]\nlinks = [\"src -> a\"]\n[nodes.src]\nplugin = \"counter\"\n"

@@ -112,6 +112,9 @@ class Counter final : public Node {
     spec.param<std::string>("data", "", "a folder it would read").input_folder();
     spec.param<std::string>("into", "", "a folder it would write into").output_folder();
     spec.param<std::string>("either", "", "a file or a folder it would read").input_file_or_folder();
+    spec.param("model", ParamType::table, Value::table({}), "a table whose 'file' it would read, 'log' it would write")
+        .path_key("file", PathRole::input)
+        .path_key("log", PathRole::output);
   }
   void configure(const Params& p) override {
     big_ = p.get<bool>("big");

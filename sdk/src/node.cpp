@@ -93,6 +93,10 @@ ParamBuilder& ParamBuilder::input_file_or_folder() {
   spec().path = PathRole::input_any;
   return *this;
 }
+ParamBuilder& ParamBuilder::path_key(std::string key, PathRole role) {
+  spec().path_keys.emplace_back(std::move(key), role);
+  return *this;
+}
 
 ParamBuilder NodeSpec::add(ParamSpec spec) {
   if (find_param(spec.name) != nullptr) throw std::logic_error("parameter '" + spec.name + "' declared twice");

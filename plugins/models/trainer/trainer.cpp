@@ -399,8 +399,9 @@ struct Trainer::State {
     return F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().weight(loss_weight));
   }
 
-  // Loads the torchscript file named by model.path, relative to the pipeline file's folder (the
-  // current directory without one).
+  // Loads the torchscript file named by model.path. The loader resolves it against the pipeline
+  // file's folder (model.path is an input path key); run by hand, a relative path is taken from
+  // the pipeline file's folder, or the current directory without one.
   void load_script() {
     fs::path path(model_spec.path);
     if (path.is_relative()) {
@@ -1164,7 +1165,8 @@ void Trainer::declare(NodeSpec& spec) {
              "shape); autoencoders learn to reconstruct the input (MSE): no labels, no classes, metrics train/loss, "
              "val/loss, test/loss, no boundary; or { kind = \"torchscript\", path = \"model.pt\", loss = "
              "\"cross_entropy\"|\"mse\" } (a module saved by torch.jit.script in Python, trained here; the path "
-             "relative to the pipeline file; mse: an autoencoder)");
+             "relative to the pipeline file, or to the current directory when given with --set; mse: an autoencoder)")
+      .path_key("path", PathRole::input);
   spec.param<std::int64_t>("classes", 0, "number of classes; 0 = from the source's 'classes' attribute")
       .range(0, 100000);
   spec.param<std::string>("optimizer", "adam", "sgd, adam or adamw").choices({"sgd", "adam", "adamw"});

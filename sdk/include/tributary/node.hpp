@@ -70,6 +70,8 @@ class ParamBuilder {
   ParamBuilder& input_folder();   // a folder the node reads
   ParamBuilder& output_folder();  // a folder the node writes into
   ParamBuilder& input_file_or_folder();
+  // A key of this table parameter names a path: path_key("path", PathRole::input).
+  ParamBuilder& path_key(std::string key, PathRole role);
 
  private:
   ParamSpec& spec();
@@ -105,18 +107,29 @@ class NodeSpec {
 
   template <typename T>
   ParamBuilder param(std::string name, const T& default_value, std::string doc) {
-    return add(ParamSpec{
-        std::move(name), ParamTypeOf<T>::value, to_value(default_value), false, {}, {}, {}, std::move(doc), false});
+    return add(ParamSpec{std::move(name),
+                         ParamTypeOf<T>::value,
+                         to_value(default_value),
+                         false,
+                         {},
+                         {},
+                         {},
+                         std::move(doc),
+                         false,
+                         PathRole::none,
+                         {}});
   }
   ParamBuilder param(std::string name, ParamType type, Value default_value, std::string doc) {
-    return add(ParamSpec{std::move(name), type, std::move(default_value), false, {}, {}, {}, std::move(doc), false});
+    return add(ParamSpec{
+        std::move(name), type, std::move(default_value), false, {}, {}, {}, std::move(doc), false, PathRole::none, {}});
   }
   template <typename T>
   ParamBuilder required(std::string name, std::string doc) {
-    return add(ParamSpec{std::move(name), ParamTypeOf<T>::value, Value(), true, {}, {}, {}, std::move(doc), false});
+    return add(ParamSpec{
+        std::move(name), ParamTypeOf<T>::value, Value(), true, {}, {}, {}, std::move(doc), false, PathRole::none, {}});
   }
   ParamBuilder required(std::string name, ParamType type, std::string doc) {
-    return add(ParamSpec{std::move(name), type, Value(), true, {}, {}, {}, std::move(doc), false});
+    return add(ParamSpec{std::move(name), type, Value(), true, {}, {}, {}, std::move(doc), false, PathRole::none, {}});
   }
 
   const std::string& summary() const noexcept { return summary_; }

@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "tributary/value.hpp"
@@ -49,6 +50,9 @@ struct ParamSpec {
   std::string doc;
   bool settable = false;  // may change while running, through the control bus
   PathRole path = PathRole::none;
+  // Keys inside a table parameter that name paths (model = { path = "model.pt" }): each is
+  // resolved and checked as a path parameter of its role would be, and errors name "model.path".
+  std::vector<std::pair<std::string, PathRole>> path_keys;
 };
 
 // Thrown by a node's configure() (and by validation) when a value is wrong. `param` names the
