@@ -2,15 +2,19 @@
 
 #include <algorithm>
 #include <cctype>
+#include <condition_variable>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <numeric>
 #include <set>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
+#include "audio_dataset/wav_decoder.hpp"
 #include "gstreamer/stream.hpp"
 #include "gstreamer/tensors.hpp"
 #include "sampling/seeded_random.hpp"
@@ -79,10 +83,12 @@ void AudioDataset::declare(NodeSpec& spec) {
   spec.source(SourceMode::pull);
   spec.param<std::string>("path", "",
                           "a folder with one sub-folder per class (the sub-folder's name is the class); audio files "
-                          "anywhere below it belong to that class").input_folder();
+                          "anywhere below it belong to that class")
+      .input_folder();
   spec.param<std::string>("manifest", "",
                           "a CSV file of path,label[,split] rows (a header row is optional); paths relative to the "
-                          "manifest's folder; split is train, val or test, or empty to draw it").input_path();
+                          "manifest's folder; split is train, val or test, or empty to draw it")
+      .input_path();
   spec.param<std::int64_t>("rate", 16000, "samples per second of the clips, resampled by GStreamer")
       .range(1000, 384000);
   spec.param<std::int64_t>("channels", 1, "channels of the clips, mixed or duplicated by GStreamer").range(1, 64);
@@ -100,9 +106,8 @@ void AudioDataset::declare(NodeSpec& spec) {
   spec.param<bool>("cache", false,
                    "keep decoded clips in memory after the first epoch (rate x clip_ms x 4 bytes each)");
   spec.param<std::int64_t>("decoders", 2,
-                           "files other than WAV decoded at the same time on threads of their own, ahead of the one "
-                           "being emitted (order is kept); WAV files are decoded on the node's thread as their turn "
-                           "comes")
+                           "files decoded at the same time, of every format, on threads of their own ahead of the one "
+                           "being emitted; the clips and their order are the same for any number")
       .range(1, 64);
   spec.param<std::vector<std::string>>("extensions", {".wav", ".flac", ".ogg", ".opus", ".mp3"},
                                        "file name endings read from a folder (case-insensitive)");
@@ -301,23 +306,85 @@ void AudioDataset::end_epoch(Emitter& out) {
   context().metric("dataset/epoch_clips", static_cast<double>(emitted_in_epoch_), -1, epoch_);
 }
 
-// The clip the WAV pipeline fills, on the node's thread as it feeds the pipeline a file.
-struct AudioDataset::WavDecoder {
-  Tensor clip;
-  std::size_t wanted = 0;
-  std::size_t filled = 0;
-  std::unique_ptr<GstStream> stream;  // last: stopped before the clip it fills goes
+// Threads that decode files ahead of the stream, each with its own WAV decoder (a
+// GstAudioConverter serves one thread), taking the files in the order they are asked for.
+class AudioDataset::DecoderThreads {
+ public:
+  DecoderThreads(const AudioDataset& node, std::size_t count) : node_(node) {
+    ensure_gstreamer();  // here, so a failure reaches the node with GStreamer's reason
+    for (std::size_t i = 0; i < count; ++i) threads_.emplace_back([this] { run(); });
+  }
+  ~DecoderThreads() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+  DecoderThreads(const DecoderThreads&) = delete;
+  DecoderThreads& operator=(const DecoderThreads&) = delete;
+
+  std::future<Decoded> submit(std::size_t index) {
+    std::promise<Decoded> promise;
+    std::future<Decoded> decoded = promise.get_future();
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      jobs_.push_back({index, std::move(promise)});
+    }
+    wake_.notify_one();
+    return decoded;
+  }
+
+ private:
+  struct Job {
+    std::size_t index = 0;
+    std::promise<Decoded> promise;
+  };
+
+  void run() {
+    std::unique_ptr<WavDecoder> wav;
+    std::exception_ptr failed;
+    try {
+      wav = std::make_unique<WavDecoder>(node_.rate_, node_.channels_);
+    } catch (...) {
+      failed = std::current_exception();
+    }
+    for (;;) {
+      Job job;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+        if (stopping_) return;  // what is left is not waited for: the node is stopping
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      try {
+        if (failed) std::rethrow_exception(failed);
+        job.promise.set_value(node_.decode_on(*wav, node_.items_[job.index]));
+      } catch (...) {
+        job.promise.set_exception(std::current_exception());
+      }
+    }
+  }
+
+  const AudioDataset& node_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Job> jobs_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;  // last: started once the rest is ready
 };
 
 AudioDataset::Decoded AudioDataset::decode(const Item& item) const {
   std::error_code ec;
   if (!fs::is_regular_file(item.path, ec)) {
-    return {std::nullopt, fs::exists(item.path, ec) ? "not a regular file" : "the file does not exist"};
+    return {std::nullopt, fs::exists(item.path, ec) ? "not a regular file" : "the file does not exist", {}};
   }
   try {
-    return {decode_with(item.path, "decodebin"), {}};
+    return {decode_with(item.path, "decodebin"), {}, {}};
   } catch (const std::exception& e) {
-    return {std::nullopt, e.what()};
+    return {std::nullopt, e.what(), {}};
   }
 }
 
@@ -347,68 +414,27 @@ Tensor AudioDataset::decode_with(const std::string& path, const char* parser) co
   return clip;
 }
 
-AudioDataset::Decoded AudioDataset::decode_wav(const Item& item) {
-  std::string bytes;
-  {
-    std::ifstream in(item.path, std::ios::binary);
-    if (!in) return {std::nullopt, std::string("cannot open it: ") + std::strerror(errno)};
-    in.seekg(0, std::ios::end);
-    const std::streamoff size = in.tellg();
-    in.seekg(0, std::ios::beg);
-    bytes.resize(size > 0 ? static_cast<std::size_t>(size) : 0);
-    if (size < 0 || !in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()))) {
-      return {std::nullopt, std::string("cannot read it: ") + std::strerror(errno)};
-    }
+AudioDataset::Decoded AudioDataset::decode_on(WavDecoder& wav, const Item& item) const {
+  std::string refused;
+  if (item.wav) {
+    const std::int64_t samples = static_cast<std::int64_t>(rate_) * clip_ms_ / 1000;
+    if (auto clip = wav.decode(item.path, samples, refused)) return {std::move(clip), {}, {}};
   }
-  if (!wav_) {
-    wav_ = std::make_unique<WavDecoder>();
-    WavDecoder& d = *wav_;
-    GstStream::Options options;
-    options.description = "wavparse name=parse ! audioconvert ! audioresample";
-    options.caps = concat("audio/x-raw,format=F32LE,layout=interleaved,rate=", rate_, ",channels=", channels_);
-    options.head = {"parse"};
-    options.fed = true;
-    d.stream = std::make_unique<GstStream>(std::move(options));
-    // Decoding stops once the clip is full: the rest of a long file is never decoded.
-    d.stream->on_sample_until([&d](MediaSample&& sample) {
-      const Tensor buffer = audio_tensor(sample);
-      const auto n = std::min(d.wanted - d.filled, static_cast<std::size_t>(buffer.numel()));
-      std::memcpy(d.clip.data<float>() + d.filled, buffer.data<float>(), n * sizeof(float));
-      d.filled += n;
-      return d.filled < d.wanted;
-    });
-    try {
-      d.stream->start();
-    } catch (...) {
-      wav_.reset();
-      throw;
-    }
-  }
-  WavDecoder& d = *wav_;
-  const std::int64_t samples = static_cast<std::int64_t>(rate_) * clip_ms_ / 1000;
-  d.clip = Tensor::zeros(DType::f32, {samples, channels_});
-  d.wanted = static_cast<std::size_t>(samples) * static_cast<std::size_t>(channels_);
-  d.filled = 0;
-  try {
-    d.stream->feed(std::move(bytes));
-  } catch (const std::exception&) {
-    // A file named .wav that wavparse refuses (another format, or broken): decodebin finds out.
-    wav_.reset();
-    return decode(item);
-  }
-  return {std::move(d.clip), {}};
+  // Any other format, and a WAV file whose header is not read here (another encoding, a broken
+  // header): decodebin decodes it or says what is wrong.
+  Decoded decoded = decode(item);
+  if (!decoded.clip && !refused.empty()) decoded.error += " (its WAV header: " + refused + ")";
+  decoded.refused = std::move(refused);
+  return decoded;
 }
 
 void AudioDataset::decode_ahead() {
-  while (ahead_.size() < static_cast<std::size_t>(decoders_) && ahead_cursor_ < order_.size()) {
+  if (!threads_) threads_ = std::make_unique<DecoderThreads>(*this, static_cast<std::size_t>(decoders_));
+  // Two files in line per thread, so no thread waits for the node to take a clip.
+  while (ahead_.size() < 2 * static_cast<std::size_t>(decoders_) && ahead_cursor_ < order_.size()) {
     const std::size_t index = order_[ahead_cursor_++];
     if (unreadable_[index] || (cache_ && cached_[index])) continue;
-    Ahead entry;
-    entry.index = index;
-    if (!items_[index].wav) {
-      entry.other = std::async(std::launch::async, [this, index] { return decode(items_[index]); });
-    }
-    ahead_.push_back(std::move(entry));
+    ahead_.push_back({index, threads_->submit(index)});
   }
 }
 
@@ -419,13 +445,10 @@ std::optional<Tensor> AudioDataset::take_clip(std::size_t index) {
   if (ahead_.empty() || ahead_.front().index != index) {
     throw std::logic_error("audio_dataset: decoding fell out of step with the epoch's order");
   }
-  Ahead entry = std::move(ahead_.front());
+  Decoded decoded = ahead_.front().decoded.get();
   ahead_.pop_front();
   const Item& item = items_[index];
-  std::error_code ec;
-  Decoded decoded = entry.other                          ? entry.other->get()
-                    : fs::is_regular_file(item.path, ec) ? decode_wav(item)
-                                                         : decode(item);  // decode() says what the path is
+  if (!decoded.refused.empty()) log().debug("'", item.path, "' is decoded by decodebin: ", decoded.refused);
   if (context().stop_requested()) return std::nullopt;
   decode_ahead();
   if (!decoded.clip) {
@@ -443,9 +466,9 @@ std::optional<Tensor> AudioDataset::take_clip(std::size_t index) {
 
 void AudioDataset::stop() {
   cancel_.store(true);
-  ahead_.clear();  // waits for the decoders, which give up at once
+  threads_.reset();  // waits for the decoders, which give up at once
+  ahead_.clear();
   cancel_.store(false);
-  wav_.reset();
 }
 
 AudioDataset::AudioDataset() = default;

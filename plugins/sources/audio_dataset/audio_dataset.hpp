@@ -22,7 +22,7 @@
 
 namespace tributary::sources {
 
-class GstStream;
+class WavDecoder;
 
 class AudioDataset final : public Node {
  public:
@@ -46,7 +46,7 @@ class AudioDataset final : public Node {
     std::string path;  // the path to open
     std::int64_t label = 0;
     Split split = Split::none;
-    bool wav = false;  // read by wavparse directly
+    bool wav = false;  // named .wav: its header is read by the node
   };
 
   void list_folder();
@@ -57,18 +57,18 @@ class AudioDataset final : public Node {
   void end_epoch(Emitter& out);
   struct Decoded {
     std::optional<Tensor> clip;
-    std::string error;  // why there is no clip
+    std::string error;    // why there is no clip
+    std::string refused;  // why the node did not read this WAV file itself (decodebin did)
   };
   // Decodes one file into a clip through decodebin; on any thread.
   Decoded decode(const Item& item) const;
   // Decodes through `parser` (decodebin); throws what GStreamer reported.
   Tensor decode_with(const std::string& path, const char* parser) const;
-  // A WAV pipeline fed from the node's thread and the clip it fills.
-  struct WavDecoder;
-  // Decodes a WAV file on the node's thread through the kept pipeline; a file wavparse refuses
-  // gets decodebin.
-  Decoded decode_wav(const Item& item);
-  // Starts decoding the files at the next positions of the epoch, up to `decoders_` at once.
+  // Decodes one file on a decoder thread with its own WAV decoder: a WAV file the node reads
+  // itself, anything else (and a WAV file it does not read) through decodebin.
+  Decoded decode_on(WavDecoder& wav, const Item& item) const;
+  // Starts decoding the files at the next positions of the epoch, a few ahead of the one being
+  // emitted for each decoder thread.
   void decode_ahead();
   // The clip at the cursor: waits for its decoding, fails or skips (logged, counted) what failed.
   std::optional<Tensor> take_clip(std::size_t index);
@@ -101,14 +101,13 @@ class AudioDataset final : public Node {
   std::int64_t skipped_ = 0;
   bool started_ = false;
   std::atomic<bool> cancel_{false};  // decoders give up when set
-  // The WAV pipeline, kept for the next file: only wavparse starts again; the converter and
-  // resampler keep running with their filters.
-  std::unique_ptr<WavDecoder> wav_;
-  // Decodings under way for positions cursor_, cursor_ + 1... of the epoch, in order: files other
-  // than WAV on threads of their own; a WAV file (no future) is decoded when its turn comes.
+  // `decoders_` threads, each with a WAV decoder of its own, and the decodings under way for
+  // positions cursor_, cursor_ + 1... of the epoch, in order.
+  class DecoderThreads;
+  std::unique_ptr<DecoderThreads> threads_;
   struct Ahead {
     std::size_t index = 0;
-    std::optional<std::future<Decoded>> other;
+    std::future<Decoded> decoded;
   };
   std::deque<Ahead> ahead_;
   std::size_t ahead_cursor_ = 0;  // the next position to start decoding

@@ -3,8 +3,8 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
-#include <iterator>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
 
@@ -303,4 +303,156 @@ TEST_CASE("audio_dataset decodes FLAC and OGG files, and a file named .wav that 
   const auto run = run_all({{"path", dir.file("set")}, {"clip_ms", 500}});
   REQUIRE(run.packets.size() == 3);
   for (const auto& p : run.packets) CHECK(peak(p->tensors[0], 0, 8000) > 0.05);
+}
+
+namespace {
+
+// The clips of a run by file name without its ending.
+std::map<std::string, Tensor> clips_by_name(const Run& run) {
+  std::map<std::string, Tensor> clips;
+  for (const auto& p : run.packets) clips.emplace(fs::path(path_of(p)).stem().string(), p->tensors.at(0));
+  return clips;
+}
+
+int logged(const Run& run, const std::string& text) {
+  int n = 0;
+  for (const auto& log : run.logs) n += log.message.find(text) != std::string::npos;
+  return n;
+}
+
+double worst_difference(const Tensor& a, const Tensor& b) {
+  double worst = 0.0;
+  for (std::int64_t i = 0; i < a.numel(); ++i) worst = std::max(worst, std::abs(a.at(i) - b.at(i)));
+  return worst;
+}
+
+}  // namespace
+
+TEST_CASE("audio_dataset reads PCM and float WAV files itself and gives the clips decodebin gives") {
+  // The same files decoded both ways: named .wav, the node reads them; named .riff, decodebin
+  // does (wavparse, audioconvert, audioresample), for the same rate, resampled, and mixed.
+  ScratchDir dir;
+  const std::string word = spoken_wav(dir, "seven hundred and twelve", "word.wav");
+  fs::create_directories(dir.file("set/w"));
+  fs::create_directories(dir.file("ref/w"));
+  const std::pair<const char*, const char*> formats[] = {
+      {"s16", "-e signed -b 16 -r 16000"},
+      {"s24", "-e signed -b 24 -r 16000"},
+      {"s32", "-e signed -b 32 -r 16000"},
+      {"u8", "-e unsigned -b 8 -r 16000"},
+      {"f32", "-e float -b 32 -r 16000"},
+      {"f64", "-e float -b 64 -r 16000"},
+      {"stereo_44k", "-e signed -b 16 -r 44100 -c 2"},
+      {"quad_48k", "-e signed -b 24 -r 48000 -c 4"},  // WAVE_FORMAT_EXTENSIBLE with a channel mask
+      {"six_22k", "-e float -b 32 -r 22050 -c 6"},    // six channels without a mask
+  };
+  for (const auto& [name, options] : formats) {
+    const std::string wav = dir.file(std::string("set/w/") + name + ".wav");
+    sox_convert(word, wav, options);
+    fs::copy_file(wav, dir.file(std::string("ref/w/") + name + ".riff"));
+  }
+  // Shorter than the clip: zero-padded.
+  shell("sox " + quote(word) + " -r 16000 " + quote(dir.file("set/w/short.wav")) + " trim 0 0.4");
+  fs::copy_file(dir.file("set/w/short.wav"), dir.file("ref/w/short.riff"));
+  {  // A file cut in the middle of its data chunk: what is there, then zeros, as wavparse reads it.
+    const std::string whole = dir.file("set/w/s16.wav");
+    fs::copy_file(whole, dir.file("set/w/cut.wav"));
+    fs::resize_file(dir.file("set/w/cut.wav"), 44 + 16000 + 1);  // 0.5 s after sox's 44-byte header, and a byte
+    fs::copy_file(dir.file("set/w/cut.wav"), dir.file("ref/w/cut.riff"));
+  }
+  const std::vector<std::pair<int, int>> outputs{{16000, 1}, {8000, 1}, {16000, 2}, {44100, 1}};
+  for (const auto& [rate, channels] : outputs) {
+    INFO("rate " << rate << ", channels " << channels);
+    const std::vector<TableEntry> common{{"rate", rate}, {"channels", channels}, {"clip_ms", 1000}};
+    auto with = [&](std::vector<TableEntry> params) {
+      params.insert(params.end(), common.begin(), common.end());
+      return params;
+    };
+    const Run own = run_all(with({{"path", dir.file("set")}}));
+    const Run ref = run_all(with({{"path", dir.file("ref")}, {"extensions", std::vector<Value>{".riff"}}}));
+    CHECK(logged(own, "is decoded by decodebin") == 0);  // every one read by the node itself
+    const auto mine = clips_by_name(own);
+    const auto theirs = clips_by_name(ref);
+    REQUIRE(mine.size() == 11);
+    REQUIRE(theirs.size() == 11);
+    for (const auto& [name, clip] : mine) {
+      INFO(name);
+      const Tensor& expected = theirs.at(name);
+      REQUIRE(clip.shape() == Shape{rate, channels});
+      REQUIRE(expected.shape() == clip.shape());
+      CHECK(peak(clip, 0, clip.numel()) > 0.05);
+      // The same Kaiser filter, tail drained the same way; audioresample runs it in f32, the
+      // converter here in f64: a few ulp apart (at most 6e-7 seen), tails and cut files included.
+      CHECK(worst_difference(clip, expected) < 1e-5);
+    }
+    const Tensor& cut = mine.at("cut");
+    const Tensor& whole = mine.at("s16");
+    const std::int64_t kept = static_cast<std::int64_t>(channels) * rate * 45 / 100;  // less than the cut's 0.5 s
+    CHECK(worst_difference(Tensor::from_vector(std::vector<float>(cut.data<float>(), cut.data<float>() + kept)),
+                           Tensor::from_vector(std::vector<float>(whole.data<float>(), whole.data<float>() + kept))) <
+          1e-6);
+    CHECK(peak(cut, static_cast<std::int64_t>(channels) * rate * 55 / 100, cut.numel()) == 0.0);
+  }
+}
+
+TEST_CASE("audio_dataset decodes a mu-law or A-law WAV file through decodebin, and names a broken one") {
+  ScratchDir dir;
+  const std::string word = spoken_wav(dir, "seven", "word.wav");
+  fs::create_directories(dir.file("set/w"));
+  // 0.6 s: wavparse hands mulawdec nothing of a data chunk of an odd number of bytes.
+  shell("sox " + quote(word) + " -e u-law -r 16000 " + quote(dir.file("set/w/mulaw.wav")) + " trim 0 0.6");
+  shell("sox " + quote(word) + " -e a-law -r 16000 " + quote(dir.file("set/w/alaw.wav")) + " trim 0 0.6");
+  const Run run = run_all({{"path", dir.file("set")}, {"clip_ms", 500}});
+  REQUIRE(run.packets.size() == 2);
+  for (const auto& p : run.packets) CHECK(peak(p->tensors[0], 0, 8000) > 0.05);
+  CHECK(logged(run, "mulaw.wav' is decoded by decodebin: format tag 0x0007 (mu-law), not PCM or IEEE float") == 1);
+  CHECK(logged(run, "alaw.wav' is decoded by decodebin: format tag 0x0006 (A-law)") == 1);
+
+  // A header cut inside its fmt chunk: decodebin's error, the path, and what the header lacks.
+  const std::string cut = dir.file("set/w/cut.wav");
+  fs::copy_file(dir.file("set/w/mulaw.wav"), cut);
+  fs::resize_file(cut, 30);
+  CHECK_THAT(error_of({{"path", dir.file("set")}}),
+             Catch::Contains("'" + cut + "' could not be decoded as audio: ") &&
+                 Catch::Contains("(its WAV header: the fmt chunk runs past the end of the file)") &&
+                 Catch::Contains("on_error = \"skip\""));
+}
+
+TEST_CASE("audio_dataset gives the same clips in the same order with any number of decoders") {
+  ScratchDir dir;
+  const std::string data = dir.file("kws");
+  make_kws_dataset(data, 4, "yes,no");
+  const std::string word = spoken_wav(dir, "seven", "word.wav");
+  sox_convert(word, data + "/yes/other.flac", "");
+  shell("sox " + quote(word) + " -e u-law " + quote(data + "/no/mulaw.wav") + " trim 0 0.6");
+  sox_convert(word, data + "/no/stereo.wav", "-r 44100 -c 2");
+  std::ofstream(data + "/no/broken.wav", std::ios::binary) << "RIFF, but not really a wave file at all";
+  const std::vector<TableEntry> common{
+      {"path", data}, {"shuffle", true}, {"epochs", 3}, {"rate", 8000}, {"on_error", "skip"}};
+  auto with = [&](std::int64_t decoders) {
+    std::vector<TableEntry> params = common;
+    params.push_back({"decoders", decoders});
+    return run_all(params);
+  };
+  const Run one = with(1);
+  REQUIRE(one.packets.size() == 3 * 19);  // 16 spoken clips and 3 more a epoch, without the broken file
+  for (std::int64_t decoders : {3, 8}) {
+    INFO("decoders = " << decoders);
+    const Run many = with(decoders);
+    REQUIRE(many.packets.size() == one.packets.size());
+    for (std::size_t i = 0; i < one.packets.size(); ++i) {
+      const Packet& a = *one.packets[i];
+      const Packet& b = *many.packets[i];
+      INFO(i << ": " << path_of(one.packets[i]));
+      REQUIRE(path_of(many.packets[i]) == path_of(one.packets[i]));
+      CHECK(b.sequence == a.sequence);
+      CHECK(b.label == a.label);
+      CHECK(b.attribute("epoch")->as_int() == a.attribute("epoch")->as_int());
+      REQUIRE(b.tensors[0].shape() == a.tensors[0].shape());
+      CHECK(std::memcmp(b.tensors[0].data<float>(), a.tensors[0].data<float>(),
+                        static_cast<std::size_t>(a.tensors[0].numel()) * sizeof(float)) == 0);
+    }
+    CHECK(many.markers.size() == 3);
+    CHECK(logged(many, "skipping '" + data + "/no/broken.wav") == 1);
+  }
 }

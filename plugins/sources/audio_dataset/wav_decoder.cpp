@@ -1,0 +1,237 @@
+#include "audio_dataset/wav_decoder.hpp"
+
+#include <fcntl.h>
+#include <gst/audio/audio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <numeric>
+
+#include "audio_dataset/wav_header.hpp"
+#include "gstreamer/stream.hpp"
+
+namespace tributary::sources {
+
+namespace {
+
+// Enough for the header and a 1 s clip of 16 kHz 16-bit mono in one read.
+constexpr std::size_t kHeadBytes = 64 * 1024;
+
+GstAudioFormat gst_format_of(WavSample sample) {
+  switch (sample) {
+    case WavSample::u8:
+      return GST_AUDIO_FORMAT_U8;
+    case WavSample::s16:
+      return GST_AUDIO_FORMAT_S16LE;
+    case WavSample::s24:
+      return GST_AUDIO_FORMAT_S24LE;
+    case WavSample::s32:
+      return GST_AUDIO_FORMAT_S32LE;
+    case WavSample::f32:
+      return GST_AUDIO_FORMAT_F32LE;
+    case WavSample::f64:
+      return GST_AUDIO_FORMAT_F64LE;
+  }
+  return GST_AUDIO_FORMAT_UNKNOWN;
+}
+
+// Channel positions as wavparse and audioconvert give them: mono and stereo without a mask, more
+// channels by the file's mask when it names one position per channel, else GStreamer's default
+// layout for that many.
+void set_info(GstAudioInfo& info, GstAudioFormat format, int rate, int channels, std::uint64_t mask) {
+  if (channels <= 2) {
+    gst_audio_info_set_format(&info, format, rate, channels, nullptr);
+    return;
+  }
+  GstAudioChannelPosition positions[64];
+  if (mask == 0 || __builtin_popcountll(mask) != channels) mask = gst_audio_channel_get_fallback_mask(channels);
+  const bool positioned = mask != 0 && gst_audio_channel_positions_from_mask(channels, mask, positions);
+  gst_audio_info_set_format(&info, format, rate, channels, positioned ? positions : nullptr);
+}
+
+// Closes a file descriptor when it goes.
+struct FileDescriptor {
+  int fd = -1;
+  ~FileDescriptor() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+std::size_t read_at(int fd, std::uint64_t offset, char* to, std::size_t n) {
+  std::size_t done = 0;
+  while (done < n) {
+    const ssize_t got = ::pread(fd, to + done, n - done, static_cast<off_t>(offset + done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) break;
+    done += static_cast<std::size_t>(got);
+  }
+  return done;
+}
+
+}  // namespace
+
+struct WavDecoder::Converter {
+  WavSample sample;
+  int rate;
+  int channels;
+  std::uint32_t mask;
+  GstAudioConverter* convert = nullptr;
+  // The resampler's phase comes back to where it starts every `cycle` output frames (the output
+  // rate over its greatest common divisor with the input rate); `produced` counts the frames
+  // since it last did.
+  std::size_t cycle = 1;
+  std::size_t produced = 0;
+  ~Converter() {
+    if (convert != nullptr) gst_audio_converter_free(convert);
+  }
+
+  // Back to the state of a new converter, so every file is decoded as if it came first.
+  // gst_audio_converter_reset() empties the filter's history but keeps the resampler's phase:
+  // after a file that ended within a cycle, the next would be resampled at an offset of a
+  // fraction of a sample. Silence run through to the end of the cycle brings the phase back.
+  void restart(std::vector<float>& scratch, std::size_t out_channels) {
+    const std::size_t rest = (cycle - produced % cycle) % cycle;
+    if (rest > 0) {
+      const std::size_t taps = 2 * gst_audio_converter_get_max_latency(convert);
+      std::size_t in_frames = gst_audio_converter_get_in_frames(convert, rest) + taps;
+      while (gst_audio_converter_get_out_frames(convert, in_frames) < rest) in_frames += taps + 1;
+      scratch.resize(rest * out_channels);
+      gpointer out[1] = {scratch.data()};
+      gst_audio_converter_samples(convert, GST_AUDIO_CONVERTER_FLAG_NONE, nullptr, in_frames, out, rest);
+    }
+    gst_audio_converter_reset(convert);
+    produced = 0;
+  }
+};
+
+WavDecoder::WavDecoder(int rate, int channels) : rate_(rate), channels_(channels) { ensure_gstreamer(); }
+
+WavDecoder::~WavDecoder() = default;
+
+WavDecoder::Converter* WavDecoder::converter_for(const WavFormat& format) {
+  const std::uint32_t mask = format.channels > 2 ? format.channel_mask : 0;
+  for (const auto& c : converters_) {
+    if (c->sample == format.sample && c->rate == format.rate && c->channels == format.channels && c->mask == mask) {
+      return c.get();
+    }
+  }
+  GstAudioInfo in;
+  GstAudioInfo out;
+  set_info(in, gst_format_of(format.sample), format.rate, format.channels, mask);
+  set_info(out, GST_AUDIO_FORMAT_F32LE, rate_, channels_, 0);
+  // audioresample's own set-up (its defaults), so the clips are the ones its pipeline gives.
+  GstStructure* config = gst_structure_new_empty("GstAudioConverter.config");
+  GstAudioConverterFlags flags = GST_AUDIO_CONVERTER_FLAG_NONE;
+  if (format.rate != rate_) {
+    gst_audio_resampler_options_set_quality(GST_AUDIO_RESAMPLER_METHOD_KAISER, GST_AUDIO_RESAMPLER_QUALITY_DEFAULT,
+                                            format.rate, rate_, config);
+    gst_structure_set(config, GST_AUDIO_CONVERTER_OPT_RESAMPLER_METHOD, GST_TYPE_AUDIO_RESAMPLER_METHOD,
+                      GST_AUDIO_RESAMPLER_METHOD_KAISER, GST_AUDIO_RESAMPLER_OPT_FILTER_MODE,
+                      GST_TYPE_AUDIO_RESAMPLER_FILTER_MODE, GST_AUDIO_RESAMPLER_FILTER_MODE_AUTO,
+                      GST_AUDIO_RESAMPLER_OPT_FILTER_MODE_THRESHOLD, G_TYPE_UINT, 1048576u,
+                      GST_AUDIO_RESAMPLER_OPT_FILTER_INTERPOLATION, GST_TYPE_AUDIO_RESAMPLER_FILTER_INTERPOLATION,
+                      GST_AUDIO_RESAMPLER_FILTER_INTERPOLATION_CUBIC, nullptr);
+    flags = GST_AUDIO_CONVERTER_FLAG_VARIABLE_RATE;  // as audioresample makes it
+  }
+  auto converter = std::make_unique<Converter>();
+  converter->sample = format.sample;
+  converter->rate = format.rate;
+  converter->channels = format.channels;
+  converter->mask = mask;
+  converter->convert = gst_audio_converter_new(flags, &in, &out, config);  // takes the config
+  if (converter->convert == nullptr) return nullptr;
+  converter->cycle = static_cast<std::size_t>(rate_ / std::gcd(format.rate, rate_));
+  converters_.push_back(std::move(converter));
+  return converters_.back().get();
+}
+
+std::optional<Tensor> WavDecoder::decode(const std::string& path, std::int64_t frames, std::string& why) {
+  FileDescriptor file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  struct stat status {};
+  if (file.fd < 0 || ::fstat(file.fd, &status) != 0 || !S_ISREG(status.st_mode)) {
+    why.clear();  // nothing to say about its header: the caller's decoder names the problem
+    return std::nullopt;
+  }
+  const auto file_size = static_cast<std::uint64_t>(status.st_size);
+  head_.resize(std::min<std::uint64_t>(file_size, kHeadBytes));
+  head_.resize(read_at(file.fd, 0, head_.data(), head_.size()));
+  const int fd = file.fd;
+  const auto read = [this, fd](std::uint64_t offset, char* to, std::size_t n) -> std::size_t {
+    if (offset + n <= head_.size()) {
+      std::memcpy(to, head_.data() + offset, n);
+      return n;
+    }
+    return read_at(fd, offset, to, n);
+  };
+  const WavHeader header = parse_wav_header(read, file_size);
+  if (!header.format) {
+    why = header.refused;
+    return std::nullopt;
+  }
+  const WavFormat& format = *header.format;
+  Converter* converter = converter_for(format);
+  if (converter == nullptr) {
+    why = std::string("GStreamer cannot convert ") + to_string(format.sample) + " at " + std::to_string(format.rate) +
+          " Hz, " + std::to_string(format.channels) + " channels";
+    return std::nullopt;
+  }
+  converter->restart(spill_, static_cast<std::size_t>(channels_));
+  GstAudioConverter* convert = converter->convert;
+
+  const auto channels = static_cast<std::size_t>(channels_);
+  const auto wanted = static_cast<std::size_t>(frames);
+  Tensor clip = Tensor::empty(DType::f32, {frames, channels_});
+  float* out = clip.data<float>();
+  const auto frame_bytes = static_cast<std::size_t>(format.block_align);
+  const std::size_t latency = gst_audio_converter_get_max_latency(convert);
+  std::uint64_t at = format.data_offset;
+  const std::uint64_t end = format.data_offset + format.data_bytes;
+  std::size_t filled = 0;
+  // Writes the output of `in_frames` input frames (none: the filter's tail, drained with
+  // silence) into the clip; what passes its end is dropped.
+  const auto convert_into_clip = [&](const char* in, std::size_t in_frames) {
+    const std::size_t out_frames = gst_audio_converter_get_out_frames(convert, in_frames);
+    const std::size_t room = wanted - filled;
+    float* to = out + filled * channels;
+    if (out_frames > room) {
+      spill_.resize(out_frames * channels);
+      to = spill_.data();
+    }
+    gpointer in_planes[1] = {const_cast<char*>(in)};
+    gpointer out_planes[1] = {to};
+    gst_audio_converter_samples(convert, GST_AUDIO_CONVERTER_FLAG_NONE, in != nullptr ? in_planes : nullptr, in_frames,
+                                out_planes, out_frames);
+    converter->produced += out_frames;
+    if (out_frames > room) std::memcpy(out + filled * channels, spill_.data(), room * channels * sizeof(float));
+    filled += std::min(out_frames, room);
+  };
+  while (filled < wanted && at < end) {
+    // What the rest of the clip needs, with the filter's look-ahead: no more of the file is read.
+    const std::size_t need = gst_audio_converter_get_in_frames(convert, wanted - filled) + latency + 1;
+    const std::size_t in_frames = static_cast<std::size_t>(std::min<std::uint64_t>(need, (end - at) / frame_bytes));
+    const std::size_t bytes = in_frames * frame_bytes;
+    const char* in = nullptr;
+    if (at + bytes <= head_.size()) {
+      in = head_.data() + at;
+    } else {
+      input_.resize(bytes);
+      const std::size_t got = read_at(fd, at, input_.data(), bytes);
+      if (got < bytes) {  // the file got shorter since it was opened: decode what is there
+        if (got < frame_bytes) break;
+        convert_into_clip(input_.data(), got / frame_bytes);
+        break;
+      }
+      in = input_.data();
+    }
+    convert_into_clip(in, in_frames);
+    at += bytes;
+  }
+  if (filled < wanted && latency > 0) convert_into_clip(nullptr, latency);
+  std::fill(out + filled * channels, out + wanted * channels, 0.0f);
+  return clip;
+}
+
+}  // namespace tributary::sources
