@@ -1,9 +1,9 @@
 #pragma once
 // Uncompressed WAV files into clips without a pipeline: the node parses the header itself and
-// converts, mixes and resamples with GStreamer's own audio library (GstAudioConverter, set up as
-// audioresample sets it up: Kaiser windowed sinc, quality 4). One decoder per thread; it keeps
-// one converter per input format, reset between files, so a uniform data set builds nothing per
-// file.
+// converts, mixes and resamples with GStreamer's own audio library (GstAudioConverter, in the two
+// steps of audioconvert ! audioresample, each set up as its element does: the resampler a Kaiser
+// windowed sinc of quality 4, in f32). One decoder per thread; it keeps the converters of each
+// input format, reset between files, so a uniform data set builds nothing per file.
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -38,9 +38,10 @@ class WavDecoder {
   int rate_;
   int channels_;
   std::vector<std::unique_ptr<Converter>> converters_;
-  std::vector<char> head_;    // the file's first bytes, read at once
-  std::vector<char> input_;   // samples read beyond them
-  std::vector<float> spill_;  // output past the clip's end
+  std::vector<char> head_;        // the file's first bytes, read at once
+  std::vector<char> input_;       // samples read beyond them
+  std::vector<float> converted_;  // samples in f32 with the clip's channels, before resampling
+  std::vector<float> spill_;      // output past the clip's end
 };
 
 }  // namespace tributary::sources
