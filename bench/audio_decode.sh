@@ -2,7 +2,8 @@
 # Decode + resample throughput, in seconds of audio per second, of the audio sources against
 # gst-launch-1.0 doing the same decode into fakesink, in the same run:
 #
-#   data set:  tributary run: audio_dataset (one pipeline per file) -> identity
+#   data set:  tributary run: audio_dataset -> identity, with its default decoders (2 threads)
+#              and with decoders = 1 (one decoder thread beside the node's)
 #              gst-launch-1.0: multifilesrc reads every file in turn as one byte stream into
 #              wavparse ignore-length=true ! audioconvert ! audioresample ! caps ! fakesink: one
 #              pipeline for all files, the decode's upper bound (a pipeline per file costs more)
@@ -52,6 +53,8 @@ rate   = $rate
 [nodes.end]
 plugin = "identity"
 TOML
+sed "s|^rate   = $rate\$|rate   = $rate\ndecoders = 1|" "$work/dataset.toml" >"$work/dataset1.toml"
+grep -q '^decoders = 1$' "$work/dataset1.toml" || { echo "audio_decode.sh: could not write decoders = 1" >&2; exit 1; }
 mkdir -p "$work/one/class"
 cp "${files[0]}" "$work/one/class/"
 sed "s|path   = \"$work/kws\"|path   = \"$work/one\"|" "$work/dataset.toml" >"$work/one.toml"
@@ -99,7 +102,10 @@ for ((r = 0; r <= repeat; r++)); do  # run 0 warms the caches and is not counted
   t4=$(timed "$work/t4.txt" gst-launch-1.0 -q "${gst_file[@]}")
   t5=$(timed "$work/t5.txt" "$tributary" run "$work/one.toml" --run-dir "$work/run-o$r" --log-level warn)
   t6=$(timed "$work/t6.txt" gst-launch-1.0 -q "${gst_one[@]}")
-  grep -q "clips .*audio_dataset .* $clips " "$work/t1.txt" || { echo "audio_decode.sh: the data set run did not emit $clips clips" >&2; cat "$work/t1.txt" >&2; exit 1; }
+  t7=$(timed "$work/t7.txt" "$tributary" run "$work/dataset1.toml" --run-dir "$work/run-s$r" --log-level warn)
+  for out in t1 t7; do
+    grep -q "clips .*audio_dataset .* $clips " "$work/$out.txt" || { echo "audio_decode.sh: the data set run did not emit $clips clips" >&2; cat "$work/$out.txt" >&2; exit 1; }
+  done
   if ((r > 0)); then
     times[trib_d]+="$t1 "
     times[gst_d]+="$t2 "
@@ -107,6 +113,7 @@ for ((r = 0; r <= repeat; r++)); do  # run 0 warms the caches and is not counted
     times[gst_f]+="$t4 "
     times[trib_o]+="$t5 "
     times[gst_o]+="$t6 "
+    times[trib_s]+="$t7 "
   fi
 done
 
@@ -122,6 +129,7 @@ echo "time: wall time of the whole process, $repeat interleaved runs after one w
 echo
 printf "%-62s %8s %8s %10s %10s\n" "" "best s" "median s" "best x" "median x"
 row "tributary: audio_dataset -> identity ($clips files)" trib_d "$clips"
+row "tributary: audio_dataset decoders=1 -> identity ($clips files)" trib_s "$clips"
 row "gst-launch: multifilesrc ($clips files) ! wavparse ! ... ! fakesink" gst_d "$clips"
 row "tributary: audio_dataset -> identity (1 file)" trib_o 1
 row "gst-launch: multifilesrc (1 file) ! wavparse ! ... ! fakesink" gst_o 1
@@ -130,9 +138,11 @@ row "gst-launch: filesrc ! decodebin ! ... ! fakesink (long.flac)" gst_f "$long_
 echo "(x: seconds of audio per second of wall time)"
 echo
 awk -v t="$(median trib_d)" -v g="$(median gst_d)" 'BEGIN { printf "ratio tributary/gst-launch, data set (audio s per s, median): %.2f\n", g / t }'
+awk -v t="$(median trib_s)" -v g="$(median gst_d)" 'BEGIN { printf "ratio tributary/gst-launch, data set with decoders = 1 (audio s per s, median): %.2f\n", g / t }'
 awk -v t="$(median trib_f)" -v g="$(median gst_f)" 'BEGIN { printf "ratio tributary/gst-launch, long file (audio s per s, median): %.2f\n", g / t }'
 per_file() {  # per_file ALL ONE: milliseconds per file beyond the start-up, from the medians
   awk -v a="$(median "$1")" -v o="$(median "$2")" -v n="$clips" 'BEGIN { printf "%.3f", (a - o) * 1000 / (n - 1) }'
 }
 echo "start-up (1 file, median): tributary $(median trib_o) s, gst-launch $(median gst_o) s;" \
-  "per file beyond it: tributary $(per_file trib_d trib_o) ms, gst-launch $(per_file gst_d gst_o) ms"
+  "per file beyond it: tributary $(per_file trib_d trib_o) ms ($(per_file trib_s trib_o) ms with decoders = 1)," \
+  "gst-launch $(per_file gst_d gst_o) ms"

@@ -123,8 +123,8 @@ TEST_CASE("audio_dataset reads a folder of class folders as labelled 1 s clips w
 }
 
 TEST_CASE("audio_dataset gives each file's own samples, in any order, over several epochs") {
-  // Decoding pipelines are reused from file to file; one cut off when its clip was full must not
-  // hand its leftovers to the next file.
+  // Converters are reused from file to file; one cut off when its clip was full must not hand its
+  // leftovers to the next file.
   ScratchDir dir;
   const std::string data = dir.file("kws");
   make_kws_dataset(data, 3, "yes,no");
