@@ -456,3 +456,45 @@ TEST_CASE("audio_dataset gives the same clips in the same order with any number 
     CHECK(logged(many, "skipping '" + data + "/no/broken.wav") == 1);
   }
 }
+
+TEST_CASE("audio_dataset reads a long WAV file past its first bytes, and a header with a large chunk before the data") {
+  ScratchDir dir;
+  const std::string word = spoken_wav(dir, "seven hundred and twelve", "word.wav");
+  fs::create_directories(dir.file("set/w"));
+  fs::create_directories(dir.file("ref/w"));
+  // 48 kHz stereo f64: the 3 s clip needs 2.3 MB of samples, read after the header's first bytes.
+  shell("sox " + quote(word) + " -e float -b 64 -r 48000 -c 2 " + quote(dir.file("set/w/long.wav")) + " repeat 3");
+  {  // A 100 kB LIST chunk between the fmt and data chunks of sox's file.
+    std::ifstream in(dir.file("set/w/long.wav"), std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::size_t data = bytes.find("data");
+    REQUIRE(data != std::string::npos);
+    const std::uint32_t size = 100000;
+    std::string list = "LIST";
+    for (int i = 0; i < 4; ++i) list += static_cast<char>((size >> (8 * i)) & 0xff);
+    list += std::string(size, 'x');
+    std::ofstream(dir.file("set/w/listed.wav"), std::ios::binary) << bytes.substr(0, data) + list + bytes.substr(data);
+  }
+  for (const char* name : {"long", "listed"}) {
+    fs::copy_file(dir.file(std::string("set/w/") + name + ".wav"), dir.file(std::string("ref/w/") + name + ".riff"));
+  }
+  const std::vector<TableEntry> common{{"rate", 16000}, {"clip_ms", 3000}};
+  auto with = [&](std::vector<TableEntry> params) {
+    params.insert(params.end(), common.begin(), common.end());
+    return params;
+  };
+  const Run own = run_all(with({{"path", dir.file("set")}}));
+  const Run ref = run_all(with({{"path", dir.file("ref")}, {"extensions", std::vector<Value>{".riff"}}}));
+  CHECK(logged(own, "is decoded by decodebin") == 0);
+  const auto mine = clips_by_name(own);
+  const auto theirs = clips_by_name(ref);
+  REQUIRE(mine.size() == 2);
+  REQUIRE(theirs.size() == 2);
+  for (const auto& [name, clip] : mine) {
+    INFO(name);
+    REQUIRE(clip.shape() == Shape{48000, 1});
+    CHECK(peak(clip, 40000, 48000) > 0.05);  // speech to the clip's end
+    CHECK(worst_difference(clip, theirs.at(name)) == 0.0);
+  }
+  CHECK(worst_difference(mine.at("long"), mine.at("listed")) == 0.0);
+}
