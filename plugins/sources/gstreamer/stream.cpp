@@ -183,26 +183,6 @@ StreamError error_of(GstMessage* message, const std::string& missing_plugin) {
   return StreamError(kind, source_of(message), text, debug_text);
 }
 
-// On the pad where a fed pipeline's head meets the rest: each new stream would send its caps
-// again, and audioconvert and audioresample would negotiate again though nothing changed; tags
-// are not read.
-GstPadProbeReturn skip_repeated_events(GstPad* pad, GstPadProbeInfo* info, gpointer) {
-  GstEvent* event = GST_PAD_PROBE_INFO_EVENT(info);
-  if (GST_EVENT_TYPE(event) == GST_EVENT_TAG) return GST_PAD_PROBE_DROP;
-  if (GST_EVENT_TYPE(event) != GST_EVENT_CAPS) return GST_PAD_PROBE_OK;
-  GstCaps* caps = nullptr;
-  gst_event_parse_caps(event, &caps);
-  bool same = false;
-  if (GstPad* peer = gst_pad_get_peer(pad)) {
-    if (GstCaps* current = gst_pad_get_current_caps(peer)) {
-      same = gst_caps_is_equal(caps, current) != 0;
-      gst_caps_unref(current);
-    }
-    gst_object_unref(peer);
-  }
-  return same ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
-}
-
 // Keeps a sample's buffer mapped for reading until the last tensor over it is gone.
 struct MappedSample {
   GstSample* sample = nullptr;
@@ -271,8 +251,6 @@ MediaFormat parse_caps(const std::string& caps) {
 }
 
 struct GstStream::State {
-  GstPad* feed = nullptr;  // fed mode: the pad the caller's bytes leave from
-  std::uint64_t fed_streams = 0;
   GstElement* pipeline = nullptr;
   GstElement* sink = nullptr;
   GstBus* bus = nullptr;
@@ -285,13 +263,7 @@ struct GstStream::State {
   GstCaps* last_caps = nullptr;
   MediaFormat last_format;
 
-  std::function<bool(MediaSample&&)> take;  // on_sample_until()
-
   ~State() {
-    if (feed != nullptr) {
-      gst_pad_set_active(feed, FALSE);
-      gst_object_unref(feed);
-    }
     if (pipeline != nullptr) {
       gst_element_set_state(pipeline, GST_STATE_NULL);
       gst_object_unref(pipeline);
@@ -346,7 +318,6 @@ struct GstStream::State {
     GstSample* sample = gst_app_sink_pull_sample(sink);
     if (sample == nullptr) return GST_FLOW_EOS;
     try {
-      if (self->take) return self->take(self->wrap(sample)) ? GST_FLOW_OK : GST_FLOW_EOS;
       self->callback(self->wrap(sample));
     } catch (...) {
       std::lock_guard<std::mutex> lock(self->error_mutex);
@@ -367,8 +338,6 @@ GstStream::GstStream(Options options) : options_(std::move(options)), state_(std
 GstStream::~GstStream() = default;
 
 void GstStream::on_sample(std::function<void(MediaSample&&)> callback) { state_->callback = std::move(callback); }
-
-void GstStream::on_sample_until(std::function<bool(MediaSample&&)> take) { state_->take = std::move(take); }
 
 void GstStream::start(std::chrono::milliseconds preroll) {
   ensure_gstreamer();
@@ -416,79 +385,9 @@ void GstStream::start(std::chrono::milliseconds preroll) {
   } else {
     gst_app_sink_set_max_buffers(sink, static_cast<guint>(options_.max_buffers));
     gst_app_sink_set_drop(sink, FALSE);
-    // A fed pipeline stays playing: a flushed sink that waited for a preroll would hold each
-    // stream's first sample until the pipeline had gone to paused and back.
-    if (options_.fed && !options_.head.empty()) {
-      g_object_set(G_OBJECT(sink), "async", FALSE, nullptr);
-      GstElement* last = gst_bin_get_by_name(GST_BIN(pipeline), options_.head.back().c_str());
-      if (GstPad* out = last != nullptr ? gst_element_get_static_pad(last, "src") : nullptr) {
-        gst_pad_add_probe(out, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, &skip_repeated_events, nullptr, nullptr);
-        gst_object_unref(out);
-      }
-      if (last != nullptr) gst_object_unref(last);
-    }
-    if (state_->take) {
-      GstAppSinkCallbacks callbacks{};
-      callbacks.new_sample = &State::on_new_sample;
-      gst_app_sink_set_callbacks(sink, &callbacks, state_.get(), nullptr);
-    }
   }
 
-  if (options_.fed) {
-    GstElement* first =
-        options_.head.empty() ? nullptr : gst_bin_get_by_name(GST_BIN(pipeline), options_.head.front().c_str());
-    GstPad* input = first != nullptr ? gst_element_get_static_pad(first, "sink") : nullptr;
-    if (first != nullptr) gst_object_unref(first);
-    if (input == nullptr) {
-      throw StreamError(StreamError::Kind::bad_description, {},
-                        "a fed pipeline needs its first element, with a sink pad, named first in head", {});
-    }
-    // A pad of no element's: the first element finds nothing to pull from and takes what is pushed.
-    state_->feed = gst_pad_new("tributary_feed", GST_PAD_SRC);
-    gst_pad_set_active(state_->feed, TRUE);
-    const GstPadLinkReturn linked = gst_pad_link(state_->feed, input);
-    gst_object_unref(input);
-    if (linked != GST_PAD_LINK_OK) {
-      throw StreamError(StreamError::Kind::bad_description, options_.head.front(),
-                        "cannot feed '" + options_.head.front() + "': its sink pad does not link", {});
-    }
-  }
   play(preroll);
-}
-
-void GstStream::feed(std::string bytes) {
-  GstPad* pad = state_->feed;
-  // The flush clears the end of the last stream here and downstream, and the resampler's
-  // history; the head set back starts parsing afresh.
-  gst_pad_push_event(pad, gst_event_new_flush_start());
-  gst_pad_push_event(pad, gst_event_new_flush_stop(TRUE));
-  for (const auto& name : options_.head) {
-    if (GstElement* element = gst_bin_get_by_name(GST_BIN(state_->pipeline), name.c_str())) {
-      gst_element_set_state(element, GST_STATE_READY);
-      gst_element_sync_state_with_parent(element);
-      gst_object_unref(element);
-    }
-  }
-  gst_bus_set_flushing(state_->bus, TRUE);
-  gst_bus_set_flushing(state_->bus, FALSE);
-  state_->eos = false;
-  stopped_ = false;
-  const std::string id = "tributary-fed-" + std::to_string(++state_->fed_streams);
-  gst_pad_push_event(pad, gst_event_new_stream_start(id.c_str()));
-  GstSegment segment;
-  gst_segment_init(&segment, GST_FORMAT_BYTES);
-  gst_pad_push_event(pad, gst_event_new_segment(&segment));
-  auto* held = new std::string(std::move(bytes));
-  GstBuffer* buffer = gst_buffer_new_wrapped_full(GST_MEMORY_FLAG_READONLY, held->data(), held->size(), 0, held->size(),
-                                                  held, [](gpointer data) { delete static_cast<std::string*>(data); });
-  const GstFlowReturn flow = gst_pad_push(pad, buffer);
-  // GST_FLOW_EOS: the caller had enough, the rest is not decoded.
-  if (flow == GST_FLOW_OK) gst_pad_push_event(pad, gst_event_new_eos());
-  check_bus(0);
-  if (flow != GST_FLOW_OK && flow != GST_FLOW_EOS) {
-    throw StreamError(flow == GST_FLOW_NOT_NEGOTIATED ? StreamError::Kind::negotiation : StreamError::Kind::decode, {},
-                      std::string("the stream could not be decoded (") + gst_flow_get_name(flow) + ")", {});
-  }
 }
 
 void GstStream::set_properties(const std::vector<Options::Property>& properties) {

@@ -103,14 +103,6 @@ class GstStream {
       std::string value;
     };
     std::vector<Property> properties;
-    // Fed mode: the caller hands in each stream's bytes (feed()) to the first element of `head`,
-    // and the whole pipeline runs on the caller's thread: no streaming thread, no hand-over per
-    // buffer. `head` names the elements (first one first) set back between streams, so a parser
-    // starts afresh; the elements after them keep running, flushed between streams, with the
-    // format they negotiated (a resampler keeps its filter). The last one links to the rest by
-    // its "src" pad.
-    bool fed = false;
-    std::vector<std::string> head;
   };
 
   explicit GstStream(Options options);
@@ -121,18 +113,9 @@ class GstStream {
   // Live mode: called from GStreamer's streaming thread for every sample; set before start().
   void on_sample(std::function<void(MediaSample&&)> callback);
 
-  // Pull and fed mode: `take` gets every sample (on GStreamer's streaming thread, or in fed mode
-  // the caller's) until it returns false; the rest of the stream is then not decoded. Set before
-  // start().
-  void on_sample_until(std::function<bool(MediaSample&&)> take);
-
   // Parses the description, links the sink and starts playing; waits up to `preroll` for a
   // pull pipeline to preroll. Throws StreamError.
   void start(std::chrono::milliseconds preroll = std::chrono::seconds(10));
-  // Fed mode: runs one whole stream, `bytes` (a file's contents), through the pipeline on this
-  // thread, its head set back first so a parser starts afresh and the rest flushed; the samples
-  // go to on_sample_until()'s `take` before this returns. Throws StreamError.
-  void feed(std::string bytes);
   // Pull mode: the next sample, or nullopt at end of stream. Waits at most `timeout` per try and
   // gives up early when `keep_waiting` returns false (then returns nullopt with stopped() true).
   // Throws StreamError for an error on the bus.
