@@ -286,13 +286,13 @@ TEST_CASE("a live pipeline runs for minutes with steady memory, descriptors and 
   // Memory holds steady after the warm-up. In the warm-up the dashboard's series reach their 16
   // points in memory and its histograms their 300 snapshots (by 25 s), and the run store's SQLite
   // page cache (2 MB) fills as the database grows, by about 85 s (in the middle third; with
-  // --no-store the RSS is flat from 30 s). Measured here: the samples scatter by +-400 kB; the
-  // last third's largest RSS against the middle third's was -80 to +300 kB in four 150 s runs, and a 300 s run
-  // stayed at 192.4 MB +-0.4 MB from 85 s to the end. A leak of one window per step, 32 x 40 f32 =
-  // 5 kB at 12.5 steps a second, grows 64 kB a second: 3.2 MB between the maxima of the two thirds
-  // (50 s apart at 150 s; a 5 kB allocation every 80 ms preloaded into the run measured 3.5 MB).
-  // 1.5 MB is above the scatter and under half of that leak; a run shorter than about 70 s catches
-  // only larger ones.
+  // --no-store the RSS is flat from 30 s). Measured here: the samples scatter by +-400 kB; the last
+  // third's largest RSS against the middle third's was -80 to +300 kB in four 150 s runs, and a
+  // 300 s run stayed at 192.4 MB +-0.4 MB from 85 s to the end. A leak of one window per step, 32 x
+  // 40 f32 = 5 kB at 12.5 steps a second, grows 64 kB a second: 3.2 MB between the maxima of the two
+  // thirds (50 s apart at 150 s; a 5 kB allocation every 80 ms preloaded into the run measured
+  // 3.5 MB). 1.5 MB is above the scatter and under half of that leak; a run shorter than about 70 s
+  // catches only larger ones.
   const std::int64_t growth_kb = max_of(samples, &Sample::rss_kb, last) - max_of(samples, &Sample::rss_kb, middle);
   INFO("VmRSS: largest in the middle third " << max_of(samples, &Sample::rss_kb, middle) << " kB, in the last third "
                                              << max_of(samples, &Sample::rss_kb, last) << " kB: " << growth_kb
