@@ -36,8 +36,7 @@ struct SeriesStore::Series {
   std::uint64_t spilled = 0;  // points in the file, the oldest ones
   std::uint64_t sent = 0;     // the newest seq take_new() gave out
   std::int64_t first_step = -1;
-  std::string path;
-  int fd = -1;
+  std::vector<std::uint64_t> chunks;  // where each chunk of its spilled points starts in the file, oldest first
 };
 
 std::vector<std::size_t> decimated_indices(std::size_t n, const std::function<double(std::size_t)>& value,
@@ -82,20 +81,21 @@ std::vector<std::pair<double, double>> decimate(const std::vector<std::pair<doub
                                                 std::size_t max_points) {
   if (points.size() <= max_points) return points;
   std::vector<std::pair<double, double>> out;
-  for (std::size_t i : decimated_indices(points.size(), [&](std::size_t k) { return points[k].second; }, max_points))
+  for (std::size_t i : decimated_indices(
+           points.size(), [&](std::size_t k) { return points[k].second; }, max_points))
     out.push_back(points[i]);
   return out;
 }
 
 SeriesStore::SeriesStore(std::size_t history, std::string spill_dir)
-    : history_(std::max<std::size_t>(history, 8)), spill_dir_(std::move(spill_dir)) {}
+    : history_(std::max<std::size_t>(history, 8)),
+      spill_dir_(std::move(spill_dir)),
+      chunk_points_(std::max<std::size_t>(1, history_ / 8)) {}
 
 SeriesStore::~SeriesStore() {
-  for (auto& [name, s] : series_) {
-    if (s->fd >= 0) {
-      ::close(s->fd);
-      ::unlink(s->path.c_str());
-    }
+  if (spill_fd_ >= 0) {
+    ::close(spill_fd_);
+    ::unlink(spill_path_.c_str());
   }
   std::error_code ignored;
   if (!spill_dir_.empty()) std::filesystem::remove(spill_dir_, ignored);  // only when empty
@@ -131,19 +131,18 @@ void SeriesStore::add_locked(const std::string& node, const std::string& metric,
   ++in_memory_;
 }
 
-// Moves the oldest eighth of the points in memory to the series' file; when the file cannot be
-// written (a full disk) they are dropped, so memory stays bounded either way.
+// Moves the oldest eighth of the points in memory to the spill file, as one chunk; when the file
+// cannot be written (a full disk) they are dropped, so memory stays bounded either way.
 void SeriesStore::spill(Series& s) {
-  const std::size_t count = std::max<std::size_t>(1, history_ / 8);
-  if (!spill_failed_ && s.fd < 0 && !spill_dir_.empty()) {
+  const std::size_t count = chunk_points_;
+  if (!spill_failed_ && spill_fd_ < 0 && !spill_dir_.empty()) {
     std::error_code error;
     std::filesystem::create_directories(spill_dir_, error);
-    // One file per series, numbered in the order they first spill.
-    s.path = spill_dir_ + "/series-" + std::to_string(++spill_files_) + ".bin";
-    s.fd = ::open(s.path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
-    if (s.fd < 0) spill_failed_ = true;
+    spill_path_ = spill_dir_ + "/series.bin";
+    spill_fd_ = ::open(spill_path_.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (spill_fd_ < 0) spill_failed_ = true;
   }
-  if (s.fd >= 0 && !spill_failed_) {
+  if (spill_fd_ >= 0 && !spill_failed_) {
     std::vector<SpilledPoint> rows;
     rows.reserve(count);
     for (std::size_t i = 0; i < count; ++i) {
@@ -151,23 +150,24 @@ void SeriesStore::spill(Series& s) {
       rows.push_back(SpilledPoint{p.step, p.epoch, p.time, p.value, p.seq});
     }
     const char* data = reinterpret_cast<const char*>(rows.data());
-    std::size_t size = rows.size() * sizeof(SpilledPoint);
+    const std::size_t size = rows.size() * sizeof(SpilledPoint);
     std::size_t written = 0;
     while (written < size) {
-      const ssize_t n = ::write(s.fd, data + written, size - written);
+      const ssize_t n = ::pwrite(spill_fd_, data + written, size - written, static_cast<off_t>(spill_end_ + written));
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
       written += static_cast<std::size_t>(n);
     }
     if (written == size) {
+      s.chunks.push_back(spill_end_);
+      spill_end_ += size;
       s.spilled += count;
       spilled_ += count;
     } else {
-      spill_failed_ = true;  // a torn record would shift every later one: stop spilling
-      if (::ftruncate(s.fd, static_cast<off_t>(s.spilled * sizeof(SpilledPoint))) != 0) {
-        ::close(s.fd);
-        s.fd = -1;
-      }
+      // A torn chunk is never listed (and cut off, when the file lets it); spilling stops.
+      spill_failed_ = true;
+      const int cut = ::ftruncate(spill_fd_, static_cast<off_t>(spill_end_));
+      static_cast<void>(cut);
     }
   }
   s.recent.erase(s.recent.begin(), s.recent.begin() + static_cast<std::ptrdiff_t>(count));
@@ -194,7 +194,7 @@ std::optional<SeriesView> SeriesStore::query(const std::string& name, const Seri
   std::vector<std::pair<double, double>> selected;
   SeriesView view;
   int fd = -1;
-  std::uint64_t spilled = 0;
+  std::vector<std::uint64_t> chunks;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = series_.find(name);
@@ -202,9 +202,9 @@ std::optional<SeriesView> SeriesStore::query(const std::string& name, const Seri
     const Series& s = *it->second;
     view.length = s.length;
     view.last_seq = s.length;
-    if (s.fd >= 0 && s.spilled > 0) {
-      fd = ::dup(s.fd);  // the file only grows: what is there now can be read without the lock
-      spilled = s.spilled;
+    if (spill_fd_ >= 0 && !s.chunks.empty()) {
+      fd = ::dup(spill_fd_);  // written chunks never change: they are read without the lock
+      chunks = s.chunks;
     }
     std::vector<std::pair<double, double>> recent;
     for (const SeriesPoint& p : s.recent) {
@@ -215,22 +215,23 @@ std::optional<SeriesView> SeriesStore::query(const std::string& name, const Seri
   }
   if (fd >= 0) {
     std::vector<std::pair<double, double>> older;
-    std::vector<SpilledPoint> chunk(8192);
-    std::uint64_t done = 0;
-    while (done < spilled) {
-      const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), spilled - done));
-      const ssize_t n =
-          ::pread(fd, chunk.data(), want * sizeof(SpilledPoint), static_cast<off_t>(done * sizeof(SpilledPoint)));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      const std::size_t rows = static_cast<std::size_t>(n) / sizeof(SpilledPoint);
-      if (rows == 0) break;
-      for (std::size_t i = 0; i < rows; ++i) {
-        const SpilledPoint& r = chunk[i];
+    std::vector<SpilledPoint> rows(chunk_points_);
+    const std::size_t size = rows.size() * sizeof(SpilledPoint);
+    for (const std::uint64_t offset : chunks) {
+      std::size_t done = 0;
+      while (done < size) {
+        const ssize_t n =
+            ::pread(fd, reinterpret_cast<char*>(rows.data()) + done, size - done, static_cast<off_t>(offset + done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        done += static_cast<std::size_t>(n);
+      }
+      for (std::size_t i = 0; i < done / sizeof(SpilledPoint); ++i) {
+        const SpilledPoint& r = rows[i];
         const double x = q.x == SeriesAxis::step ? static_cast<double>(r.step) : r.time;
         if (in_range(x, q)) older.emplace_back(x, r.value);
       }
-      done += rows;
+      if (done < size) break;  // a short read: the chunks after it are not trusted either
     }
     ::close(fd);
     older.insert(older.end(), selected.begin(), selected.end());

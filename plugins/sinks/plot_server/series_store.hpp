@@ -1,6 +1,6 @@
 #pragma once
 // The dashboard's history: every metric series, its newest `history` points in memory and the
-// older ones spilled to a file, served as decimated views that keep spikes.
+// older ones spilled to one file for all series, served as decimated views that keep spikes.
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -63,7 +63,8 @@ std::vector<std::size_t> decimated_indices(std::size_t n, const std::function<do
 // Thread-safe: the node appends while the server reads.
 class SeriesStore {
  public:
-  // Points past `history` per series go to files in `spill_dir` (created when first needed).
+  // Points past `history` per series go to one file in `spill_dir` (created when first needed),
+  // in chunks of history/8 points: one descriptor however many series there are.
   SeriesStore(std::size_t history, std::string spill_dir);
   ~SeriesStore();
   SeriesStore(const SeriesStore&) = delete;
@@ -90,8 +91,11 @@ class SeriesStore {
   std::map<std::string, std::unique_ptr<Series>, std::less<>> series_;
   std::size_t in_memory_ = 0;
   std::uint64_t spilled_ = 0;
-  std::uint64_t spill_files_ = 0;
-  std::string key_;  // NODE:METRIC of the point being added, reused so a point allocates nothing
+  std::size_t chunk_points_;  // points a spill moves to the file at once
+  std::string spill_path_;
+  int spill_fd_ = -1;
+  std::uint64_t spill_end_ = 0;  // bytes written to the file
+  std::string key_;              // NODE:METRIC of the point being added, reused so a point allocates nothing
   bool spill_failed_ = false;
 };
 

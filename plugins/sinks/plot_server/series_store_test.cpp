@@ -1,7 +1,11 @@
 #include "plot_server/series_store.hpp"
 
+#include <sys/resource.h>
+
 #include <catch2/catch.hpp>
+#include <csignal>
 #include <filesystem>
+#include <optional>
 
 #include "export/sink_testing.hpp"
 
@@ -112,6 +116,77 @@ TEST_CASE("series store: series that spill at the same lengths each keep their o
     for (int i = 0; i < 2000; ++i) wrong += all->points[i] != std::make_pair(double(i), k * 10000.0 + i) ? 1 : 0;
     CHECK(wrong == 0);
   }
+}
+
+TEST_CASE("series store: any number of spilled series share one file and one descriptor") {
+  // A model's statistics are several series per parameter tensor: a descriptor each would reach
+  // the usual limit of 1024 open files on a long run.
+  auto open_files = [] {
+    std::size_t n = 0;
+    for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+    return n;
+  };
+  ScratchDir dir;
+  const std::size_t before = open_files();
+  {
+    SeriesStore store(16, dir.file("spill"));
+    for (int i = 0; i < 100; ++i) {
+      for (int k = 0; k < 1500; ++k) store.add("train", "m" + std::to_string(k), at(i, k + i * 0.001));
+    }
+    CHECK(store.points_spilled() >= 1500u * 80u);
+    CHECK(open_files() <= before + 1);
+    std::size_t files = 0;
+    for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir.file("spill"))) ++files;
+    CHECK(files == 1);
+    SeriesQuery q;
+    q.points = 100000;
+    for (int k : {0, 777, 1499}) {
+      INFO("series m" << k);
+      auto all = store.query("train:m" + std::to_string(k), q);
+      REQUIRE(all);
+      REQUIRE(all->points.size() == 100);
+      int wrong = 0;
+      for (int i = 0; i < 100; ++i) wrong += all->points[i] != std::make_pair(double(i), k + i * 0.001) ? 1 : 0;
+      CHECK(wrong == 0);
+    }
+  }
+  CHECK(open_files() == before);
+  CHECK_FALSE(std::filesystem::exists(dir.file("spill")));
+}
+
+TEST_CASE("series store: a full disk stops the spilling, keeps what was written readable and memory bounded") {
+  // The file-size limit makes writes past 4000 bytes fail as on a full disk (EFBIG, with SIGXFSZ
+  // ignored, as the CLI does).
+  struct rlimit saved {};
+  REQUIRE(getrlimit(RLIMIT_FSIZE, &saved) == 0);
+  auto* previous = std::signal(SIGXFSZ, SIG_IGN);
+  struct rlimit small = saved;
+  small.rlim_cur = 4000;
+  REQUIRE(setrlimit(RLIMIT_FSIZE, &small) == 0);
+  ScratchDir dir;
+  std::optional<SeriesView> view;
+  std::size_t in_memory = 0;
+  std::uint64_t spilled = 0;
+  {
+    SeriesStore store(16, dir.file("spill"));
+    for (int i = 0; i < 1000; ++i) store.add("train", "loss", at(i, i));
+    in_memory = store.points_in_memory();
+    spilled = store.points_spilled();
+    SeriesQuery q;
+    q.points = 100000;
+    view = store.query("train:loss", q);
+  }
+  setrlimit(RLIMIT_FSIZE, &saved);
+  std::signal(SIGXFSZ, previous);
+  CHECK(in_memory <= 16);
+  // 40 bytes a point: the chunks of two points that fit in 4000 bytes, then nothing more.
+  CHECK(spilled == 100);
+  REQUIRE(view);
+  CHECK(view->length == 1000);
+  // The spilled points, then the newest ones; those in between are gone.
+  REQUIRE(view->points.size() == spilled + in_memory);
+  for (std::size_t i = 0; i < spilled; ++i) CHECK(view->points[i] == std::make_pair(double(i), double(i)));
+  CHECK(view->points.back() == std::make_pair(999.0, 999.0));
 }
 
 TEST_CASE("series store: take_new gives each point once, the newest first when there are too many") {
