@@ -72,14 +72,26 @@ TEST_CASE("trainer: online, an autoencoder on a live tone steps every step_every
   CHECK(named(h, "train/accuracy").empty());
   CHECK(last(h, "best/train/loss") == Approx(losses.back().value).epsilon(0.5));
   CHECK(h.markers("metrics").size() == 1);  // the marker goes on
+  // What the replay buffer will take at most is said once, at the first packet.
+  const auto said = std::count_if(h.logs().begin(), h.logs().end(),
+                                  [](const LogRecord& r) { return r.message.rfind("replay buffer: up to ", 0) == 0; });
+  CHECK(said == 1);
   // Checkpoints every 50 steps and at the end.
   std::int64_t scheduled = 0, at_end = 0;
   for (const auto& c : h.output("checkpoint")) {
     scheduled += c->attribute("reason")->as_string() == "schedule";
     at_end += c->attribute("reason")->as_string() == "end";
+    // No evaluation online: a checkpoint carries the windowed train figures, and no epoch.
+    const Value* loss = c->attribute("metric/train/loss");
+    REQUIRE(loss != nullptr);
+    CHECK(loss->as_number() > 0.0);
+    CHECK(c->attribute("metric/best/train/loss") != nullptr);
+    CHECK(c->attribute("epoch")->as_int() == -1);
   }
   CHECK(scheduled == steps / 50);
   CHECK(at_end == 1);
+  // The last one's figures are the last report's.
+  CHECK(h.output("checkpoint").back()->attribute("metric/train/loss")->as_number() == Approx(losses.back().value));
 }
 
 TEST_CASE("trainer: online, the train figures are over the last `window` steps") {

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <filesystem>
@@ -34,6 +35,19 @@
 namespace tributary::models {
 
 namespace {
+
+// 1.5 GB, 12.0 MB, 640 kB: a size for a log line.
+std::string format_bytes(double bytes) {
+  char text[32];
+  if (bytes >= 1e9) {
+    std::snprintf(text, sizeof text, "%.1f GB", bytes / 1e9);
+  } else if (bytes >= 1e6) {
+    std::snprintf(text, sizeof text, "%.1f MB", bytes / 1e6);
+  } else {
+    std::snprintf(text, sizeof text, "%.0f kB", std::ceil(bytes / 1e3));
+  }
+  return text;
+}
 
 namespace fs = std::filesystem;
 namespace F = torch::nn::functional;
@@ -562,12 +576,18 @@ struct Trainer::State {
       keep(p.split == Split::val ? val : test, p.split, values, label);
       return;
     }
-    if (replay_x.empty()) {
-      replay_x.resize(static_cast<std::size_t>(replay * features));
-      replay_y.resize(static_cast<std::size_t>(replay));
+    if (replay_size < replay) {
+      // The buffer takes memory as it fills, not all of it at the first packet.
+      if (replay_size == 0) {
+        log().info("replay buffer: up to ", replay, " examples of ", features, " values (",
+                   format_bytes(static_cast<double>(replay) * static_cast<double>(features) * sizeof(float)), ")");
+      }
+      replay_x.insert(replay_x.end(), values, values + features);
+      replay_y.push_back(label);
+    } else {
+      std::memcpy(replay_x.data() + replay_next * features, values, static_cast<std::size_t>(features) * sizeof(float));
+      replay_y[static_cast<std::size_t>(replay_next)] = label;
     }
-    std::memcpy(replay_x.data() + replay_next * features, values, static_cast<std::size_t>(features) * sizeof(float));
-    replay_y[static_cast<std::size_t>(replay_next)] = label;
     replay_next = (replay_next + 1) % replay;
     replay_size = std::min(replay_size + 1, replay);
     ++packets_taken;
@@ -736,6 +756,11 @@ struct Trainer::State {
         }
       }
       if (best) points.emplace_back("best/" + monitor, *best);
+      // Online there is no evaluation: a checkpoint carries the windowed train figures.
+      last_scores.clear();
+      for (const auto& point : points) {
+        if (point.first.rfind("train/", 0) == 0 || point.first.rfind("best/", 0) == 0) last_scores.push_back(point);
+      }
     }
     emit_points(out, points, point_epoch());
     report_progress(out);
@@ -1014,7 +1039,7 @@ struct Trainer::State {
     packet->tensors.push_back(Tensor::wrap(std::move(bytes), data, DType::u8, {size}));
     packet->set_attribute("format", kFormat);
     packet->set_attribute("step", step);
-    packet->set_attribute("epoch", epochs_done);
+    packet->set_attribute("epoch", point_epoch());
     packet->set_attribute("best", is_best);
     packet->set_attribute("reason", reason);
     packet->set_attribute("monitor", monitor);
@@ -1022,10 +1047,11 @@ struct Trainer::State {
     out.emit(kCheckpoint, std::move(packet));
     // A new best or a scheduled one comes every few epochs: the checkpoint sink sums them up at the end.
     const bool routine = reason == "best" || reason == "schedule";
+    const std::string when = online ? concat("step ", step) : concat("step ", step, ", epoch ", epochs_done);
     if (routine) {
-      log().debug("checkpoint (", reason, ") at step ", step, ", epoch ", epochs_done, ": ", size, " bytes");
+      log().debug("checkpoint (", reason, ") at ", when, ": ", size, " bytes");
     } else {
-      log().info("checkpoint (", reason, ") at step ", step, ", epoch ", epochs_done, ": ", size, " bytes");
+      log().info("checkpoint (", reason, ") at ", when, ": ", size, " bytes");
     }
   }
 
