@@ -1,4 +1,5 @@
 // mode = "online": a replay buffer, a step every step_every packets, train figures over a window.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <random>
