@@ -312,16 +312,14 @@ class AudioDataset::DecoderThreads {
  public:
   DecoderThreads(const AudioDataset& node, std::size_t count) : node_(node) {
     ensure_gstreamer();  // here, so a failure reaches the node with GStreamer's reason
-    for (std::size_t i = 0; i < count; ++i) threads_.emplace_back([this] { run(); });
-  }
-  ~DecoderThreads() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stopping_ = true;
+    try {
+      for (std::size_t i = 0; i < count; ++i) threads_.emplace_back([this] { run(); });
+    } catch (...) {
+      end();  // the threads started so far
+      throw;
     }
-    wake_.notify_all();
-    for (auto& t : threads_) t.join();
   }
+  ~DecoderThreads() { end(); }
   DecoderThreads(const DecoderThreads&) = delete;
   DecoderThreads& operator=(const DecoderThreads&) = delete;
 
@@ -366,6 +364,15 @@ class AudioDataset::DecoderThreads {
         job.promise.set_exception(std::current_exception());
       }
     }
+  }
+
+  void end() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    for (auto& t : threads_) t.join();
   }
 
   const AudioDataset& node_;
@@ -418,7 +425,11 @@ AudioDataset::Decoded AudioDataset::decode_on(WavDecoder& wav, const Item& item)
   std::string refused;
   if (item.wav) {
     const std::int64_t samples = static_cast<std::int64_t>(rate_) * clip_ms_ / 1000;
-    if (auto clip = wav.decode(item.path, samples, refused)) return {std::move(clip), {}, {}};
+    try {
+      if (auto clip = wav.decode(item.path, samples, refused)) return {std::move(clip), {}, {}};
+    } catch (const std::exception& e) {
+      return {std::nullopt, e.what(), {}};  // skipped or failed by on_error, as any other file
+    }
   }
   // Any other format, and a WAV file whose header is not read here (another encoding, a broken
   // header): decodebin decodes it or says what is wrong.

@@ -19,6 +19,8 @@ namespace {
 
 // Enough for the header and a 1 s clip of 16 kHz 16-bit mono in one read.
 constexpr std::size_t kHeadBytes = 64 * 1024;
+// Frames read and converted a round, past the first bytes.
+constexpr std::size_t kReadFrames = 32 * 1024;
 
 GstAudioFormat gst_format_of(WavSample sample) {
   switch (sample) {
@@ -161,7 +163,7 @@ WavDecoder::Converter* WavDecoder::converter_for(const WavFormat& format) {
 }
 
 std::optional<Tensor> WavDecoder::decode(const std::string& path, std::int64_t frames, std::string& why) {
-  FileDescriptor file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  FileDescriptor file{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)};
   struct stat status {};
   if (file.fd < 0 || ::fstat(file.fd, &status) != 0 || !S_ISREG(status.st_mode)) {
     why.clear();  // nothing to say about its header: the caller's decoder names the problem
@@ -242,13 +244,15 @@ std::optional<Tensor> WavDecoder::decode(const std::string& path, std::int64_t f
   };
   while (filled < wanted && at < end) {
     // What the rest of the clip needs, with the filter's look-ahead: no more of the file is read.
-    const std::size_t need = resample != nullptr
-                                 ? gst_audio_converter_get_in_frames(resample, wanted - filled) + latency + 1
-                                 : wanted - filled;
+    // At most kReadFrames a round, so a long clip is not read into memory at once.
+    const std::size_t need = std::min<std::size_t>(
+        kReadFrames, resample != nullptr ? gst_audio_converter_get_in_frames(resample, wanted - filled) + latency + 1
+                                         : wanted - filled);
     const std::size_t in_frames = static_cast<std::size_t>(std::min<std::uint64_t>(need, (end - at) / frame_bytes));
     const std::size_t bytes = in_frames * frame_bytes;
     const char* in = nullptr;
-    if (at + bytes <= head_.size()) {
+    // In place when aligned for the samples' type (the converter reads them as such).
+    if (at + bytes <= head_.size() && at % alignof(double) == 0) {
       in = head_.data() + at;
     } else {
       input_.resize(bytes);

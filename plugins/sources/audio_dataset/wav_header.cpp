@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <cstring>
 
 namespace tributary::sources {
@@ -11,6 +12,8 @@ namespace {
 constexpr std::uint16_t kPcm = 0x0001;
 constexpr std::uint16_t kFloat = 0x0003;
 constexpr std::uint16_t kExtensible = 0xFFFE;
+// Above this a header is taken as broken (768 kHz is the highest rate audio hardware offers).
+constexpr std::uint32_t kMaxRate = 768000;
 // The 14 bytes after the format code in a KSDATAFORMAT_SUBTYPE GUID (PCM, IEEE_FLOAT, ...).
 constexpr unsigned char kGuidTail[14] = {0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80,
                                          0x00, 0x00, 0xAA, 0x00, 0x38, 0x9B, 0x71};
@@ -102,6 +105,7 @@ std::optional<WavSample> sample_of(std::uint16_t code, int bits) {
 std::string read_fmt(const char* body, std::uint32_t size, WavFormat& format) {
   if (size < 16) return "the fmt chunk is " + std::to_string(size) + " bytes long, shorter than the 16 of PCM";
   std::uint16_t code = u16(body);
+  const bool extensible = code == kExtensible;
   const int channels = u16(body + 2);
   const std::uint32_t rate = u32(body + 4);
   const int block_align = u16(body + 12);
@@ -129,7 +133,18 @@ std::string read_fmt(const char* body, std::uint32_t size, WavFormat& format) {
     return std::string(code == kPcm ? "PCM" : "IEEE float") + " samples of " + std::to_string(bits) + " bits";
   }
   if (channels == 0 || channels > 64) return std::to_string(channels) + " channels";
-  if (rate == 0 || rate > 1000000000) return "a sample rate of " + std::to_string(rate) + " Hz";
+  if (rate == 0 || rate > kMaxRate) return "a sample rate of " + std::to_string(rate) + " Hz";
+  // WAV's channel mask and GStreamer's agree on the first nine positions only (front left to back
+  // centre), and wavparse places channels without a mask in its own orders: such files go to it.
+  const std::uint32_t mask = format.channel_mask;
+  const bool mask_fits = mask != 0 && (mask & ~0x1FFu) == 0 && __builtin_popcount(mask) == channels;
+  if (extensible && mask != 0 && !mask_fits) {
+    char text[16];
+    std::snprintf(text, sizeof text, "0x%X", static_cast<unsigned>(mask));
+    return std::to_string(channels) + " channels with the channel mask " + text +
+           ", whose positions are not all among the first nine";
+  }
+  if (channels > 2 && !mask_fits) return std::to_string(channels) + " channels without a channel mask";
   if (block_align != channels * bits / 8) {
     return "a block align of " + std::to_string(block_align) + " bytes for " + std::to_string(channels) +
            " channels of " + std::to_string(bits) + " bits";
