@@ -201,6 +201,9 @@ std::optional<Tensor> WavDecoder::decode(const std::string& path, std::int64_t f
   Tensor clip = Tensor::empty(DType::f32, {frames, channels_});
   float* out = clip.data<float>();
   const auto frame_bytes = static_cast<std::size_t>(format.block_align);
+  // 24-bit samples are read byte by byte; the others as 2, 4 or 8-byte words.
+  const std::size_t sample_bytes = frame_bytes / static_cast<std::size_t>(format.channels);
+  const std::size_t sample_alignment = sample_bytes == 3 ? 1 : sample_bytes;
   const std::size_t latency = resample != nullptr ? gst_audio_converter_get_max_latency(resample) : 0;
   std::uint64_t at = format.data_offset;
   const std::uint64_t end = format.data_offset + format.data_bytes;
@@ -251,9 +254,14 @@ std::optional<Tensor> WavDecoder::decode(const std::string& path, std::int64_t f
     const std::size_t in_frames = static_cast<std::size_t>(std::min<std::uint64_t>(need, (end - at) / frame_bytes));
     const std::size_t bytes = in_frames * frame_bytes;
     const char* in = nullptr;
-    // In place when aligned for the samples' type (the converter reads them as such).
-    if (at + bytes <= head_.size() && at % alignof(double) == 0) {
-      in = head_.data() + at;
+    if (at + bytes <= head_.size()) {
+      // In place when aligned for the samples' type (the converter reads them as such).
+      if (at % sample_alignment == 0) {
+        in = head_.data() + at;
+      } else {
+        input_.assign(head_.data() + at, head_.data() + at + bytes);
+        in = input_.data();
+      }
     } else {
       input_.resize(bytes);
       const std::size_t got = read_at(fd, at, input_.data(), bytes);
