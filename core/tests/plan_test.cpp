@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "test_nodes.hpp"
 
@@ -17,6 +18,25 @@ std::vector<Diagnostic> plan_errors(const std::string& text, std::vector<std::st
     return e.diagnostics();
   }
   return {};
+}
+
+// The parameters of each node of `text`, planned as read from `file`, with SET_HERE=`set_here` in
+// the environment and `overrides` given with --set.
+std::map<std::string, Params> params_planned(const std::string& text, const std::string& file,
+                                             const std::string& set_here, std::vector<std::string> overrides) {
+  PluginRegistry registry;
+  testnodes::register_all(registry);
+  Logging logging(LogSettings{LogLevel::warn, {}, false});
+  LoadOptions options;
+  options.environment = [set_here](const std::string& name) -> std::optional<std::string> {
+    if (name == "SET_HERE") return set_here;
+    return std::nullopt;
+  };
+  options.overrides = std::move(overrides);
+  auto plan = build_plan(parse_pipeline(text, file, options), registry, RunInfo{"test", "."}, logging);
+  std::map<std::string, Params> params;
+  for (const auto& n : plan.nodes) params.emplace(n.name, n.params);
+  return params;
 }
 }  // namespace
 
@@ -251,23 +271,9 @@ TEST_CASE("a relative path is the file's folder's, unless it came from --set or 
       "[nodes.b]\nplugin = \"counter\"\ndata = \"${SET_HERE}\"\n"
       "[nodes.c]\nplugin = \"counter\"\ndata = \"data\"\n"
       "[nodes.sink]\nplugin = \"collect\"\n";
-  PluginRegistry registry;
-  testnodes::register_all(registry);
-  Logging logging(LogSettings{LogLevel::warn, {}, false});
-  LoadOptions options;
-  options.environment = [](const std::string& name) -> std::optional<std::string> {
-    if (name == "SET_HERE") return std::string("plan-test-relative/data");
-    return std::nullopt;
-  };
-  options.overrides = {"c.data=plan-test-relative/data"};
-  const fs::path file = dir / "pipelines" / "p.toml";
-  auto plan = build_plan(parse_pipeline(text, file.string(), options), registry, RunInfo{"test", "."}, logging);
-  auto data_of = [&](const std::string& name) {
-    for (const auto& n : plan.nodes) {
-      if (n.name == name) return n.params.get<std::string>("data");
-    }
-    return std::string();
-  };
+  const auto params = params_planned(text, (dir / "pipelines" / "p.toml").string(), "plan-test-relative/data",
+                                     {"c.data=plan-test-relative/data"});
+  auto data_of = [&](const std::string& name) { return params.at(name).get<std::string>("data"); };
   CHECK(data_of("a") == (dir / "pipelines" / "data").string());  // the default, in the file
   CHECK(data_of("b") == (dir / "data").string());                // from the environment
   CHECK(data_of("c") == (dir / "data").string());                // from --set
@@ -288,23 +294,9 @@ TEST_CASE("a path key inside a table parameter is resolved and checked as a path
       "[nodes.b]\nplugin = \"counter\"\nmodel = { file = \"${SET_HERE}\" }\n"
       "[nodes.c]\nplugin = \"counter\"\nmodel = { file = \"m.pt\", kept = \"m.pt\" }\n"
       "[nodes.sink]\nplugin = \"collect\"\n";
-  PluginRegistry registry;
-  testnodes::register_all(registry);
-  Logging logging(LogSettings{LogLevel::warn, {}, false});
-  LoadOptions options;
-  options.environment = [](const std::string& name) -> std::optional<std::string> {
-    if (name == "SET_HERE") return std::string("plan-test-path-keys/m.pt");
-    return std::nullopt;
-  };
-  options.overrides = {"c.model.file=plan-test-path-keys/m.pt"};
-  const fs::path file = dir / "pipelines" / "p.toml";
-  auto plan = build_plan(parse_pipeline(text, file.string(), options), registry, RunInfo{"test", "."}, logging);
-  auto model_of = [&](const std::string& name) {
-    for (const auto& n : plan.nodes) {
-      if (n.name == name) return n.params.get<Value>("model");
-    }
-    return Value();
-  };
+  const auto params = params_planned(text, (dir / "pipelines" / "p.toml").string(), "plan-test-path-keys/m.pt",
+                                     {"c.model.file=plan-test-path-keys/m.pt"});
+  auto model_of = [&](const std::string& name) { return params.at(name).get<Value>("model"); };
   CHECK(model_of("a").find("file")->as_string() == (dir / "pipelines" / "m.pt").string());  // the file's folder
   CHECK(model_of("a").find("log")->as_string() == (dir / "pipelines" / "out" / "a.log").string());
   CHECK(model_of("b").find("file")->as_string() == (dir / "m.pt").string());  // from the environment
